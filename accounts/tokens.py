@@ -1,0 +1,165 @@
+"""Access tokens: signing the server's own, and verifying any bearer JWT through one code path.
+
+A token is trusted only when its ``iss`` names a known issuer, its header names an algorithm that issuer allows
+(asymmetric only: no ``none``, no HS256), its signature checks against that issuer's key for the ``kid``, and its
+audience and lifetime hold. The server's own tokens are one issuer; the OIDC provider is plugged in as another
+(see ``trusted_issuers``), so views never learn which one signed a request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import jwt
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.keys import signing_key
+from accounts.models import ApiToken
+
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
+
+
+class TokenError(Exception):
+    """A bearer token that must be refused; the message says why and never repeats the token."""
+
+
+class Issuer(Protocol):
+    """Something that signs access tokens we accept."""
+
+    issuer: str
+    audience: str | list[str]
+    algorithms: frozenset[str]
+
+    def key_for(self, kid: str | None) -> Any:
+        """The public key for ``kid``; raises TokenError when there is none."""
+
+    def check_claims(self, claims: dict[str, Any]) -> None:
+        """Issuer-specific checks after the signature holds (e.g. revocation)."""
+
+
+@dataclass
+class LocalIssuer:
+    """The server itself, for tokens created in the admin or by ``manage.py create_api_token``."""
+
+    issuer: str
+    audience: str | list[str]
+    algorithms: frozenset[str] = frozenset({"RS256"})
+
+    def key_for(self, kid: str | None) -> Any:
+        key = signing_key()
+        if kid != key.kid:
+            raise TokenError("Token was signed with an unknown key (kid)")
+        return key.public_key
+
+    def check_claims(self, claims: dict[str, Any]) -> None:
+        if not ApiToken.objects.usable().filter(jti=claims.get("jti", "")).exists():
+            raise TokenError("Token has been revoked or is unknown to this server")
+
+
+def trusted_issuers() -> dict[str, Issuer]:
+    """Issuers whose tokens the API accepts, keyed by their ``iss`` value."""
+    local = LocalIssuer(issuer=settings.TOKEN_ISSUER, audience=settings.TOKEN_AUDIENCE)
+    return {local.issuer: local}
+
+
+def verify_access_token(token: str) -> dict[str, Any]:
+    """Return the claims of a valid access token, or raise ``TokenError`` saying what is wrong with it."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise TokenError("Malformed token: not a JSON Web Token") from None
+    algorithm = header.get("alg")
+    if algorithm not in ASYMMETRIC_ALGORITHMS:
+        raise TokenError(f"Token algorithm {algorithm!r} is not accepted")
+    issuer = trusted_issuers().get(unverified.get("iss"))
+    if issuer is None:
+        raise TokenError("Token issuer is not trusted")
+    if algorithm not in issuer.algorithms:
+        raise TokenError(f"Token algorithm {algorithm!r} is not allowed for this issuer")
+    key = issuer.key_for(header.get("kid"))
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=issuer.audience,
+            issuer=issuer.issuer,
+            leeway=settings.TOKEN_LEEWAY_SECONDS,
+            options={"require": ["exp", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("Token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise TokenError("Token is not yet valid") from None
+    except jwt.InvalidAudienceError:
+        raise TokenError("Token audience is not accepted") from None
+    except jwt.InvalidIssuerError:
+        raise TokenError("Token issuer is not trusted") from None
+    except jwt.InvalidSignatureError:
+        raise TokenError("Token signature is invalid") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise TokenError(f"Token lacks the {error.claim!r} claim") from None
+    except jwt.PyJWTError as error:
+        raise TokenError(f"Token is invalid: {error}") from None
+    issuer.check_claims(claims)
+    return claims
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    row: ApiToken
+    token: str
+
+
+def sign_api_token(row: ApiToken) -> str:
+    """Sign the JWT that stands for a saved ``ApiToken`` row (claims as an OIDC provider would issue them)."""
+    key = signing_key()
+    claims = {
+        "iss": settings.TOKEN_ISSUER,
+        "aud": settings.TOKEN_AUDIENCE,
+        "sub": str(row.user_id),
+        "email": row.user.email or None,
+        "permissions": list(row.permissions),
+        "azp": row.client_id or "jobbergate-local",
+        "iat": int(row.created_at.timestamp()),
+        "exp": int(row.expires_at.timestamp()),
+        "jti": row.jti,
+    }
+    if row.client_id:
+        claims["client_id"] = row.client_id
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+
+@transaction.atomic
+def issue_api_token(
+    *,
+    user,
+    permissions: list[str],
+    lifetime: timedelta | None = None,
+    name: str = "",
+    client_id: str = "",
+) -> IssuedToken:
+    """Create a revocable API token row for ``user`` and return it with the signed token (shown once)."""
+    expires_at: datetime = timezone.now() + (lifetime or timedelta(days=settings.TOKEN_DEFAULT_LIFETIME_DAYS))
+    row = ApiToken(
+        jti=uuid.uuid4().hex,
+        user=user,
+        name=name,
+        permissions=sorted(set(permissions)),
+        client_id=client_id,
+        expires_at=expires_at,
+    )
+    row.full_clean()
+    row.save()
+    return IssuedToken(row=row, token=sign_api_token(row))
+
+
+def revoke_api_tokens(queryset) -> int:
+    """Revoke every token in ``queryset`` that is not revoked yet; return how many were."""
+    return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,57 @@
+"""Applications: templates and the optional question workflow from which job scripts are rendered."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from jobbergate.choices import FileType
+from jobbergate.models import Resource, ResourceQuerySet, StoredFile
+
+
+class JobScriptTemplate(Resource):
+    """An application: Jinja2 templates, default template variables and an optional ``jobbergate.py``.
+
+    ``identifier`` is an optional unique short name usable in URLs instead of the id; it is never empty and never
+    all digits, so the two cannot be confused.
+    """
+
+    identifier = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    template_vars = models.JSONField(default=dict, blank=True, help_text="Default values of template variables.")
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta(Resource.Meta):
+        verbose_name = "application"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(identifier__isnull=True) | ~Q(identifier=""),
+                name="template_identifier_not_empty",
+            ),
+        ]
+
+
+class TemplateFile(StoredFile):
+    """One Jinja2 template of an application; ENTRYPOINT renders to the script sbatch runs."""
+
+    parent = models.ForeignKey(JobScriptTemplate, on_delete=models.CASCADE, related_name="template_files")
+    file_type = models.CharField(max_length=16, choices=FileType.choices, default=FileType.ENTRYPOINT)
+
+    storage_prefix = "job-script-templates"
+
+    class Meta(StoredFile.Meta):
+        constraints = [models.UniqueConstraint(fields=["parent", "filename"], name="template_file_unique_name")]
+
+
+class WorkflowFile(StoredFile):
+    """The application's ``jobbergate.py`` (run only by the CLI) and its ``jobbergate_config`` section."""
+
+    parent = models.ForeignKey(JobScriptTemplate, on_delete=models.CASCADE, related_name="workflow_files")
+    filename = models.CharField(max_length=255, default="jobbergate.py")
+    runtime_config = models.JSONField(default=dict, blank=True)
+
+    storage_prefix = "workflows"
+
+    class Meta(StoredFile.Meta):
+        constraints = [models.UniqueConstraint(fields=["parent"], name="one_workflow_per_template")]
+

@@ -1,0 +1,84 @@
+"""Everything that changes applications beyond a plain field update: files, clone, delete."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
+from jobbergate.api.exceptions import Conflict, Unprocessable
+from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
+
+WORKFLOW_FILENAME = "jobbergate.py"
+
+
+def upload_template_file(
+    *,
+    template: JobScriptTemplate,
+    file_type: str,
+    filename: str,
+    content: bytes | None,
+    previous_filename: str | None = None,
+) -> TemplateFile:
+    """Create, replace or rename one template file of an application."""
+    return put_file(
+        parent=template,
+        related_name="template_files",
+        filename=filename,
+        content=content,
+        previous_filename=previous_filename,
+        file_type=parse_file_type(file_type),
+    )
+
+
+def delete_template_file(*, template: JobScriptTemplate, filename: str) -> None:
+    delete_file(parent=template, related_name="template_files", filename=filename)
+
+
+@transaction.atomic
+def upload_workflow(*, template: JobScriptTemplate, content: bytes | None, runtime_config: dict | None) -> WorkflowFile:
+    """Create or replace the application's ``jobbergate.py`` and its runtime config."""
+    existing = template.workflow_files.select_for_update().first()
+    if existing is None and (content is None or runtime_config is None):
+        raise Unprocessable("A new workflow needs both upload_file and runtime_config.")
+    fields = {} if runtime_config is None else {"runtime_config": runtime_config}
+    return put_file(
+        parent=template, related_name="workflow_files", filename=WORKFLOW_FILENAME, content=content, **fields
+    )
+
+
+def delete_workflow(*, template: JobScriptTemplate) -> None:
+    delete_file(parent=template, related_name="workflow_files", filename=WORKFLOW_FILENAME)
+
+
+@transaction.atomic
+def clone_template(
+    *,
+    source: JobScriptTemplate,
+    owner_email: str,
+    name: str | None = None,
+    identifier: str | None = None,
+    description: str | None = None,
+    template_vars: dict | None = None,
+) -> JobScriptTemplate:
+    """Copy an application with its files; the caller owns the copy. The identifier is not copied (it is unique)."""
+    if identifier is not None and JobScriptTemplate.objects.filter(identifier=identifier).exists():
+        raise Conflict(f"The identifier {identifier!r} is already in use.")
+    clone = JobScriptTemplate.objects.create(
+        name=name or source.name,
+        identifier=identifier,
+        description=source.description if description is None else description,
+        template_vars=source.template_vars if template_vars is None else template_vars,
+        owner_email=owner_email,
+        cloned_from=source,
+    )
+    copy_files(source.template_files.all(), new_parent=clone)
+    copy_files(source.workflow_files.all(), new_parent=clone)
+    return clone
+
+
+@transaction.atomic
+def delete_template(*, template: JobScriptTemplate) -> None:
+    """Delete an application and its files; job scripts rendered from it keep living without a parent."""
+    discard_files_of(template.template_files.all())
+    discard_files_of(template.workflow_files.all())
+    template.delete()

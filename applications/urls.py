@@ -1,0 +1,25 @@
+from django.urls import path
+
+from applications.views import JobScriptTemplateViewSet
+from jobbergate.api.routes import resource_urlpatterns
+
+PREFIX = "job-script-templates"
+KEY = "<str:pk>"
+
+urlpatterns = [
+    *resource_urlpatterns(PREFIX, JobScriptTemplateViewSet, key=KEY),
+    path(
+        f"{PREFIX}/{KEY}/upload/template/<str:name>",
+        JobScriptTemplateViewSet.as_view(
+            {"get": "download_template", "put": "upload_template", "delete": "delete_template"}
+        ),
+        name="job-script-templates-template-file",
+    ),
+    path(
+        f"{PREFIX}/{KEY}/upload/workflow",
+        JobScriptTemplateViewSet.as_view(
+            {"get": "download_workflow", "put": "upload_workflow", "delete": "delete_workflow"}
+        ),
+        name="job-script-templates-workflow",
+    ),
+]

@@ -1,0 +1,72 @@
+"""Admin bases shared by the resource apps: list columns, filters, file inlines and the archive/clone actions.
+
+Actions call the same services as the API, so an operator's click and a client's request change rows the same way.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from jobbergate.services import set_archived
+
+PREVIEW_LIMIT = 20_000
+
+
+class ResourceAdmin(admin.ModelAdmin):
+    """Columns, filters and actions every resource shares; subclasses add theirs and a ``clone_service``."""
+
+    list_display = ("id", "name", "owner_email", "is_archived", "created_at", "updated_at")
+    list_display_links = ("id", "name")
+    list_filter = ("is_archived", "created_at", "updated_at")
+    search_fields = ("name", "description", "owner_email")
+    readonly_fields = ("cloned_from", "created_at", "updated_at")
+    raw_id_fields = ("cloned_from",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["archive", "unarchive", "clone"]
+
+    def clone_service(self, *, source, owner_email):
+        raise NotImplementedError
+
+    @admin.action(description="Archive selected rows")
+    def archive(self, request, queryset):
+        count = set_archived(queryset, archived=True)
+        self.message_user(request, f"Archived {count} row(s).", messages.SUCCESS)
+
+    @admin.action(description="Unarchive selected rows")
+    def unarchive(self, request, queryset):
+        count = set_archived(queryset, archived=False)
+        self.message_user(request, f"Unarchived {count} row(s).", messages.SUCCESS)
+
+    @admin.action(description="Clone selected rows (you own the copies)")
+    def clone(self, request, queryset):
+        clones = [
+            self.clone_service(source=row, owner_email=request.user.email or row.owner_email) for row in queryset
+        ]
+        ids = ", ".join(f"#{clone.pk}" for clone in clones)
+        self.message_user(request, f"Created {len(clones)} clone(s): {ids}.", messages.SUCCESS)
+
+
+class StoredFileInline(admin.StackedInline):
+    """Files of a row, read-only, with their contents shown as text."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    fields = ("filename", "size", "updated_at", "contents")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Contents")
+    def contents(self, row) -> str:
+        try:
+            text = row.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            return f"(cannot read the stored contents: {error.__class__.__name__})"
+        if len(text) > PREVIEW_LIMIT:
+            text = text[:PREVIEW_LIMIT] + "\n… (truncated)"
+        return format_html('<pre class="jobbergate-file">{}</pre>', text)

@@ -1,0 +1,92 @@
+"""Errors of the API: every failure is a JSON body with a ``detail`` that says what is wrong.
+
+Validation failures answer 422 (as the FastAPI edition did) with the per-field messages under ``errors``;
+malformed requests 400; conflicts with stored rows 409; bodies over the size limit 413.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import IntegrityError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class BadRequest(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with a stored row."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the upload limit."
+    default_code = "payload_too_large"
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The request could not be processed."
+    default_code = "unprocessable"
+
+
+def _flatten(errors, prefix: str = "") -> list[str]:
+    """Turn DRF's nested error structure into 'field: message' lines."""
+    if isinstance(errors, dict):
+        lines: list[str] = []
+        for key, value in errors.items():
+            name = key if key != "non_field_errors" else ""
+            lines += _flatten(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+        return lines
+    if isinstance(errors, list):
+        lines = []
+        for index, value in enumerate(errors):
+            if isinstance(value, (dict, list)):
+                lines += _flatten(value, f"{prefix}[{index}]")
+            else:
+                lines += _flatten(value, prefix)
+        return lines
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: 422 for validation, 409 for integrity errors, 413 for oversized bodies."""
+    # Imported here: rest_framework.views loads the parser classes, which import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, IntegrityError):
+        logger.info("Integrity error answered with 409: %s", exc)
+        exc = Conflict("The request conflicts with a stored row (duplicate or missing reference).")
+    elif isinstance(exc, SuspiciousOperation):
+        exc = BadRequest(str(exc) or "Bad request.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        lines = _flatten(exc.detail)
+        return Response(
+            {"detail": "; ".join(lines) or "Invalid input.", "errors": exc.detail},
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            headers={key: value for key, value in response.items()},
+        )
+    if not isinstance(response.data, dict) or "detail" not in response.data:
+        response.data = {"detail": "; ".join(_flatten(response.data))}
+    return response

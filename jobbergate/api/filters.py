@@ -1,0 +1,75 @@
+"""The list conventions every resource shares: search, sort, user_only and include_archived.
+
+A viewset declares ``search_fields`` (model fields) and ``sort_fields`` (wire name -> model field); the
+per-resource filters (e.g. ``from_job_script_id``) are ordinary django-filter FilterSets beside this backend.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import BaseFilterBackend
+
+from jobbergate.api.exceptions import BadRequest
+from jobbergate.api.query import query_bool
+
+
+class ListConventionsFilter(BaseFilterBackend):
+    """Search terms OR-ed across the searchable fields, stable sorting, owner and archive scoping."""
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) != "list":
+            return queryset
+        params = request.query_params
+        if query_bool(params, "user_only", False):
+            queryset = queryset.owned_by(request.auth)
+        if not query_bool(params, "include_archived", False):
+            queryset = queryset.filter(is_archived=False)
+        terms = params.get("search", "").split()
+        if terms:
+            conditions = [Q(**{f"{field}__icontains": term}) for term in terms for field in view.search_fields]
+            queryset = queryset.filter(reduce(or_, conditions))
+        sort_field = params.get("sort_field")
+        ascending = query_bool(params, "sort_ascending", True)
+        if sort_field:
+            column = view.sort_fields.get(sort_field)
+            if column is None:
+                choices = ", ".join(sorted(view.sort_fields))
+                raise BadRequest(f"Invalid sort_field {sort_field[:50]!r}; choose one of: {choices}.")
+            order = [column if ascending else f"-{column}"]
+            if column != "id":
+                order.append("id" if ascending else "-id")
+            queryset = queryset.order_by(*order)
+        else:
+            queryset = queryset.order_by("id" if ascending else "-id")
+        return queryset
+
+    def get_schema_operation_parameters(self, view):
+        def param(name, schema, description):
+            return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+        return [
+            param("search", {"type": "string"}, f"Terms matched against: {', '.join(view.search_fields)}."),
+            param("sort_field", {"type": "string", "enum": sorted(view.sort_fields)}, "Field to sort by."),
+            param("sort_ascending", {"type": "boolean", "default": True}, "Sort direction."),
+            param("user_only", {"type": "boolean", "default": False}, "Only rows the caller owns."),
+            param("include_archived", {"type": "boolean", "default": False}, "Include archived rows."),
+        ]
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, answering a filter value it cannot parse with a 400 instead of a 422."""
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) != "list":
+            return queryset
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            messages = [f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()]
+            raise BadRequest("Invalid filter: " + "; ".join(messages))
+        return filterset.qs

@@ -1,0 +1,68 @@
+"""The list envelope of the contract: ``{"items", "total", "page", "size", "pages"}``, pages counted from 1."""
+
+from __future__ import annotations
+
+import math
+
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from jobbergate.api.query import query_int
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+class PageSizePagination(BasePagination):
+    """``page`` (from 1) and ``size`` (1..100, default 50); a page past the end is empty, not an error."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.page = query_int(request.query_params, "page", 1, minimum=1)
+        self.size = query_int(request.query_params, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+        self.total = queryset.count()
+        offset = (self.page - 1) * self.size
+        if offset >= self.total:
+            return []
+        return list(queryset[offset : offset + self.size])
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "items": data,
+                "total": self.total,
+                "page": self.page,
+                "size": self.size,
+                "pages": math.ceil(self.total / self.size),
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["items", "total", "page", "size", "pages"],
+            "properties": {
+                "items": schema,
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                "pages": {"type": "integer", "minimum": 0},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+                "description": "Page number, from 1.",
+            },
+            {
+                "name": "size",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+                "description": "Rows per page.",
+            },
+        ]

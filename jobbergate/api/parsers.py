@@ -1,0 +1,41 @@
+"""Request parsers that refuse oversized bodies (413) before reading them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import parsers
+
+from jobbergate.api.exceptions import PayloadTooLarge
+
+# Room for multipart boundaries and form fields around the one file an upload carries.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _refuse_when_larger(parser_context, limit: int) -> None:
+    request = parser_context.get("request") if parser_context else None
+    if request is None:
+        return
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise PayloadTooLarge(f"Request body of {length} bytes is over the limit of {limit} bytes.")
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_when_larger(parser_context, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return super().parse(stream, media_type, parser_context)
+
+
+class LimitedMultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_when_larger(parser_context, settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)
+        return super().parse(stream, media_type, parser_context)
+
+
+class LimitedFormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_when_larger(parser_context, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return super().parse(stream, media_type, parser_context)

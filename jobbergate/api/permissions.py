@@ -1,0 +1,58 @@
+"""One permission class for every resource: the contract's permission strings, then ownership for writes.
+
+A viewset names its resource (``permission_resource = "job-scripts"``); each action maps to a verb. Reading needs
+``jobbergate:<resource>:read``; changing or deleting someone else's row needs maintainer or admin.
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, permissions
+
+from accounts.principal import Principal
+from jobbergate.choices import Permission
+
+ACTION_VERBS = {
+    "list": "read",
+    "retrieve": "read",
+    "create": "create",
+    "clone": "create",
+    "update": "update",
+    "partial_update": "update",
+    "destroy": "delete",
+}
+OWNER_ONLY_VERBS = {"update", "delete"}
+
+
+def required_verb(view) -> str:
+    verbs = {**ACTION_VERBS, **getattr(view, "action_verbs", {})}
+    action = getattr(view, "action", None) or "retrieve"
+    return verbs.get(action, "update")
+
+
+class ResourcePermission(permissions.BasePermission):
+    """Grants when the principal holds the resource's permission for the action (or maintainer/admin)."""
+
+    message = "You do not have permission to do this."
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.auth
+        if not isinstance(principal, Principal):
+            raise exceptions.NotAuthenticated()
+        resource = getattr(view, "permission_resource", None)
+        if resource is None:
+            return principal.is_admin
+        verb = required_verb(view)
+        needed = f"jobbergate:{resource}:{verb}"
+        if principal.has_any(needed, Permission.MAINTAINER.value):
+            return True
+        self.message = f"This needs the permission {needed!r}."
+        return False
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        principal: Principal = request.auth
+        if required_verb(view) not in OWNER_ONLY_VERBS or principal.is_privileged:
+            return True
+        if obj.is_owned_by(principal):
+            return True
+        self.message = "Only the owner, a maintainer or an admin may change this."
+        return False

@@ -1,0 +1,118 @@
+"""The base viewset of every resource: visibility, list conventions, partial PUT, clone, and file endpoints.
+
+A resource viewset is a declaration (model, serializers, search and sort fields, permission resource, the
+service that clones a row); the behaviour lives here once.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+
+from accounts.principal import Principal
+from jobbergate.api.exceptions import BadRequest, PayloadTooLarge
+from jobbergate.api.filters import ListConventionsFilter, StrictFilterBackend
+from jobbergate.api.pagination import PageSizePagination
+from jobbergate.validation import check_filename
+
+BASE_SORT_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "owner_email": "owner_email",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
+class ResourceViewSet(viewsets.ModelViewSet):
+    """CRUD + list conventions + clone for one resource. Subclasses declare; they rarely override."""
+
+    model = None
+    permission_resource = ""
+    search_fields: tuple[str, ...] = ("name", "description", "owner_email")
+    sort_fields: dict[str, str] = BASE_SORT_FIELDS
+    list_serializer_class = None
+    clone_serializer_class = None
+    list_select_related: tuple[str, ...] = ()
+    detail_prefetch_related: tuple[str, ...] = ()
+    filter_backends = [ListConventionsFilter, StrictFilterBackend]
+    pagination_class = PageSizePagination
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    lookup_value_regex = "[0-9]+"
+
+    @property
+    def principal(self) -> Principal:
+        return self.request.auth
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return self.model.objects.none()
+        queryset = self.model.objects.visible_to(self.principal)
+        if self.action == "list":
+            return queryset.select_related(*self.list_select_related)
+        return queryset.prefetch_related(*self.detail_prefetch_related)
+
+    def get_serializer_class(self):
+        if self.action == "list" and self.list_serializer_class is not None:
+            return self.list_serializer_class
+        if self.action == "clone" and self.clone_serializer_class is not None:
+            return self.clone_serializer_class
+        return self.serializer_class
+
+    def require_email(self) -> str:
+        """Rows are owned by an e-mail: a token without one (an agent) cannot create them."""
+        if not self.principal.email:
+            raise PermissionDenied("Creating a resource needs a token that carries an 'email' claim.")
+        return self.principal.email
+
+    def perform_create(self, serializer):
+        serializer.save(owner_email=self.require_email())
+
+    def update(self, request, *args, **kwargs):
+        # The contract's PUT changes only the fields it is given.
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def detail_response(self, instance, status_code=status.HTTP_200_OK) -> Response:
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(self.serializer_class(instance, context=self.get_serializer_context()).data, status=status_code)
+
+    def clone(self, request, *args, **kwargs):
+        source = self.get_object()
+        serializer = self.get_serializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        clone = self.clone_row(source=source, owner_email=self.require_email(), **serializer.validated_data)
+        return self.detail_response(clone, status.HTTP_201_CREATED)
+
+    def clone_row(self, *, source, owner_email: str, **overrides):
+        raise NotImplementedError
+
+
+def file_download(row) -> HttpResponse:
+    """A stored file as ``text/plain`` (they are all UTF-8 text), named for a download."""
+    response = HttpResponse(row.read_bytes(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{row.filename}"'
+    return response
+
+
+def find_file(manager, filename: str):
+    check_filename(filename)
+    row = manager.filter(filename=filename).first()
+    if row is None:
+        raise NotFound(f"There is no file named {filename!r}.")
+    return row
+
+
+def read_upload(request, *, required: bool) -> tuple[bytes | None, str | None]:
+    """The ``upload_file`` of a multipart request: its bytes and its client-side name."""
+    upload = request.FILES.get("upload_file")
+    if upload is None:
+        if required:
+            raise BadRequest("The multipart field 'upload_file' is required.")
+        return None, None
+    if upload.size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"File {upload.name!r} is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
+    return upload.read(), upload.name

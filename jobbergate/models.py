@@ -1,0 +1,93 @@
+"""Abstract bases shared by the three resources (applications, job scripts, job submissions) and their files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+
+from jobbergate import files
+
+if TYPE_CHECKING:
+    from accounts.principal import Principal
+
+
+class ResourceQuerySet(models.QuerySet):
+    """Queries every resource answers; visibility rules are overridden per resource."""
+
+    def visible_to(self, principal: Principal) -> ResourceQuerySet:
+        """Rows the principal may read. Base rule: a shared catalogue, everything is visible."""
+        return self.all()
+
+    def owned_by(self, principal: Principal) -> ResourceQuerySet:
+        return self.filter(owner_email=principal.email)
+
+
+class PrivateResourceQuerySet(ResourceQuerySet):
+    """Rows readable only by their owner, maintainers and admins."""
+
+    def visible_to(self, principal: Principal) -> ResourceQuerySet:
+        if principal.is_privileged:
+            return self.all()
+        if not principal.email:
+            return self.none()
+        return self.filter(owner_email=principal.email)
+
+
+class Resource(models.Model):
+    """Fields every resource row carries on the wire: name, owner, archive flag, clone lineage, timestamps."""
+
+    name = models.CharField(max_length=255, db_index=True)
+    description = models.TextField(max_length=255, blank=True, default="")
+    owner_email = models.CharField(max_length=255, db_index=True)
+    is_archived = models.BooleanField(default=False, db_index=True)
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones", db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    def is_owned_by(self, principal: Principal) -> bool:
+        return bool(principal.email) and self.owner_email == principal.email
+
+
+class StoredFile(models.Model):
+    """A named file whose bytes live in the configured storage; ``storage_key`` points at them."""
+
+    filename = models.CharField(max_length=255)
+    storage_key = models.CharField(max_length=255, editable=False)
+    size = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    storage_prefix = "files"
+    parent_id: int
+
+    class Meta:
+        abstract = True
+        ordering = ["filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def read_bytes(self) -> bytes:
+        return files.load_content(self.storage_key)
+
+    def read_text(self) -> str:
+        return self.read_bytes().decode("utf-8")
+
+    def replace_content(self, content: bytes) -> None:
+        """Point this row at new bytes; the old bytes go once the transaction commits. Caller saves."""
+        old_key = self.storage_key
+        self.storage_key = files.store_content(f"{self.storage_prefix}/{self.parent_id}", content)
+        self.size = len(content)
+        files.discard_content([old_key])

@@ -1,0 +1,181 @@
+"""Settings for the Jobbergate service, read from the environment.
+
+Every variable is documented, with its default, in ``docs/configuration.md`` and ``.env.example``.
+Nothing secret lives here: the Django secret key and the token signing key come from the environment (or a
+``*_FILE``) or are generated once under ``var/`` with mode 0600.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from jobbergate.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_path,
+    env_secret,
+    env_str,
+    read_or_create_secret_file,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env_path("JOBBERGATE_VAR_DIR", BASE_DIR / "var")
+
+DEBUG = env_bool("JOBBERGATE_DEBUG", False)
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or read_or_create_secret_file(
+    VAR_DIR / "secret-key", lambda: secrets.token_urlsafe(50)
+)
+ALLOWED_HOSTS = env_list("JOBBERGATE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("JOBBERGATE_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "jobbergate",
+    "accounts",
+    "applications",
+    "jobscripts",
+    "submissions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "jobbergate.urls"
+WSGI_APPLICATION = "jobbergate.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("JOBBERGATE_DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the admin read while the API writes; the timeout rides out short write locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_path("JOBBERGATE_STATIC_ROOT", VAR_DIR / "static")
+FILE_STORAGE_DIR = env_path("JOBBERGATE_FILE_STORAGE_DIR", VAR_DIR / "files")
+STORAGES = {
+    # Application templates, workflow files and job script files. Any Django storage backend can replace it.
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(FILE_STORAGE_DIR), "file_permissions_mode": 0o600},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Uploads: one limit for a single file, enforced by the API with a 413.
+MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+
+# Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
+TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")
+TOKEN_ISSUER = env_str("JOBBERGATE_TOKEN_ISSUER", "jobbergate-local")
+TOKEN_AUDIENCE = env_str("JOBBERGATE_TOKEN_AUDIENCE", "https://jobbergate.local/api")
+TOKEN_DEFAULT_LIFETIME_DAYS = env_int("JOBBERGATE_TOKEN_DEFAULT_DAYS", 30, minimum=1)
+TOKEN_LEEWAY_SECONDS = env_int("JOBBERGATE_TOKEN_LEEWAY_SECONDS", 30, minimum=0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "accounts.authentication.SessionPrincipalAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["jobbergate.api.permissions.ResourcePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if env_bool("JOBBERGATE_BROWSABLE_API", True) else []),
+    "DEFAULT_PARSER_CLASSES": [
+        "jobbergate.api.parsers.LimitedJSONParser",
+        "jobbergate.api.parsers.LimitedMultiPartParser",
+        "jobbergate.api.parsers.LimitedFormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "jobbergate.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Jobbergate API",
+    "DESCRIPTION": "Reusable HPC job-script applications, job scripts and Slurm job submissions.",
+    "VERSION": "5.12.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "FileTypeEnum": "jobbergate.choices.FileType",
+        "SubmissionStatusEnum": "submissions.choices.JobSubmissionStatus",
+        "SlurmJobStateEnum": "submissions.choices.SlurmJobState",
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("JOBBERGATE_LOG_LEVEL", "INFO")},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("JOBBERGATE_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,46 @@
+"""Job scripts: one ENTRYPOINT file that sbatch runs, plus support files."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from jobbergate.choices import FileType
+from jobbergate.models import PrivateResourceQuerySet, Resource, StoredFile
+
+
+class JobScript(Resource):
+    """A job script, rendered from an application (``parent_template``) or created stand-alone."""
+
+    parent_template = models.ForeignKey(
+        "applications.JobScriptTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="job_scripts",
+    )
+
+    objects = PrivateResourceQuerySet.as_manager()
+
+    class Meta(Resource.Meta):
+        verbose_name = "job script"
+
+
+class JobScriptFile(StoredFile):
+    """A file of a job script; at most one per job script is the ENTRYPOINT."""
+
+    parent = models.ForeignKey(JobScript, on_delete=models.CASCADE, related_name="files")
+    file_type = models.CharField(max_length=16, choices=FileType.choices, default=FileType.ENTRYPOINT)
+
+    storage_prefix = "job-scripts"
+
+    class Meta(StoredFile.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "filename"], name="job_script_file_unique_name"),
+            models.UniqueConstraint(
+                fields=["parent"],
+                condition=Q(file_type=FileType.ENTRYPOINT),
+                name="one_entrypoint_per_job_script",
+                violation_error_message="A job script has at most one ENTRYPOINT file.",
+            ),
+        ]

@@ -1,0 +1,72 @@
+"""API of job scripts: declarations over the shared resource viewset."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
+from jobbergate.api.serializers import CloneSerializer
+from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, read_upload
+from jobscripts import services
+from jobscripts.filters import JobScriptFilter
+from jobscripts.models import JobScript
+from jobscripts.serializers import JobScriptFileSerializer, JobScriptListSerializer, JobScriptSerializer
+
+
+class JobScriptViewSet(ResourceViewSet):
+    """Job scripts: readable by their owner, maintainers and admins."""
+
+    model = JobScript
+    permission_resource = "job-scripts"
+    serializer_class = JobScriptSerializer
+    list_serializer_class = JobScriptListSerializer
+    clone_serializer_class = CloneSerializer
+    filterset_class = JobScriptFilter
+    sort_fields = {**BASE_SORT_FIELDS, "parent_template_id": "parent_template_id"}
+    list_select_related = ("parent_template",)
+    detail_prefetch_related = ("files",)
+    action_verbs = {"download_file": "read", "upload_file": "update", "delete_file": "update"}
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("parent_template")
+
+    def perform_destroy(self, instance):
+        services.delete_job_script(job_script=instance)
+
+    def clone_row(self, *, source, owner_email, **overrides):
+        return services.clone_job_script(source=source, owner_email=owner_email, **overrides)
+
+    @extend_schema(operation_id="job_scripts_clone", responses={201: JobScriptSerializer})
+    def clone(self, request, *args, **kwargs):
+        return super().clone(request, *args, **kwargs)
+
+    @extend_schema(operation_id="job_scripts_file_download", responses={(200, "text/plain"): OpenApiTypes.STR})
+    def download_file(self, request, pk, name):
+        return file_download(find_file(self.get_object().files, name))
+
+    @extend_schema(
+        operation_id="job_scripts_file_upload",
+        request={"multipart/form-data": UPLOAD_REQUEST},
+        parameters=FILE_NAME_PARAMETERS,
+        responses={200: JobScriptFileSerializer},
+        description="`name` is the file type: ENTRYPOINT or SUPPORT.",
+    )
+    def upload_file(self, request, pk, name):
+        job_script = self.get_object()
+        content, upload_name = read_upload(request, required=not request.query_params.get("previous_filename"))
+        row = services.upload_job_script_file(
+            job_script=job_script,
+            file_type=name,
+            filename=request.query_params.get("filename") or upload_name or "",
+            content=content,
+            previous_filename=request.query_params.get("previous_filename"),
+        )
+        return Response(JobScriptFileSerializer(row).data)
+
+    @extend_schema(operation_id="job_scripts_file_delete", responses={200: None})
+    def delete_file(self, request, pk, name):
+        services.delete_job_script_file(job_script=self.get_object(), filename=name)
+        return Response(status=status.HTTP_200_OK)

@@ -1,0 +1,73 @@
+"""Job submissions, their progress timeline, and the health of the clusters that run them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from jobbergate.models import PrivateResourceQuerySet, Resource
+from submissions.choices import JobSubmissionStatus, SlurmJobState
+
+
+class JobSubmission(Resource):
+    """A job script sent (or to be sent) to the Slurm cluster named by ``client_id``."""
+
+    job_script = models.ForeignKey(
+        "jobscripts.JobScript", null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+    execution_directory = models.CharField(max_length=255, null=True, blank=True)
+    client_id = models.CharField("cluster client id", max_length=255, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=JobSubmissionStatus.choices, default=JobSubmissionStatus.CREATED, db_index=True
+    )
+    slurm_job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    slurm_job_state = models.CharField(
+        max_length=32, choices=SlurmJobState.choices, null=True, blank=True, db_index=True
+    )
+    slurm_job_info = models.TextField(null=True, blank=True)
+    report_message = models.TextField(null=True, blank=True)
+    sbatch_arguments = models.JSONField(default=list, blank=True)
+
+    objects = PrivateResourceQuerySet.as_manager()
+
+    class Meta(Resource.Meta):
+        verbose_name = "job submission"
+        indexes = [models.Index(fields=["client_id", "status"], name="submission_cluster_status")]
+
+
+class JobProgress(models.Model):
+    """One entry of a submission's timeline: a status or Slurm state change, with what the agent said."""
+
+    submission = models.ForeignKey(JobSubmission, on_delete=models.CASCADE, related_name="progress")
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=JobSubmissionStatus.choices, null=True, blank=True)
+    slurm_job_state = models.CharField(max_length=32, choices=SlurmJobState.choices, null=True, blank=True)
+    additional_info = models.TextField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        verbose_name_plural = "job progress"
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.status or ''} {self.slurm_job_state or ''}".strip()
+
+
+class ClusterStatus(models.Model):
+    """The last heartbeat of a cluster's agent; healthy while it reports within its interval."""
+
+    client_id = models.CharField(max_length=255, primary_key=True)
+    interval = models.PositiveIntegerField(help_text="Seconds between heartbeats the agent promised.")
+    last_reported = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client_id"]
+        verbose_name_plural = "cluster statuses"
+
+    def __str__(self) -> str:
+        return self.client_id
+
+    @property
+    def is_healthy(self) -> bool:
+        return timezone.now() - self.last_reported <= timedelta(seconds=self.interval)

@@ -1,0 +1,71 @@
+"""Wire shapes of job submissions and their progress entries."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from jobbergate.api.serializers import RESOURCE_FIELDS, RESOURCE_READ_ONLY, ResourceSerializer
+from jobscripts.models import JobScript
+from submissions.models import JobProgress, JobSubmission
+
+MAX_SBATCH_ARGUMENTS = 50
+
+
+class EmbeddedJobScriptSerializer(ResourceSerializer):
+    """The job script a submission runs, without its files."""
+
+    parent_template_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = JobScript
+        fields = (*RESOURCE_FIELDS, "parent_template_id")
+        read_only_fields = RESOURCE_FIELDS
+
+
+SUBMISSION_FIELDS = (
+    *RESOURCE_FIELDS,
+    "job_script_id",
+    "execution_directory",
+    "slurm_job_id",
+    "slurm_job_state",
+    "slurm_job_info",
+    "client_id",
+    "status",
+    "report_message",
+    "sbatch_arguments",
+)
+
+
+class JobSubmissionSerializer(ResourceSerializer):
+    """Create takes name, description, job_script_id, execution_directory, client_id, slurm_job_id, sbatch_arguments;
+    update changes only name, description, execution_directory and is_archived."""
+
+    job_script_id = serializers.IntegerField()
+    execution_directory = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+    client_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    slurm_job_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    sbatch_arguments = serializers.ListField(
+        child=serializers.CharField(max_length=255), max_length=MAX_SBATCH_ARGUMENTS, required=False
+    )
+    job_script = EmbeddedJobScriptSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = JobSubmission
+        fields = (*SUBMISSION_FIELDS, "job_script")
+        read_only_fields = (*RESOURCE_READ_ONLY, "slurm_job_state", "slurm_job_info", "status", "report_message")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # After creation only the descriptive fields change; the rest belongs to the agent.
+            for name in ("job_script_id", "client_id", "slurm_job_id", "sbatch_arguments"):
+                fields[name].read_only = True
+        return fields
+
+
+class JobProgressSerializer(serializers.ModelSerializer):
+    job_submission_id = serializers.IntegerField(source="submission_id", read_only=True)
+
+    class Meta:
+        model = JobProgress
+        fields = ("id", "job_submission_id", "timestamp", "status", "slurm_job_state", "additional_info")
