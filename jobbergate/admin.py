@@ -70,3 +70,8 @@ class StoredFileInline(admin.StackedInline):
         if len(text) > PREVIEW_LIMIT:
             text = text[:PREVIEW_LIMIT] + "\n… (truncated)"
         return format_html('<pre class="jobbergate-file">{}</pre>', text)
+
+
+admin.site.site_header = "Jobbergate administration"
+admin.site.site_title = "Jobbergate"
+admin.site.index_title = "Applications, job scripts and submissions"
