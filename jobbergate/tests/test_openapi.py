@@ -1,0 +1,50 @@
+"""Health probe, the OpenAPI document and the offline API docs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+
+def test_health_answers_204_without_authentication(client):
+    response = client.get("/jobbergate/health")
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_describes_every_contract_path(client):
+    schema = client.get("/jobbergate/openapi.json").json()
+    assert schema["info"]["version"]
+    paths = set(schema["paths"])
+    for path in [
+        "/jobbergate/job-script-templates",
+        "/jobbergate/job-script-templates/{id}",
+        "/jobbergate/job-script-templates/clone/{id}",
+        "/jobbergate/job-script-templates/{id}/upload/template/{name}",
+        "/jobbergate/job-script-templates/{id}/upload/workflow",
+        "/jobbergate/job-scripts",
+        "/jobbergate/job-scripts/{id}",
+        "/jobbergate/job-scripts/clone/{id}",
+        "/jobbergate/job-scripts/{id}/upload/{name}",
+        "/jobbergate/job-submissions",
+        "/jobbergate/job-submissions/{id}",
+        "/jobbergate/job-submissions/clone/{id}",
+    ]:
+        assert path in paths, path
+    operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path, marker", [("/jobbergate/docs", b"swagger-ui"), ("/jobbergate/redoc", b"redoc")])
+def test_the_docs_pages_load_their_assets_locally(client, path, marker):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert marker in response.content.lower()
+    assert b"cdn.jsdelivr" not in response.content
+    assert b"/static/drf_spectacular_sidecar/" in response.content
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.json"))
