@@ -54,4 +54,3 @@ class WorkflowFile(StoredFile):
 
     class Meta(StoredFile.Meta):
         constraints = [models.UniqueConstraint(fields=["parent"], name="one_workflow_per_template")]
-

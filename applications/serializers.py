@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
+from jobbergate.api.exceptions import Conflict
 from jobbergate.api.serializers import (
     FILE_FIELDS,
     RESOURCE_FIELDS,
@@ -13,7 +14,6 @@ from jobbergate.api.serializers import (
     FileSerializer,
     ResourceSerializer,
 )
-from jobbergate.api.exceptions import Conflict
 from jobbergate.validation import check_identifier
 
 

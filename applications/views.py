@@ -68,7 +68,9 @@ class JobScriptTemplateViewSet(ResourceViewSet):
     def clone(self, request, *args, **kwargs):
         return super().clone(request, *args, **kwargs)
 
-    @extend_schema(operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(
+        operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR}
+    )
     def download_template(self, request, pk, name):
         return file_download(find_file(self.get_object().template_files, name))
 
@@ -96,7 +98,9 @@ class JobScriptTemplateViewSet(ResourceViewSet):
         services.delete_template_file(template=self.get_object(), filename=name)
         return Response(status=status.HTTP_200_OK)
 
-    @extend_schema(operation_id="job_script_templates_workflow_download", responses={(200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(
+        operation_id="job_script_templates_workflow_download", responses={(200, "text/plain"): OpenApiTypes.STR}
+    )
     def download_workflow(self, request, pk):
         return file_download(find_file(self.get_object().workflow_files, services.WORKFLOW_FILENAME))
 

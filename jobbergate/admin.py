@@ -42,9 +42,7 @@ class ResourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Clone selected rows (you own the copies)")
     def clone(self, request, queryset):
-        clones = [
-            self.clone_service(source=row, owner_email=request.user.email or row.owner_email) for row in queryset
-        ]
+        clones = [self.clone_service(source=row, owner_email=request.user.email or row.owner_email) for row in queryset]
         ids = ", ".join(f"#{clone.pk}" for clone in clones)
         self.message_user(request, f"Created {len(clones)} clone(s): {ids}.", messages.SUCCESS)
 

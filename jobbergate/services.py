@@ -29,7 +29,9 @@ def parse_file_type(value: str) -> FileType:
 
 def check_size(filename: str, content: bytes) -> None:
     if len(content) > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"File {filename!r} is {len(content)} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
+        raise PayloadTooLarge(
+            f"File {filename!r} is {len(content)} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}."
+        )
 
 
 def touch(parent: Model) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.response import Response
 
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet

@@ -162,7 +162,13 @@ class TestCommands:
     def test_create_api_token_prints_a_working_token_last(self, user):
         out = StringIO()
         call_command(
-            "create_api_token", "--user", "alice", "--permissions", "jobbergate:job-templates:read", "--expires-in", "2",
+            "create_api_token",
+            "--user",
+            "alice",
+            "--permissions",
+            "jobbergate:job-templates:read",
+            "--expires-in",
+            "2",
             stdout=out,
         )
         token = out.getvalue().strip().splitlines()[-1]

@@ -62,6 +62,7 @@ class TestIdentifiers:
     def test_clone_does_not_copy_the_unique_identifier(self, alice, bob):
         template = make_template(alice.email, identifier="orig")
         body = bob.client.post(f"{URL}/clone/orig", {}, format="json").json()
+        assert body["cloned_from_id"] == template.pk
         assert body["identifier"] is None
         assert [f["filename"] for f in body["template_files"]] == ["job.sh.j2"]
 

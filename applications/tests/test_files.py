@@ -32,7 +32,12 @@ class TestTemplateFiles:
     def test_upload_download_and_delete_a_template(self, alice, app):
         response = put_template(alice, "app", "ENTRYPOINT", "job.sh.j2", "#!/bin/bash\necho {{ x }}\n")
         assert response.status_code == 200
-        assert response.json() == {**response.json(), "parent_id": app.pk, "filename": "job.sh.j2", "file_type": "ENTRYPOINT"}
+        assert response.json() == {
+            **response.json(),
+            "parent_id": app.pk,
+            "filename": "job.sh.j2",
+            "file_type": "ENTRYPOINT",
+        }
         download = alice.client.get(f"{URL}/app/upload/template/job.sh.j2")
         assert download.status_code == 200
         assert download["Content-Type"].startswith("text/plain")

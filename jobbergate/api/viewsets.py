@@ -114,5 +114,7 @@ def read_upload(request, *, required: bool) -> tuple[bytes | None, str | None]:
             raise BadRequest("The multipart field 'upload_file' is required.")
         return None, None
     if upload.size > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"File {upload.name!r} is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
+        raise PayloadTooLarge(
+            f"File {upload.name!r} is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}."
+        )
     return upload.read(), upload.name

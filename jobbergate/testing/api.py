@@ -158,7 +158,7 @@ class ResourceAPITestCase:
 
     def test_sort_field_and_direction(self, alice):
         rows = [self.make(alice.email) for _ in range(3)]
-        for row, name in zip(rows, ["b", "c", "a"]):
+        for row, name in zip(rows, ["b", "c", "a"], strict=True):
             self.model.objects.filter(pk=row.pk).update(name=name)
         body = alice.client.get(self.url, {"sort_field": "name", "sort_ascending": "false"}).json()
         assert [item["name"] for item in body["items"]] == ["c", "b", "a"]

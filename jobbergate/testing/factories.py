@@ -27,7 +27,9 @@ def make_template(owner_email: str, *, name: str | None = None, identifier: str 
         template_vars={"job_name": "demo", "message": "hello"},
     )
     if files:
-        upload_template_file(template=template, file_type="ENTRYPOINT", filename="job.sh.j2", content=ENTRYPOINT_TEMPLATE)
+        upload_template_file(
+            template=template, file_type="ENTRYPOINT", filename="job.sh.j2", content=ENTRYPOINT_TEMPLATE
+        )
     return template
 
 
@@ -43,13 +45,13 @@ def make_job_script(owner_email: str, *, name: str | None = None, template=None,
         upload_job_script_file(
             job_script=job_script, file_type=FileType.ENTRYPOINT, filename="job.sh", content=ENTRYPOINT_SCRIPT
         )
-        upload_job_script_file(
-            job_script=job_script, file_type=FileType.SUPPORT, filename="input.txt", content=b"42\n"
-        )
+        upload_job_script_file(job_script=job_script, file_type=FileType.SUPPORT, filename="input.txt", content=b"42\n")
     return job_script
 
 
-def make_submission(owner_email: str, *, name: str | None = None, job_script=None, client_id: str = "cluster-a", **fields):
+def make_submission(
+    owner_email: str, *, name: str | None = None, job_script=None, client_id: str = "cluster-a", **fields
+):
     number = next(_sequence)
     return JobSubmission.objects.create(
         name=name or f"submission {number}",

@@ -20,7 +20,9 @@ class TestJobScriptFiles:
         assert response.status_code == 200
         assert response.json()["file_type"] == "ENTRYPOINT"
         assert alice.client.get(f"{base}/run.sh").content == b"#!/bin/sh\necho hi\n"
-        renamed = alice.client.put(f"{base}/ENTRYPOINT?filename=main.sh&previous_filename=run.sh", {}, format="multipart")
+        renamed = alice.client.put(
+            f"{base}/ENTRYPOINT?filename=main.sh&previous_filename=run.sh", {}, format="multipart"
+        )
         assert renamed.json()["filename"] == "main.sh"
         assert alice.client.delete(f"{base}/main.sh").status_code == 200
         assert not JobScriptFile.objects.exists()
@@ -51,7 +53,9 @@ class TestJobScriptFiles:
 
     def test_a_non_utf8_file_gets_400(self, alice):
         job_script = make_job_script(alice.email, files=False)
-        response = alice.client.put(f"{URL}/{job_script.pk}/upload/SUPPORT", upload("d.bin", b"\x80\x81"), format="multipart")
+        response = alice.client.put(
+            f"{URL}/{job_script.pk}/upload/SUPPORT", upload("d.bin", b"\x80\x81"), format="multipart"
+        )
         assert response.status_code == 400
 
     def test_a_missing_file_gets_404(self, alice):

@@ -59,7 +59,9 @@ class TestCreatingSubmissions:
 
     def test_a_job_script_without_entrypoint_cannot_be_submitted(self, alice):
         job_script = make_job_script(alice.email, files=False)
-        response = alice.client.post(URL, {"name": "x", "job_script_id": job_script.pk, "client_id": "c"}, format="json")
+        response = alice.client.post(
+            URL, {"name": "x", "job_script_id": job_script.pk, "client_id": "c"}, format="json"
+        )
         assert response.status_code == 422
         assert "ENTRYPOINT" in response.json()["detail"]
 

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             user = user_model.objects.create_superuser(options["username"], options["email"], password)
             issued = issue_api_token(user=user, permissions=[Permission.ADMIN.value], name="local admin")
         write_private(path, {"username": user.username, "password": password, "api_token": issued.token})
-        self.stdout.write("Created the local admin (shown once; also kept in %s, mode 0600):" % path)
+        self.stdout.write(f"Created the local admin (shown once; also kept in {path}, mode 0600):")
         self.stdout.write(f"  username:  {user.username}")
         self.stdout.write(f"  password:  {password}")
         self.stdout.write(f"  API token: {issued.token}")
