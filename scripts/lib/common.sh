@@ -1,0 +1,67 @@
+# Shared helpers of scripts/serve, scripts/test and bench/run. Source it; it defines functions only.
+# shellcheck shell=bash
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-jobbergate}" "$*"; }
+fail() { log "ERROR: $*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+in_ci() { [ "${CI:-}" = "true" ]; }
+
+# ensure_venv REQUIREMENTS_FILE: create .venv with python3.11 if missing and install the pinned requirements
+# when the requirement files changed since the last install (a hash is kept inside .venv).
+ensure_venv() {
+  local requirements=$1 python=${PYTHON:-python3}
+  [ "${JOBBERGATE_SKIP_INSTALL:-}" = "1" ] && return 0
+  if [ ! -x .venv/bin/python ]; then
+    "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
+      || fail "$python must be Python 3.11 or newer (PYTHON=... selects another interpreter)"
+    if ! "$python" -m venv .venv 2>/dev/null; then
+      if is_root; then
+        apt_install python3-venv
+        "$python" -m venv .venv
+      else
+        fail "cannot create a virtualenv: as root run: apt-get install python3-venv"
+      fi
+    fi
+  fi
+  local stamp=.venv/.requirements-hash hash
+  hash=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)-$requirements
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+    log "installing Python packages from $requirements"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+      || fail "pip install -r $requirements failed"
+    printf '%s' "$hash" > "$stamp"
+  fi
+}
+
+_apt_updated=""
+# apt_install PACKAGE...: install Debian packages (root only), running apt-get update once per script run.
+apt_install() {
+  is_root || return 1
+  if [ -z "$_apt_updated" ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null || fail "apt-get update failed"
+    _apt_updated=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 "$@" >/dev/null || fail "apt-get install $* failed"
+}
+
+# need_debian_package CHECK_PATH PACKAGE WHAT: make sure a Debian package is there, or explain what to run.
+# Returns 1 (after saying so) when it is missing and cannot be installed; in CI that is fatal.
+need_debian_package() {
+  local check=$1 package=$2 what=$3
+  # shellcheck disable=SC2086 # CHECK_PATH may be a glob
+  if compgen -G "$check" >/dev/null; then return 0; fi
+  if is_root; then
+    apt_install "$package"
+    return 0
+  fi
+  log "$what is missing: as root run: apt-get install $package"
+  in_ci && fail "$what is required in CI"
+  return 1
+}
+
+free_port() {
+  .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
