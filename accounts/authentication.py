@@ -38,8 +38,6 @@ def user_for_principal(principal: Principal):
     else:
         raise TokenError("Token carries neither an 'email' nor a client id")
     user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
-    if not user.is_active:
-        raise TokenError("The account of this token is disabled")
     return user
 
 
@@ -56,8 +54,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'")
         try:
             token = parts[1].decode("ascii")
-            principal = principal_from_claims(verify_access_token(token))
-            user = user_for_principal(principal)
+            verified = verify_access_token(token)
+            principal = principal_from_claims(verified.claims)
+            user = verified.user or user_for_principal(principal)
+            if not user.is_active:
+                raise TokenError("The account of this token is disabled")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Malformed token: not ASCII") from None
         except TokenError as error:

@@ -38,8 +38,8 @@ class Issuer(Protocol):
     def key_for(self, kid: str | None) -> Any:
         """The public key for ``kid``; raises TokenError when there is none."""
 
-    def check_claims(self, claims: dict[str, Any]) -> None:
-        """Issuer-specific checks after the signature holds (e.g. revocation)."""
+    def check_claims(self, claims: dict[str, Any]) -> Any:
+        """Issuer-specific checks after the signature holds (e.g. revocation); may return the token's user."""
 
 
 @dataclass
@@ -56,9 +56,12 @@ class LocalIssuer:
             raise TokenError("Token was signed with an unknown key (kid)")
         return key.public_key
 
-    def check_claims(self, claims: dict[str, Any]) -> None:
-        if not ApiToken.objects.usable().filter(jti=claims.get("jti", "")).exists():
+    def check_claims(self, claims: dict[str, Any]) -> Any:
+        """One query: the token must be known and usable; its user comes with it."""
+        row = ApiToken.objects.usable().select_related("user").filter(jti=claims.get("jti", "")).first()
+        if row is None:
             raise TokenError("Token has been revoked or is unknown to this server")
+        return row.user
 
 
 def trusted_issuers() -> dict[str, Issuer]:
@@ -67,7 +70,13 @@ def trusted_issuers() -> dict[str, Issuer]:
     return {local.issuer: local}
 
 
-def verify_access_token(token: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VerifiedToken:
+    claims: dict[str, Any]
+    user: Any = None  # known when the issuer keeps its own rows (server-issued tokens)
+
+
+def verify_access_token(token: str) -> VerifiedToken:
     """Return the claims of a valid access token, or raise ``TokenError`` saying what is wrong with it."""
     try:
         header = jwt.get_unverified_header(token)
@@ -107,8 +116,7 @@ def verify_access_token(token: str) -> dict[str, Any]:
         raise TokenError(f"Token lacks the {error.claim!r} claim") from None
     except jwt.PyJWTError as error:
         raise TokenError(f"Token is invalid: {error}") from None
-    issuer.check_claims(claims)
-    return claims
+    return VerifiedToken(claims=claims, user=issuer.check_claims(claims))
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ class TestIssuedTokens:
         assert response.status_code == 401
         assert "revoked" in response.json()["detail"]
 
+    def test_a_disabled_users_token_gets_401(self, token, user):
+        user.is_active = False
+        user.save()
+        assert call(token).json()["detail"] == "The account of this token is disabled"
+
     def test_the_signing_key_file_is_private(self, token):
         mode = stat.S_IMODE(os.stat(settings.TOKEN_SIGNING_KEY_FILE).st_mode)
         assert mode == 0o600

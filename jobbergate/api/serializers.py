@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 RESOURCE_FIELDS = (
@@ -18,7 +20,78 @@ RESOURCE_READ_ONLY = ("id", "owner_email", "cloned_from_id", "created_at", "upda
 FILE_FIELDS = ("parent_id", "filename", "created_at", "updated_at")
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class FastRepresentationMixin:
+    """Serialize rows without DRF's per-field machinery where a field is a plain attribute.
+
+    DRF spends most of a list request in ``Field.get_attribute`` and ``DateTimeField.enforce_timezone``; for the
+    plain columns we use here the output is the attribute itself (datetimes as ISO 8601 with ``Z``, like DRF), so a
+    plan computed once per serializer instance gives the same JSON several times faster. Other fields fall back
+    to DRF. The API tests compare both paths through the wire shapes they assert.
+    """
+
+    _plain_types = (
+        serializers.CharField,
+        serializers.IntegerField,
+        serializers.BooleanField,
+        serializers.JSONField,
+        serializers.ChoiceField,
+        serializers.ListField,
+    )
+
+    def _representation_plan(self):
+        plan = getattr(self, "_plan", None)
+        if plan is None:
+            plan = []
+            for field in self._readable_fields:
+                source = field.source_attrs
+                simple = len(source) == 1 and not getattr(field, "method_name", None)
+                if simple and isinstance(field, serializers.DateTimeField):
+                    plan.append((field.field_name, "datetime", source[0]))
+                elif simple and isinstance(field, serializers.BaseSerializer) and not getattr(field, "many", False):
+                    plan.append((field.field_name, "nested", (source[0], field)))
+                elif simple and isinstance(field, self._plain_types) and type(field).to_representation in _PLAIN:
+                    plan.append((field.field_name, "plain", source[0]))
+                else:
+                    plan.append((field.field_name, "drf", field))
+            self._plan = plan
+        return plan
+
+    def to_representation(self, instance):
+        data = {}
+        for name, kind, how in self._representation_plan():
+            if kind == "plain":
+                data[name] = getattr(instance, how)
+            elif kind == "datetime":
+                value = getattr(instance, how)
+                data[name] = None if value is None else _iso(value)
+            elif kind == "nested":
+                attribute, serializer = how
+                value = getattr(instance, attribute)
+                data[name] = None if value is None else serializer.to_representation(value)
+            else:
+                attribute = how.get_attribute(instance)
+                data[name] = None if attribute is None else how.to_representation(attribute)
+        return data
+
+
+def _iso(value: datetime) -> str:
+    """DRF's default datetime output: ISO 8601 in UTC, ``+00:00`` written as ``Z``."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# Fields whose DRF to_representation returns the stored value unchanged for the values our columns hold.
+_PLAIN = {
+    serializers.CharField.to_representation,
+    serializers.IntegerField.to_representation,
+    serializers.BooleanField.to_representation,
+    serializers.JSONField.to_representation,
+    serializers.ChoiceField.to_representation,
+    serializers.ListField.to_representation,
+}
+
+
+class ResourceSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """Name and description are strings of at most 255 characters; the rest is set by the server."""
 
     name = serializers.CharField(max_length=255)
@@ -36,5 +109,5 @@ class CloneSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
 
 
-class FileSerializer(serializers.ModelSerializer):
+class FileSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     parent_id = serializers.IntegerField(read_only=True)
