@@ -101,9 +101,22 @@ class ResourceSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     def validate_description(self, value):
         return value or ""
 
+    def to_internal_value(self, data):
+        return super().to_internal_value(drop_nulls(data))
+
+
+def drop_nulls(data):
+    """Upstream clients send ``null`` for every optional field they leave unset; null means "not given" here."""
+    if isinstance(data, dict):
+        return {key: value for key, value in data.items() if value is not None}
+    return data
+
 
 class CloneSerializer(serializers.Serializer):
     """Optional overrides when cloning a row."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(drop_nulls(data))
 
     name = serializers.CharField(max_length=255, required=False)
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)

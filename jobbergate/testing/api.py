@@ -218,3 +218,14 @@ class ResourceAPITestCase:
 
     def test_an_unknown_id_gets_404(self, alice):
         assert alice.client.get(f"{self.url}/999999").status_code == 404
+
+    def test_null_for_an_optional_field_means_not_given(self, alice):
+        """Upstream clients send every unset optional field as null."""
+        payload = {**self.create_payload(alice), "description": None, "is_archived": None}
+        response = alice.client.post(self.url, payload, format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["description"] == ""
+        row_id = response.json()["id"]
+        response = alice.client.put(f"{self.url}/{row_id}", {"name": None, "description": "kept"}, format="json")
+        assert response.status_code == 200
+        assert response.json()["name"] == payload["name"]

@@ -65,3 +65,19 @@ need_debian_package() {
 free_port() {
   .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# ensure_side_venv DIR REQUIREMENTS_FILE: a separate virtualenv for a tool that must not share our packages
+# (the upstream jobbergate-cli the wire-compatibility tests run).
+ensure_side_venv() {
+  local dir=$1 requirements=$2 python=${PYTHON:-python3}
+  [ "${JOBBERGATE_SKIP_INSTALL:-}" = "1" ] && return 0
+  [ -x "$dir/bin/python" ] || "$python" -m venv "$dir" || fail "cannot create $dir"
+  local stamp=$dir/.requirements-hash hash
+  hash=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+    log "installing $requirements into $dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+      || fail "pip install -r $requirements into $dir failed"
+    printf '%s' "$hash" > "$stamp"
+  fi
+}

@@ -108,3 +108,20 @@ class TestSubmissionList:
         response = alice.client.post(f"{URL}/clone/{submission.pk}", {}, format="json")
         assert response.status_code == 400
         assert "deleted" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_upstream_clis_null_fields_are_accepted(alice):
+    job_script = make_job_script(alice.email)
+    payload = {
+        "name": "run",
+        "description": None,
+        "job_script_id": job_script.pk,
+        "slurm_job_id": None,
+        "client_id": "cluster-a",
+        "execution_directory": None,
+        "sbatch_arguments": None,
+    }
+    response = alice.client.post(URL, payload, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["sbatch_arguments"] == []
