@@ -27,7 +27,7 @@ ensure_venv() {
   hash=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)-$requirements
   if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
     log "installing Python packages from $requirements"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2> >(quiet_pip >&2) \
       || fail "pip install -r $requirements failed"
     printf '%s' "$hash" > "$stamp"
   fi
@@ -62,6 +62,9 @@ need_debian_package() {
   return 1
 }
 
+# quiet_pip: drop pip's warnings about package index folders this machine's pip configuration names but lacks.
+quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
 free_port() {
   .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -76,7 +79,7 @@ ensure_side_venv() {
   hash=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
     log "installing $requirements into $dir"
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" 2> >(quiet_pip >&2) \
       || fail "pip install -r $requirements into $dir failed"
     printf '%s' "$hash" > "$stamp"
   fi
