@@ -14,7 +14,7 @@ from jobbergate.api.serializers import (
     FileSerializer,
     ResourceSerializer,
 )
-from jobbergate.validation import check_identifier
+from jobbergate.validation import check_identifier, contains_nul
 
 
 class TemplateFileSerializer(FileSerializer):
@@ -44,6 +44,8 @@ class TemplateVarsField(serializers.JSONField):
             return {}
         if not isinstance(value, dict):
             raise serializers.ValidationError("template_vars must be a JSON object.")
+        if contains_nul(value):
+            raise serializers.ValidationError("template_vars must not contain NUL characters.")
         return value
 
 

@@ -23,6 +23,7 @@ from applications.serializers import (
 from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, read_upload
+from jobbergate.validation import contains_nul
 
 WORKFLOW_UPLOAD_REQUEST = inline_serializer(
     "WorkflowUpload",
@@ -53,7 +54,13 @@ class JobScriptTemplateViewSet(ResourceViewSet):
 
     def get_object(self):
         key = str(self.kwargs["pk"])
-        lookup = {"pk": int(key)} if key.isdigit() else {"identifier": key}
+        # Identifiers are never all digits, so digits are an id (too many digits can match no row).
+        if key.isascii() and key.isdigit():
+            lookup = {"pk": int(key)} if len(key) <= 18 else {"pk": None}
+        elif "\x00" in key:
+            lookup = {"pk": None}
+        else:
+            lookup = {"identifier": key}
         template = get_object_or_404(self.get_queryset(), **lookup)
         self.check_object_permissions(self.request, template)
         return template
@@ -133,4 +140,6 @@ def parse_runtime_config(raw) -> dict | None:
         raise BadRequest("runtime_config must be JSON text.") from None
     if not isinstance(value, dict):
         raise BadRequest("runtime_config must be a JSON object.")
+    if contains_nul(value):
+        raise BadRequest("runtime_config must not contain NUL characters.")
     return value

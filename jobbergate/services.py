@@ -59,6 +59,8 @@ def put_file(
     if content is not None:
         check_size(filename, content)
         check_upload(filename, content)
+    if previous_filename:
+        check_filename(previous_filename)
     if previous_filename and previous_filename != filename:
         row = manager.select_for_update().filter(filename=previous_filename).first()
         if row is None:
@@ -88,7 +90,7 @@ def put_file(
 @transaction.atomic
 def delete_file(*, parent: Model, related_name: str, filename: str) -> None:
     """Delete one file of ``parent``; its bytes go when the transaction commits."""
-    row = getattr(parent, related_name).filter(filename=filename).first()
+    row = getattr(parent, related_name).filter(filename=check_filename(filename)).first()
     if row is None:
         from rest_framework.exceptions import NotFound
 

@@ -72,6 +72,17 @@ def check_upload(filename: str, content: bytes) -> str:
     return text
 
 
+def contains_nul(value) -> bool:
+    """True when a string anywhere in a JSON-like value holds NUL, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
 def check_identifier(value: str) -> str:
     if not value or not value.strip():
         raise Unprocessable("identifier must not be empty.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobbergate.api.routes import resource_urlpatterns
+from jobbergate.api.routes import ID_KEY, resource_urlpatterns
 from jobscripts.views import JobScriptViewSet
 
 PREFIX = "job-scripts"
@@ -8,7 +8,7 @@ PREFIX = "job-scripts"
 urlpatterns = [
     *resource_urlpatterns(PREFIX, JobScriptViewSet),
     path(
-        f"{PREFIX}/<int:pk>/upload/<str:name>",
+        f"{PREFIX}/{ID_KEY}/upload/<str:name>",
         JobScriptViewSet.as_view({"get": "download_file", "put": "upload_file", "delete": "delete_file"}),
         name="job-scripts-file",
     ),

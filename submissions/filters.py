@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from jobbergate.api.filters import IdFilter
 from jobbergate.api.query import query_int_list
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
@@ -11,7 +12,7 @@ from submissions.models import JobSubmission
 
 class JobSubmissionFilter(django_filters.FilterSet):
     submit_status = django_filters.ChoiceFilter(field_name="status", choices=JobSubmissionStatus.choices)
-    from_job_script_id = django_filters.NumberFilter(field_name="job_script_id")
+    from_job_script_id = IdFilter(field_name="job_script_id")
     slurm_job_ids = django_filters.CharFilter(method="filter_slurm_job_ids", help_text="Comma-separated Slurm job ids.")
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from jobbergate.api.query import MAX_DB_INTEGER
 from jobbergate.api.serializers import RESOURCE_FIELDS, RESOURCE_READ_ONLY, ResourceSerializer
 from jobscripts.models import JobScript
 from submissions.models import JobProgress, JobSubmission
@@ -40,10 +41,10 @@ class JobSubmissionSerializer(ResourceSerializer):
     """Create takes name, description, job_script_id, execution_directory, client_id, slurm_job_id, sbatch_arguments;
     update changes only name, description, execution_directory and is_archived."""
 
-    job_script_id = serializers.IntegerField()
+    job_script_id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     execution_directory = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
     client_id = serializers.CharField(max_length=255, required=False, allow_null=True)
-    slurm_job_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    slurm_job_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_DB_INTEGER)
     sbatch_arguments = serializers.ListField(
         child=serializers.CharField(max_length=255), max_length=MAX_SBATCH_ARGUMENTS, required=False
     )

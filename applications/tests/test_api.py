@@ -78,3 +78,9 @@ class TestIdentifiers:
         make_template(alice.email, identifier="a-app")
         body = alice.client.get(URL, {"sort_field": "identifier"}).json()
         assert [item["identifier"] for item in body["items"]] == ["a-app", "b-app"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["99999999999999999999999", "¹", "%C2%B9"])
+def test_an_id_too_large_or_a_unicode_digit_is_a_404_not_a_crash(alice, key):
+    assert alice.client.get(f"{URL}/{key}").status_code == 404

@@ -174,3 +174,28 @@ class TestWorkflowFile:
         response = self.put_workflow(alice, "x = 1\n", runtime_config)
         assert response.status_code == 400
         assert not WorkflowFile.objects.exists()
+
+
+@pytest.mark.django_db
+class TestNulCharacters:
+    """PostgreSQL cannot store NUL; every way a client can send one is refused before the database."""
+
+    def test_nul_in_template_vars_gets_422(self, alice):
+        response = alice.client.post(URL, {"name": "x", "template_vars": {"a": "b\x00"}}, format="json")
+        assert response.status_code == 422
+
+    def test_nul_in_a_search_gets_400(self, alice):
+        assert alice.client.get(URL, {"search": "a\x00b"}).status_code == 400
+
+    def test_nul_in_an_identifier_path_gets_404(self, alice):
+        assert alice.client.get(f"{URL}/a%00b").status_code == 404
+
+    def test_nul_in_a_file_name_to_delete_gets_400(self, alice, app):
+        assert alice.client.delete(f"{URL}/app/upload/template/a%00b").status_code == 400
+
+    def test_nul_in_a_name_gets_422(self, alice):
+        assert alice.client.post(URL, {"name": "a\x00b"}, format="json").status_code == 422
+
+    def test_nul_in_runtime_config_gets_400(self, alice, app):
+        data = {**upload("jobbergate.py", "x = 1\n"), "runtime_config": '{"a": "\\u0000"}'}
+        assert alice.client.put(f"{URL}/app/upload/workflow", data, format="multipart").status_code == 400

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -70,6 +70,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, IntegrityError):
         logger.info("Integrity error answered with 409: %s", exc)
         exc = Conflict("The request conflicts with a stored row (duplicate or missing reference).")
+    elif isinstance(exc, DataError):
+        # Safety net: what the checks above the database missed (a NUL byte, a number out of range).
+        logger.warning("Database refused a value from a request: %s", exc)
+        exc = BadRequest("A value in the request cannot be stored (e.g. a NUL character or a number out of range).")
     elif isinstance(exc, SuspiciousOperation):
         exc = BadRequest(str(exc) or "Bad request.")
     elif isinstance(exc, Http404):

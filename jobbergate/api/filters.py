@@ -9,12 +9,25 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
+import django_filters
+from django import forms
 from django.db.models import Q
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.filters import BaseFilterBackend
 
 from jobbergate.api.exceptions import BadRequest
-from jobbergate.api.query import query_bool
+from jobbergate.api.query import MAX_DB_INTEGER, query_bool
+
+
+class IdFilter(django_filters.Filter):
+    """An integer id filter: whole numbers within the database's range only (a float or 10**30 is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_DB_INTEGER)
+        super().__init__(*args, **kwargs)
 
 
 class ListConventionsFilter(BaseFilterBackend):
@@ -29,6 +42,8 @@ class ListConventionsFilter(BaseFilterBackend):
         if not query_bool(params, "include_archived", False):
             queryset = queryset.filter(is_archived=False)
         terms = params.get("search", "").split()
+        if any("\x00" in term for term in terms):
+            raise BadRequest("Query parameter 'search' must not contain NUL characters.")
         if terms:
             conditions = [Q(**{f"{field}__icontains": term}) for term in terms for field in view.search_fields]
             queryset = queryset.filter(reduce(or_, conditions))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from jobbergate.api.exceptions import BadRequest
 
+# Ids and Slurm job ids are 64-bit signed integers in the database; larger numbers can match nothing.
+MAX_DB_INTEGER = 2**63 - 1
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -41,6 +44,9 @@ def query_int_list(params, name: str) -> list[int] | None:
     if raw is None or raw.strip() == "":
         return None
     try:
-        return [int(item) for item in raw.split(",") if item.strip()]
+        values = [int(item) for item in raw.split(",") if item.strip()]
     except ValueError:
         raise BadRequest(f"Query parameter {name!r} must be comma-separated integers.") from None
+    if any(not 0 <= value <= MAX_DB_INTEGER for value in values):
+        raise BadRequest(f"Query parameter {name!r} holds a number out of range.")
+    return values

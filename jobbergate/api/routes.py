@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 
-def resource_urlpatterns(prefix: str, viewset, *, key: str = "<int:pk>") -> list:
+class IdConverter:
+    """A database id in a path: at most 18 digits, so it always fits a 64-bit column (longer is a 404)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+ID_KEY = "<id:pk>"
+
+
+def resource_urlpatterns(prefix: str, viewset, *, key: str = ID_KEY) -> list:
     """``{prefix}``, ``{prefix}/{key}`` and ``{prefix}/clone/{key}``, without trailing slashes."""
     name = prefix.replace("/", "-")
     return [

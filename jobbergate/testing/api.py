@@ -229,3 +229,8 @@ class ResourceAPITestCase:
         response = alice.client.put(f"{self.url}/{row_id}", {"name": None, "description": "kept"}, format="json")
         assert response.status_code == 200
         assert response.json()["name"] == payload["name"]
+
+    @pytest.mark.parametrize("suffix", ["/99999999999999999999999", "/clone/99999999999999999999999"])
+    def test_an_id_beyond_64_bits_is_a_404(self, alice, suffix):
+        method = alice.client.post if "clone" in suffix else alice.client.get
+        assert method(f"{self.url}{suffix}", {}, format="json").status_code == 404

@@ -125,3 +125,22 @@ def test_upstream_clis_null_fields_are_accepted(alice):
     response = alice.client.post(URL, payload, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["sbatch_arguments"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from_job_script_id": "-1.7976931348623155e+308"},
+        {"from_job_script_id": "1.5"},
+        {"slurm_job_ids": "1,99999999999999999999"},
+    ],
+)
+def test_filter_numbers_out_of_range_get_400(alice, params):
+    assert alice.client.get(URL, params).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_job_script_id_beyond_64_bits_gets_422(alice):
+    payload = {"name": "x", "job_script_id": 2**70, "client_id": "c"}
+    assert alice.client.post(URL, payload, format="json").status_code == 422
