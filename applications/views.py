@@ -22,7 +22,14 @@ from applications.serializers import (
 )
 from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
-from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, read_upload
+from jobbergate.api.viewsets import (
+    BASE_SORT_FIELDS,
+    ResourceViewSet,
+    file_download,
+    find_file,
+    read_upload,
+    upload_from_request,
+)
 from jobbergate.validation import contains_nul
 
 WORKFLOW_UPLOAD_REQUEST = inline_serializer(
@@ -89,15 +96,7 @@ class JobScriptTemplateViewSet(ResourceViewSet):
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
     def upload_template(self, request, pk, name):
-        template = self.get_object()
-        content, upload_name = read_upload(request, required=not request.query_params.get("previous_filename"))
-        row = services.upload_template_file(
-            template=template,
-            file_type=name,
-            filename=request.query_params.get("filename") or upload_name or "",
-            content=content,
-            previous_filename=request.query_params.get("previous_filename"),
-        )
+        row = services.upload_template_file(template=self.get_object(), file_type=name, **upload_from_request(request))
         return Response(TemplateFileSerializer(row).data)
 
     @extend_schema(operation_id="job_script_templates_template_file_delete", responses={200: None})

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
-from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, read_upload
+from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, upload_from_request
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
 from jobscripts.models import JobScript
@@ -55,14 +55,8 @@ class JobScriptViewSet(ResourceViewSet):
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
     def upload_file(self, request, pk, name):
-        job_script = self.get_object()
-        content, upload_name = read_upload(request, required=not request.query_params.get("previous_filename"))
         row = services.upload_job_script_file(
-            job_script=job_script,
-            file_type=name,
-            filename=request.query_params.get("filename") or upload_name or "",
-            content=content,
-            previous_filename=request.query_params.get("previous_filename"),
+            job_script=self.get_object(), file_type=name, **upload_from_request(request)
         )
         return Response(JobScriptFileSerializer(row).data)
 

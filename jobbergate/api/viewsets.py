@@ -106,6 +106,15 @@ def find_file(manager, filename: str):
     return row
 
 
+def upload_from_request(request) -> dict:
+    """The arguments of a typed file upload: bytes of ``upload_file`` (optional for a pure rename), the name to
+    store under (query ``filename``, else the upload's name) and ``previous_filename`` for a rename."""
+    previous = request.query_params.get("previous_filename") or None
+    content, upload_name = read_upload(request, required=previous is None)
+    filename = request.query_params.get("filename") or upload_name or ""
+    return {"content": content, "filename": filename, "previous_filename": previous}
+
+
 def read_upload(request, *, required: bool) -> tuple[bytes | None, str | None]:
     """The ``upload_file`` of a multipart request: its bytes and its client-side name."""
     upload = request.FILES.get("upload_file")
