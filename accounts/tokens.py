@@ -86,7 +86,7 @@ def verify_access_token(token: str) -> VerifiedToken:
     algorithm = header.get("alg")
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise TokenError(f"Token algorithm {algorithm!r} is not accepted")
-    issuer = trusted_issuers().get(unverified.get("iss"))
+    issuer = trusted_issuers().get(str(unverified.get("iss", "")))
     if issuer is None:
         raise TokenError("Token issuer is not trusted")
     if algorithm not in issuer.algorithms:
