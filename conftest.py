@@ -67,3 +67,28 @@ def reader(db):
         "rita@example.com",
         [Permission.TEMPLATES_READ.value, Permission.SCRIPTS_READ.value, Permission.SUBMISSIONS_READ.value],
     )
+
+
+@pytest.fixture(scope="session")
+def openid_provider():
+    """A real OpenID provider (oidc-provider on Node) for the whole session, on a free loopback port."""
+    from jobbergate.testing.oidc import OpenIDProvider, node_available
+
+    if not node_available():
+        require_real_part("node and npm are missing: apt-get install nodejs npm")
+    provider = OpenIDProvider().start()
+    yield provider
+    provider.remove()
+
+
+@pytest.fixture
+def oidc(settings, openid_provider):
+    """The service configured to trust the session's OpenID provider, with empty caches."""
+    from accounts.oidc import reset_provider
+
+    settings.OIDC_ISSUER_URL = openid_provider.issuer
+    settings.OIDC_AUDIENCE = [openid_provider.audience]
+    settings.OIDC_JWKS_MIN_REFETCH_SECONDS = 0
+    reset_provider()
+    yield openid_provider
+    reset_provider()

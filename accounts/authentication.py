@@ -1,31 +1,46 @@
-"""DRF authentication classes. Each returns ``(user, principal)``: ``request.auth`` is always a Principal."""
+"""Authentication: bearer JWTs for the API and OpenID sign-in for the admin, on mozilla-django-oidc's classes.
+
+Every DRF authentication class returns ``(user, principal)``, so ``request.auth`` is always a Principal.
+Bearer tokens, server-issued or from the OpenID provider, go through ``accounts.tokens.verify_access_token``:
+checked locally against cached keys, with no call to the provider per request (mozilla-django-oidc's default
+asks the provider's userinfo endpoint on every request; our backend does not).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.contrib.drf import OIDCAuthentication
+from mozilla_django_oidc.utils import import_from_settings
 from rest_framework import authentication, exceptions
 
+from accounts.errors import TokenError
+from accounts.oidc import configured_provider
 from accounts.principal import Principal, principal_for_user
-from accounts.tokens import TokenError, verify_access_token
+from accounts.tokens import verify_access_token
+from jobbergate.choices import Permission
+
+# mozilla-django-oidc settings whose values come from the provider's discovery document.
+DISCOVERED_SETTINGS = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
+    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
+    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
+    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+    "OIDC_OP_LOGOUT_ENDPOINT": "end_session_endpoint",
+}
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    """Map verified token claims onto a principal (email, permission list, cluster client id)."""
-    permissions = claims.get("permissions") or []
-    if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
-        raise TokenError("Token 'permissions' claim must be a list of strings")
-    email = claims.get("email")
-    if email is not None and not isinstance(email, str):
-        raise TokenError("Token 'email' claim must be a string")
-    client_id = claims.get("client_id") or claims.get("azp")
-    return Principal(
-        email=email or None,
-        permissions=frozenset(permissions),
-        client_id=client_id if isinstance(client_id, str) else None,
-        token_id=claims.get("jti"),
-    )
+def oidc_setting(attr: str, *default):
+    """A mozilla-django-oidc setting; provider endpoints are read from discovery instead of being configured."""
+    if attr in DISCOVERED_SETTINGS:
+        provider = configured_provider()
+        if provider is None:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured("OIDC_ISSUER_URL is not set: OpenID sign-in is off")
+        return provider.endpoint(DISCOVERED_SETTINGS[attr])
+    return import_from_settings(attr, *default)
 
 
 def user_for_principal(principal: Principal):
@@ -36,37 +51,89 @@ def user_for_principal(principal: Principal):
     elif principal.client_id:
         username, email = f"client:{principal.client_id}"[:150], ""
     else:
-        raise TokenError("Token carries neither an 'email' nor a client id")
-    user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
+        raise TokenError("Token carries neither an e-mail nor a client id")
+    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    if not created and principal.email and user.email != principal.email:
+        user.email = principal.email
+        user.save(update_fields=["email"])
     return user
 
 
-class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <JWT>`` checked by ``verify_access_token`` (server-issued or OIDC)."""
+class JobbergateOIDCBackend(OIDCAuthenticationBackend):
+    """mozilla-django-oidc's backend, verifying access tokens locally and mapping them onto principals.
 
-    keyword = "Bearer"
+    For the admin's browser sign-in (authorization code flow with PKCE) the base class exchanges the code and
+    checks the ID token; the user is then made from the access token's permissions: ``jobbergate:admin``
+    becomes a superuser, ``jobbergate:maintainer`` staff in the group of that name; anybody else may not enter.
+    """
+
+    def __init__(self, *args, **kwargs):
+        # The base class reads endpoint settings eagerly; ours come from discovery when first needed.
+        self.UserModel = get_user_model()
+
+    get_settings = staticmethod(oidc_setting)
+
+    def __getattr__(self, name: str):
+        if name in DISCOVERED_SETTINGS or name in {
+            "OIDC_RP_CLIENT_ID",
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_RP_SIGN_ALGO",
+            "OIDC_RP_IDP_SIGN_KEY",
+        }:
+            return oidc_setting(name, None)
+        raise AttributeError(name)
+
+    def verify(self, access_token: str):
+        """(user, principal) for a bearer token, or TokenError saying why it is refused."""
+        verified = verify_access_token(access_token)
+        user = verified.user or user_for_principal(verified.principal)
+        if not user.is_active:
+            raise TokenError("The account of this token is disabled")
+        return user, verified.principal
+
+    def get_or_create_user(self, access_token, id_token, payload):
+        """Browser sign-in: only admins and maintainers may enter the admin."""
+        try:
+            user, principal = self.verify(access_token)
+        except TokenError:
+            return None
+        if not principal.email or not principal.is_privileged:
+            return None
+        return sync_admin_rights(user, principal)
+
+
+def sync_admin_rights(user, principal: Principal):
+    """Make the Django user's admin rights follow the token's permissions."""
+    user.is_staff = principal.is_privileged
+    user.is_superuser = principal.is_admin
+    user.save(update_fields=["is_staff", "is_superuser"])
+    maintainers, _ = Group.objects.get_or_create(name=Permission.MAINTAINER.value)
+    if Permission.MAINTAINER.value in principal.permissions:
+        user.groups.add(maintainers)
+    else:
+        user.groups.remove(maintainers)
+    return user
+
+
+class BearerTokenAuthentication(OIDCAuthentication):
+    """``Authorization: Bearer <JWT>``: server-issued tokens and the OpenID provider's, checked the same way."""
+
+    www_authenticate_realm = "jobbergate"
+
+    def __init__(self, backend=None):
+        super().__init__(backend or JobbergateOIDCBackend())
 
     def authenticate(self, request):
-        parts = authentication.get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
+        access_token = self.get_access_token(request)
+        if not access_token:
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'")
         try:
-            token = parts[1].decode("ascii")
-            verified = verify_access_token(token)
-            principal = principal_from_claims(verified.claims)
-            user = verified.user or user_for_principal(principal)
-            if not user.is_active:
-                raise TokenError("The account of this token is disabled")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Malformed token: not ASCII") from None
+            return self.backend.verify(access_token)
         except TokenError as error:
             raise exceptions.AuthenticationFailed(str(error)) from None
-        return user, principal
 
     def authenticate_header(self, request) -> str:
-        return f'{self.keyword} realm="jobbergate"'
+        return f'Bearer realm="{self.www_authenticate_realm}"'
 
 
 class SessionPrincipalAuthentication(authentication.SessionAuthentication):

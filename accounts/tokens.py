@@ -18,14 +18,22 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.errors import TokenError
 from accounts.keys import signing_key
 from accounts.models import ApiToken
+from accounts.oidc import configured_provider
+from accounts.principal import Principal
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
 
-
-class TokenError(Exception):
-    """A bearer token that must be refused; the message says why and never repeats the token."""
+__all__ = [
+    "TokenError",
+    "VerifiedToken",
+    "issue_api_token",
+    "revoke_api_tokens",
+    "sign_api_token",
+    "verify_access_token",
+]
 
 
 class Issuer(Protocol):
@@ -34,12 +42,16 @@ class Issuer(Protocol):
     issuer: str
     audience: str | list[str]
     algorithms: frozenset[str]
+    leeway: int
 
     def key_for(self, kid: str | None) -> Any:
         """The public key for ``kid``; raises TokenError when there is none."""
 
     def check_claims(self, claims: dict[str, Any]) -> Any:
         """Issuer-specific checks after the signature holds (e.g. revocation); may return the token's user."""
+
+    def principal(self, claims: dict[str, Any], token: str) -> Principal:
+        """Map the verified claims onto the caller."""
 
 
 @dataclass
@@ -49,6 +61,7 @@ class LocalIssuer:
     issuer: str
     audience: str | list[str]
     algorithms: frozenset[str] = frozenset({"RS256"})
+    leeway: int = 30
 
     def key_for(self, kid: str | None) -> Any:
         key = signing_key()
@@ -63,16 +76,45 @@ class LocalIssuer:
             raise TokenError("Token has been revoked or is unknown to this server")
         return row.user
 
+    def principal(self, claims: dict[str, Any], token: str) -> Principal:
+        """Our own tokens carry exactly the claims we sign: ``email``, ``permissions``, ``azp``/``client_id``."""
+        permissions = claims.get("permissions") or []
+        if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
+            raise TokenError("Token 'permissions' claim must be a list of strings")
+        email = claims.get("email")
+        if email is not None and not isinstance(email, str):
+            raise TokenError("Token 'email' claim must be a string")
+        client_id = claims.get("client_id") or claims.get("azp")
+        return Principal(
+            email=email or None,
+            permissions=frozenset(permissions),
+            client_id=client_id if isinstance(client_id, str) else None,
+            token_id=claims.get("jti"),
+        )
+
+
+def _issuer_key(value: Any) -> str:
+    return str(value or "").rstrip("/")
+
 
 def trusted_issuers() -> dict[str, Issuer]:
-    """Issuers whose tokens the API accepts, keyed by their ``iss`` value."""
-    local = LocalIssuer(issuer=settings.TOKEN_ISSUER, audience=settings.TOKEN_AUDIENCE)
-    return {local.issuer: local}
+    """Issuers whose tokens the API accepts (the server itself, and the OpenID provider when configured), keyed by
+    their ``iss`` value without a trailing slash."""
+    issuers: dict[str, Issuer] = {}
+    local = LocalIssuer(
+        issuer=settings.TOKEN_ISSUER, audience=settings.TOKEN_AUDIENCE, leeway=settings.TOKEN_LEEWAY_SECONDS
+    )
+    issuers[_issuer_key(local.issuer)] = local
+    provider = configured_provider()
+    if provider is not None:
+        issuers[_issuer_key(provider.issuer)] = provider
+    return issuers
 
 
 @dataclass(frozen=True)
 class VerifiedToken:
     claims: dict[str, Any]
+    principal: Principal
     user: Any = None  # known when the issuer keeps its own rows (server-issued tokens)
 
 
@@ -86,7 +128,7 @@ def verify_access_token(token: str) -> VerifiedToken:
     algorithm = header.get("alg")
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise TokenError(f"Token algorithm {algorithm!r} is not accepted")
-    issuer = trusted_issuers().get(str(unverified.get("iss", "")))
+    issuer = trusted_issuers().get(_issuer_key(unverified.get("iss")))
     if issuer is None:
         raise TokenError("Token issuer is not trusted")
     if algorithm not in issuer.algorithms:
@@ -98,8 +140,8 @@ def verify_access_token(token: str) -> VerifiedToken:
             key,
             algorithms=[algorithm],
             audience=issuer.audience,
-            issuer=issuer.issuer,
-            leeway=settings.TOKEN_LEEWAY_SECONDS,
+            issuer=str(unverified.get("iss")),
+            leeway=issuer.leeway,
             options={"require": ["exp", "iss"]},
         )
     except jwt.ExpiredSignatureError:
@@ -116,7 +158,8 @@ def verify_access_token(token: str) -> VerifiedToken:
         raise TokenError(f"Token lacks the {error.claim!r} claim") from None
     except jwt.PyJWTError as error:
         raise TokenError(f"Token is invalid: {error}") from None
-    return VerifiedToken(claims=claims, user=issuer.check_claims(claims))
+    user = issuer.check_claims(claims)
+    return VerifiedToken(claims=claims, principal=issuer.principal(claims, token), user=user)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from jobbergate.env import (
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_path,
@@ -76,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context.sign_in_options",
             ],
         },
     },
@@ -130,6 +133,51 @@ TOKEN_ISSUER = env_str("JOBBERGATE_TOKEN_ISSUER", "jobbergate-local")
 TOKEN_AUDIENCE = env_str("JOBBERGATE_TOKEN_AUDIENCE", "https://jobbergate.local/api")
 TOKEN_DEFAULT_LIFETIME_DAYS = env_int("JOBBERGATE_TOKEN_DEFAULT_DAYS", 30, minimum=1)
 TOKEN_LEEWAY_SECONDS = env_int("JOBBERGATE_TOKEN_LEEWAY_SECONDS", 30, minimum=0)
+
+# OpenID Connect (Auth0, Keycloak, ...). Without OIDC_ISSUER_URL only server-issued tokens and local passwords work.
+OIDC_ISSUER_URL = env_str("OIDC_ISSUER_URL", "")
+OIDC_AUDIENCE = env_list("OIDC_AUDIENCE", [])
+if OIDC_ISSUER_URL and not OIDC_AUDIENCE:
+    raise ImproperlyConfigured("OIDC_AUDIENCE must name the API's audience when OIDC_ISSUER_URL is set")
+OIDC_ALLOWED_ALGORITHMS = env_list("OIDC_ALLOWED_ALGORITHMS", ["RS256"])
+if not set(OIDC_ALLOWED_ALGORITHMS) <= {
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+}:
+    raise ImproperlyConfigured("OIDC_ALLOWED_ALGORITHMS may name only asymmetric algorithms (RS*, PS*, ES*)")
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 30, minimum=0)
+OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600, minimum=1)
+OIDC_JWKS_MIN_REFETCH_SECONDS = env_int("OIDC_JWKS_MIN_REFETCH_SECONDS", 30, minimum=0)
+OIDC_TIMEOUT_SECONDS = env_float("OIDC_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+OIDC_EMAIL_CLAIM = env_str("OIDC_EMAIL_CLAIM", "email")
+OIDC_PERMISSIONS_CLAIM = env_str("OIDC_PERMISSIONS_CLAIM", "permissions")
+OIDC_REQUIRE_EMAIL = env_bool("OIDC_REQUIRE_EMAIL", True)
+OIDC_CLI_CLIENT_ID = env_str("OIDC_CLI_CLIENT_ID", "")
+# The admin's browser sign-in (authorization code flow with PKCE), through mozilla-django-oidc.
+OIDC_RP_CLIENT_ID = env_str("OIDC_ADMIN_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_ADMIN_CLIENT_SECRET", "") or ""
+OIDC_RP_SIGN_ALGO = env_str("OIDC_ADMIN_ID_TOKEN_ALGORITHM", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_ADMIN_SCOPES", "openid email")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = OIDC_TIMEOUT_SECONDS
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"audience": OIDC_AUDIENCE[0]} if OIDC_AUDIENCE else {}
+OIDC_AUTHENTICATE_CLASS = "accounts.views.OIDCSignInView"
+OIDC_CALLBACK_CLASS = "accounts.views.OIDCCallbackView"
+OIDC_ADMIN_SIGN_IN = bool(OIDC_ISSUER_URL and OIDC_RP_CLIENT_ID)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"] + (
+    ["accounts.authentication.JobbergateOIDCBackend"] if OIDC_ADMIN_SIGN_IN else []
+)
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?oidc=refused"
+LOGOUT_REDIRECT_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -20,5 +20,6 @@ api_patterns = [
 urlpatterns = [
     path("jobbergate/", include(api_patterns)),
     path("admin/", admin.site.urls),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
