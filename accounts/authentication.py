@@ -107,12 +107,25 @@ def sync_admin_rights(user, principal: Principal):
     user.is_staff = principal.is_privileged
     user.is_superuser = principal.is_admin
     user.save(update_fields=["is_staff", "is_superuser"])
-    maintainers, _ = Group.objects.get_or_create(name=Permission.MAINTAINER.value)
+    maintainers = maintainer_group()
     if Permission.MAINTAINER.value in principal.permissions:
         user.groups.add(maintainers)
     else:
         user.groups.remove(maintainers)
     return user
+
+
+RESOURCE_APPS = ("applications", "jobscripts", "submissions")
+
+
+def maintainer_group() -> Group:
+    """The group of maintainers: every Django permission on the resource apps, so they can work in the admin."""
+    group, created = Group.objects.get_or_create(name=Permission.MAINTAINER.value)
+    if created or not group.permissions.exists():
+        from django.contrib.auth.models import Permission as ModelPermission
+
+        group.permissions.set(ModelPermission.objects.filter(content_type__app_label__in=RESOURCE_APPS))
+    return group
 
 
 class BearerTokenAuthentication(OIDCAuthentication):

@@ -91,3 +91,62 @@ def test_an_operator_finds_reads_and_clones_a_job_script(live_server, browser_pa
     assert clone.cloned_from_id == wanted.pk
     assert clone.owner_email == "carol@example.com"
     assert clone.files.count() == 2
+
+
+@pytest.fixture
+def admin_sign_in(settings, oidc):
+    """The admin offers OpenID sign-in through the session's provider (authorization code flow with PKCE)."""
+    from jobbergate.testing.oidc import ADMIN_CLIENT, ADMIN_SECRET
+
+    settings.OIDC_RP_CLIENT_ID = ADMIN_CLIENT
+    settings.OIDC_RP_CLIENT_SECRET = ADMIN_SECRET
+    settings.OIDC_ADMIN_SIGN_IN = True
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "accounts.authentication.JobbergateOIDCBackend",
+    ]
+    return oidc
+
+
+def sign_in_with_provider(page, base_url: str, account: str) -> None:
+    page.goto(f"{base_url}/admin/login/")
+    page.click("#oidc-sign-in a")
+    page.wait_for_selector("input[name=login]")
+    page.fill("input[name=login]", account)
+    page.fill("input[name=password]", "any password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    # The provider's consent step, when it asks: a person clicks Continue.
+    if page.locator("button[type=submit]", has_text="Continue").count():
+        page.click("button[type=submit]:has-text('Continue')")
+    page.wait_for_load_state()
+
+
+def test_an_admin_signs_in_to_the_admin_through_the_provider(live_server, browser_page, admin_sign_in):
+    # The provider accepts the loopback redirect on any port for this (native) client; use 127.0.0.1.
+    base_url = live_server.url.replace("localhost", "127.0.0.1")
+    sign_in_with_provider(browser_page, base_url, "carol")
+    browser_page.wait_for_selector("#user-tools")
+    assert "carol@example.com" in browser_page.locator("#user-tools").inner_text().lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / "admin-oidc-sign-in.png"), full_page=True)
+    carol = get_user_model().objects.get(email="carol@example.com")
+    assert carol.is_superuser and carol.is_staff
+
+
+def test_a_user_without_admin_permissions_is_turned_away(live_server, browser_page, admin_sign_in):
+    base_url = live_server.url.replace("localhost", "127.0.0.1")
+    sign_in_with_provider(browser_page, base_url, "alice")
+    assert "may not enter the admin" in browser_page.content()
+    assert not get_user_model().objects.filter(email="alice@example.com", is_staff=True).exists()
+
+
+def test_a_maintainer_signs_in_and_works_on_the_resources(live_server, browser_page, admin_sign_in):
+    base_url = live_server.url.replace("localhost", "127.0.0.1")
+    sign_in_with_provider(browser_page, base_url, "dave")
+    browser_page.wait_for_selector("#user-tools")
+    assert "Job scripts" in browser_page.inner_text("#content")
+    browser_page.goto(f"{base_url}/admin/jobscripts/jobscript/")
+    assert browser_page.locator("#changelist").count() == 1
+    dave = get_user_model().objects.get(email="dave@example.com")
+    assert dave.is_staff and not dave.is_superuser

@@ -84,3 +84,19 @@ ensure_side_venv() {
     printf '%s' "$hash" > "$stamp"
   fi
 }
+
+# ensure_test_openid_provider: Node and npm (from Debian when missing and root), then the test OpenID provider's
+# packages from its lock file (npm ci), reinstalled only when the lock file changed.
+ensure_test_openid_provider() {
+  [ "${JOBBERGATE_SKIP_INSTALL:-}" = "1" ] && return 0
+  need_debian_package /usr/bin/node nodejs "Node.js (the test OpenID provider)" || return 0
+  need_debian_package /usr/bin/npm npm "npm (the test OpenID provider)" || return 0
+  local folder=tests/oidc_provider stamp hash
+  stamp=$folder/node_modules/.lock-hash
+  hash=$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+    log "npm ci in $folder"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in $folder failed"
+    printf '%s' "$hash" > "$stamp"
+  fi
+}
