@@ -81,10 +81,11 @@ class TestRealFlows:
     def test_no_request_reaches_the_provider_per_api_call(self, oidc, alice_token):
         client = client_with(alice_token)
         assert client.get(URL).status_code == 200
-        before = configured_provider().requests_made
+        before, served_before = configured_provider().requests_made, oidc.requests_served()
         for _ in range(20):
             assert client.get(URL).status_code == 200
         assert configured_provider().requests_made == before
+        assert oidc.requests_served() == served_before
 
     def test_a_missing_email_is_fetched_once_from_userinfo(self, oidc, userinfo_stub):
         """oidc-provider (rightly) refuses resource-server tokens at its userinfo endpoint, while Auth0 accepts

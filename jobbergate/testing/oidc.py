@@ -184,6 +184,12 @@ class OpenIDProvider:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def requests_served(self) -> int:
+        """How many HTTP requests the provider has answered so far (it logs one line per request)."""
+        self.log.flush()
+        text = (self.folder / "provider.log").read_text()
+        return sum(1 for line in text.splitlines() if line.startswith("request "))
+
     # Real flows -----------------------------------------------------------------------------------------------
 
     def client_credentials(self, client_id: str = AGENT_CLIENT, secret: str = AGENT_SECRET) -> str:

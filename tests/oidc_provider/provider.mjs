@@ -71,6 +71,11 @@ const provider = new Provider(settings.issuer, {
   },
 });
 provider.proxy = false;
+// One line per request, so tests and benchmarks can count the calls that reach the provider.
+provider.use(async (ctx, next) => {
+  console.log(`request ${ctx.method} ${ctx.path}`);
+  await next();
+});
 
 const server = provider.listen(settings.port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${settings.issuer}`);
