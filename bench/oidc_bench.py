@@ -103,8 +103,10 @@ def main() -> int:
         provider.remove()
 
     total = args.rounds * args.per_round
-    print(f"\n{total} list requests per mode (page of 50), {args.rounds} interleaved rounds, database "
-          f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+    print(
+        f"\n{total} list requests per mode (page of 50), {args.rounds} interleaved rounds, database "
+        f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+    )
     print("| mode | p50 ms | p90 ms | p99 ms |")
     print("|---|---|---|---|")
     for mode, values in samples.items():
