@@ -9,6 +9,16 @@ from jobbergate.choices import FileType
 from jobbergate.models import Resource, ResourceQuerySet, StoredFile
 
 
+class TemplateQuerySet(ResourceQuerySet):
+    def by_key(self, key: str) -> TemplateQuerySet:
+        """Rows whose id or identifier is ``key``: identifiers are never all digits, so digits are an id."""
+        if key.isascii() and key.isdigit():
+            return self.filter(pk=int(key)) if len(key) <= 18 else self.none()
+        if "\x00" in key:
+            return self.none()
+        return self.filter(identifier=key)
+
+
 class JobScriptTemplate(Resource):
     """An application: Jinja2 templates, default template variables and an optional ``jobbergate.py``.
 
@@ -19,7 +29,7 @@ class JobScriptTemplate(Resource):
     identifier = models.CharField(max_length=255, unique=True, null=True, blank=True)
     template_vars = models.JSONField(default=dict, blank=True, help_text="Default values of template variables.")
 
-    objects = ResourceQuerySet.as_manager()
+    objects = TemplateQuerySet.as_manager()
 
     class Meta(Resource.Meta):
         verbose_name = "application"

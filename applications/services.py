@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
 from django.db import transaction
 
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
+from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate.api.exceptions import Conflict, Unprocessable
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 
@@ -82,3 +86,33 @@ def delete_template(*, template: JobScriptTemplate) -> None:
     discard_files_of(template.template_files.all())
     discard_files_of(template.workflow_files.all())
     template.delete()
+
+
+_render_pool: RenderPool | None = None
+
+
+def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str]:
+    """Render template sources with the parameters in a worker process, within the configured limits."""
+    global _render_pool
+    limits = Limits(
+        seconds=settings.RENDER_TIMEOUT_SECONDS,
+        output_bytes=settings.RENDER_MAX_OUTPUT_BYTES,
+        memory_bytes=settings.RENDER_MEMORY_MB * 1024 * 1024,
+    )
+    if _render_pool is None or _render_pool.limits != limits or _render_pool.workers != settings.RENDER_WORKERS:
+        if _render_pool is not None:
+            _render_pool.shutdown()
+        _render_pool = RenderPool(settings.RENDER_WORKERS, limits)
+    try:
+        return _render_pool.render(sources, param_dict)
+    except RenderError as error:
+        raise Unprocessable(str(error)) from None
+
+
+def files_content_hash(files) -> str:
+    """SHA-256 over the names and contents of an application's template files, in name order."""
+    digest = hashlib.sha256()
+    for row in sorted(files, key=lambda row: row.filename):
+        digest.update(row.filename.encode() + b"\0")
+        digest.update(row.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -60,15 +60,7 @@ class JobScriptTemplateViewSet(ResourceViewSet):
     }
 
     def get_object(self):
-        key = str(self.kwargs["pk"])
-        # Identifiers are never all digits, so digits are an id (too many digits can match no row).
-        if key.isascii() and key.isdigit():
-            lookup = {"pk": int(key)} if len(key) <= 18 else {"pk": None}
-        elif "\x00" in key:
-            lookup = {"pk": None}
-        else:
-            lookup = {"identifier": key}
-        template = get_object_or_404(self.get_queryset(), **lookup)
+        template = get_object_or_404(self.get_queryset().by_key(str(self.kwargs["pk"])))
         self.check_object_permissions(self.request, template)
         return template
 

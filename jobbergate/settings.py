@@ -127,6 +127,12 @@ MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minim
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 
+# Rendering job scripts from application templates: each render runs in a worker process within these limits.
+RENDER_TIMEOUT_SECONDS = env_float("JOBBERGATE_RENDER_TIMEOUT_SECONDS", 2.0, minimum=0.1)
+RENDER_MAX_OUTPUT_BYTES = env_int("JOBBERGATE_RENDER_MAX_OUTPUT_BYTES", 1_000_000, minimum=1)
+RENDER_MEMORY_MB = env_int("JOBBERGATE_RENDER_MEMORY_MB", 1024, minimum=64)
+RENDER_WORKERS = env_int("JOBBERGATE_RENDER_WORKERS", 1, minimum=1)
+
 # Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
 TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")
 TOKEN_ISSUER = env_str("JOBBERGATE_TOKEN_ISSUER", "jobbergate-local")

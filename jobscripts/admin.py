@@ -16,6 +16,7 @@ class JobScriptAdmin(ResourceAdmin):
     list_display = ("id", "name", "owner_email", "parent_template", "is_archived", "created_at", "updated_at")
     list_select_related = ("parent_template",)
     raw_id_fields = ("cloned_from", "parent_template")
+    readonly_fields = ("render_parameters", "template_content_hash", "cloned_from", "created_at", "updated_at")
     inlines = [JobScriptFileInline]
 
     def clone_service(self, *, source, owner_email):

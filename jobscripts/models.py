@@ -19,6 +19,16 @@ class JobScript(Resource):
         on_delete=models.SET_NULL,
         related_name="job_scripts",
     )
+    render_parameters = models.JSONField(
+        null=True, blank=True, help_text="The parameters the job script was rendered with (provenance)."
+    )
+    template_content_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="SHA-256 of the application's template files it was rendered from (provenance).",
+    )
 
     objects = PrivateResourceQuerySet.as_manager()
 

@@ -33,6 +33,35 @@ class JobScriptListSerializer(ResourceSerializer):
 
 class JobScriptSerializer(JobScriptListSerializer):
     files = JobScriptFileSerializer(many=True, read_only=True)
+    render_parameters = serializers.JSONField(read_only=True, allow_null=True)
+    template_content_hash = serializers.CharField(read_only=True)
 
     class Meta(JobScriptListSerializer.Meta):
-        fields = (*JobScriptListSerializer.Meta.fields, "files")
+        fields = (*JobScriptListSerializer.Meta.fields, "files", "render_parameters", "template_content_hash")
+
+
+class RenderCreateRequestSerializer(ResourceSerializer):
+    class Meta:
+        model = JobScript
+        fields = ("name", "description")
+
+
+class RenderRequestSerializer(serializers.Serializer):
+    template_output_name_mapping = serializers.DictField(child=serializers.CharField(max_length=255), allow_empty=False)
+    sbatch_params = serializers.ListField(
+        child=serializers.CharField(max_length=255), max_length=50, required=False, allow_null=True
+    )
+    param_dict = serializers.DictField(required=False, default=dict)
+
+    def validate_sbatch_params(self, value):
+        for param in value or []:
+            if "\n" in param or "\r" in param:
+                raise serializers.ValidationError("An sbatch parameter must be one line.")
+        return value or []
+
+
+class RenderFromTemplateSerializer(serializers.Serializer):
+    """The body of render-from-template: what to call the job script and how to render it."""
+
+    create_request = RenderCreateRequestSerializer()
+    render_request = RenderRequestSerializer()

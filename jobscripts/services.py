@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from applications.rendering import inject_sbatch_params
+from applications.services import files_content_hash, render_templates
+from jobbergate.api.exceptions import Unprocessable
+from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
+from jobbergate.validation import check_filename
 from jobscripts.models import JobScript, JobScriptFile
 
 
@@ -55,3 +60,54 @@ def delete_job_script(*, job_script: JobScript) -> None:
     reject_waiting_submissions(job_script=job_script, reason=f"Job script {job_script.pk} was deleted.")
     discard_files_of(job_script.files.all())
     job_script.delete()
+
+
+def render_job_script(
+    *,
+    template,
+    owner_email: str,
+    name: str,
+    description: str = "",
+    template_output_name_mapping: dict[str, str],
+    sbatch_params: list[str] | None = None,
+    param_dict: dict | None = None,
+) -> JobScript:
+    """Render the mapped templates of an application into a new job script (all or nothing).
+
+    Every mapped template must exist and exactly one of them must be an ENTRYPOINT; the entrypoint gets the
+    ``#SBATCH`` lines of ``sbatch_params``. The job script records the parameters and the hash of the template
+    files it came from. A template that fails to render leaves no job script behind.
+    """
+    files = {row.filename: row for row in template.template_files.all()}
+    missing = sorted(set(template_output_name_mapping) - set(files))
+    if missing:
+        raise Unprocessable(f"Application {template.pk} has no template file named {', '.join(map(repr, missing))}.")
+    outputs = list(template_output_name_mapping.values())
+    for output in outputs:
+        check_filename(output)
+    if len(set(outputs)) != len(outputs):
+        raise Unprocessable("Two templates are mapped to the same output file name.")
+    entrypoints = [name for name in template_output_name_mapping if files[name].file_type == FileType.ENTRYPOINT]
+    if len(entrypoints) != 1:
+        raise Unprocessable(
+            f"Exactly one mapped template must be an ENTRYPOINT; {len(entrypoints)} are "
+            f"({', '.join(entrypoints) or 'none'})."
+        )
+    sources = {name: files[name].read_text() for name in template_output_name_mapping}
+    rendered = render_templates(sources, param_dict or {})
+    rendered[entrypoints[0]] = inject_sbatch_params(rendered[entrypoints[0]], sbatch_params or [])
+    content_hash = files_content_hash(files.values())
+    with transaction.atomic():
+        job_script = JobScript.objects.create(
+            name=name,
+            description=description or "",
+            owner_email=owner_email,
+            parent_template=template,
+            render_parameters=param_dict or {},
+            template_content_hash=content_hash,
+        )
+        for template_name, output_name in template_output_name_mapping.items():
+            row = JobScriptFile(parent=job_script, filename=output_name, file_type=files[template_name].file_type)
+            row.replace_content(rendered[template_name].encode())
+            row.save()
+    return job_script

@@ -8,6 +8,11 @@ PREFIX = "job-scripts"
 urlpatterns = [
     *resource_urlpatterns(PREFIX, JobScriptViewSet),
     path(
+        f"{PREFIX}/render-from-template/<str:key>",
+        JobScriptViewSet.as_view({"post": "render_from_template"}),
+        name="job-scripts-render-from-template",
+    ),
+    path(
         f"{PREFIX}/{ID_KEY}/upload/<str:name>",
         JobScriptViewSet.as_view({"get": "download_file", "put": "upload_file", "delete": "delete_file"}),
         name="job-scripts-file",

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from applications.models import JobScriptTemplate
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, upload_from_request
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
 from jobscripts.models import JobScript
-from jobscripts.serializers import JobScriptFileSerializer, JobScriptListSerializer, JobScriptSerializer
+from jobscripts.serializers import (
+    JobScriptFileSerializer,
+    JobScriptListSerializer,
+    JobScriptSerializer,
+    RenderFromTemplateSerializer,
+)
 
 
 class JobScriptViewSet(ResourceViewSet):
@@ -28,7 +35,12 @@ class JobScriptViewSet(ResourceViewSet):
     sort_fields = {**BASE_SORT_FIELDS, "parent_template_id": "parent_template_id"}
     list_select_related = ("parent_template",)
     detail_prefetch_related = ("files",)
-    action_verbs = {"download_file": "read", "upload_file": "update", "delete_file": "update"}
+    action_verbs = {
+        "download_file": "read",
+        "upload_file": "update",
+        "delete_file": "update",
+        "render_from_template": "create",
+    }
 
     def get_queryset(self):
         return super().get_queryset().select_related("parent_template")
@@ -42,6 +54,24 @@ class JobScriptViewSet(ResourceViewSet):
     @extend_schema(operation_id="job_scripts_clone", responses={201: JobScriptSerializer})
     def clone(self, request, *args, **kwargs):
         return super().clone(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="job_scripts_render_from_template",
+        request=RenderFromTemplateSerializer,
+        responses={201: JobScriptSerializer},
+        description="Render the mapped templates of application `key` (id or identifier) into a new job script.",
+    )
+    def render_from_template(self, request, key):
+        body = RenderFromTemplateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        template = get_object_or_404(JobScriptTemplate.objects.visible_to(self.principal).by_key(str(key)))
+        job_script = services.render_job_script(
+            template=template,
+            owner_email=self.require_email(),
+            **body.validated_data["create_request"],
+            **body.validated_data["render_request"],
+        )
+        return self.detail_response(job_script, status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="job_scripts_file_download", responses={(200, "text/plain"): OpenApiTypes.STR})
     def download_file(self, request, pk, name):

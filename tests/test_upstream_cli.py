@@ -109,6 +109,16 @@ def test_upstream_cli_creates_lists_and_downloads_applications(upstream, tmp_pat
     assert template.description == "described"
     assert template.identifier == "sample"
 
+    upstream(
+        "job-scripts", "create", "sample", "--name", "rendered", "--fast", "--no-submit", "--sbatch-params", "--time=5"
+    )
+    rendered = JobScript.objects.get(parent_template=template)
+    script = rendered.files.get(filename="job.sh").read_text()
+    assert script.startswith("#!/bin/bash\n#SBATCH --partition=debug\n")
+    assert "#SBATCH --time=5\n" in script and "echo hi\n" in script
+    assert rendered.files.get(filename="input.txt").read_text() == "value=hi\n"
+    assert rendered.render_parameters["data"]["message"] == "hi"
+
     upstream("applications", "download-files", "--identifier", "sample")
     assert (upstream.work / "templates" / "job.sh.j2").read_text() == APPLICATION_FILES["templates/job.sh.j2"]
     assert (upstream.work / "jobbergate.py").read_text() == APPLICATION_FILES["jobbergate.py"]

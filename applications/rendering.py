@@ -1,0 +1,248 @@
+"""Rendering application templates: a bounded Jinja2 sandbox, run in worker processes with hard limits.
+
+A template is user input. It renders in ``SandboxedEnvironment`` (no ``__class__``, ``__globals__``, unsafe
+``format``), with operators that refuse to build huge values (``"x" * 10**10``, ``9 ** 9 ** 9``), an output size
+limit, a wall-clock limit (``SIGALRM`` in the worker) and a memory limit (``RLIMIT_AS`` of the worker). Worker
+processes come from a forkserver pool; a worker that dies or hangs is replaced and the request gets a 422, while
+the server goes on serving others. Compiled templates are cached in each worker by the hash of their source, so
+a template that did not change is never parsed again.
+
+This module does not import Django: workers import only it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import multiprocessing
+import resource
+import signal
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+
+class RenderError(Exception):
+    """A template that cannot be rendered; the message says what to fix (shown to the client with a 422)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 2.0
+    output_bytes: int = 1_000_000
+    memory_bytes: int = 1024 * 1024 * 1024
+    value_items: int = 1_000_000  # largest string or list an operator may build
+
+
+class PrintedUndefined(Undefined):
+    """An undefined variable may be tested (``if x``, ``x is defined``, ``x | default``) but not printed."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        # Name the variable whether it was looked up at the top level or under ``data``.
+        return self._undefined_hint or f"'{self._undefined_name}' is undefined"
+
+    def __str__(self) -> str:
+        self._fail_with_undefined_error()
+        return ""  # pragma: no cover - the line above raises
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, plus operators that refuse to build values larger than the limits allow."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def __init__(self, limits: Limits):
+        super().__init__(undefined=PrintedUndefined, autoescape=False, keep_trailing_newline=True)
+        self.limits = limits
+
+    def _size(self, value: Any) -> int | None:
+        return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        limit = self.limits.value_items
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                size = self._size(sequence)
+                if size is not None and isinstance(count, int) and size * count > limit:
+                    raise RenderError(f"A repetition would build {size * count:,} items; the limit is {limit:,}.")
+        elif operator == "**":
+            if isinstance(left, (int, float)) and isinstance(right, (int, float)) and abs(left) > 1:
+                digits = abs(right) * math.log10(abs(left))
+                if digits > 1000:
+                    raise RenderError(f"A power would have about {digits:,.0f} digits; the limit is 1,000.")
+        elif operator == "+":
+            left_size, right_size = self._size(left), self._size(right)
+            if left_size is not None and right_size is not None and left_size + right_size > limit:
+                raise RenderError(f"A concatenation would build {left_size + right_size:,} items.")
+        return super().call_binop(context, operator, left, right)
+
+
+@lru_cache(maxsize=8)
+def _environment(limits: Limits) -> BoundedSandbox:
+    return BoundedSandbox(limits)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source_hash: str, source: str, limits: Limits):
+    """Compiled templates keyed by content hash (the source rides along for the first compile only)."""
+    return _environment(limits).from_string(source)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def render_context(param_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters at the top level *and* under ``data``, so ``{{ x }}``, ``{{ data.x }}`` and both work.
+
+    Upstream clients send ``{"data": {...}}``; then the inner dict is the parameters.
+    """
+    if set(param_dict) == {"data"} and isinstance(param_dict["data"], Mapping):
+        params = dict(param_dict["data"])
+    else:
+        params = dict(param_dict)
+    return {**params, "data": params}
+
+
+def _render_one(name: str, source: str, context: dict[str, Any], limits: Limits) -> str:
+    try:
+        template = _compiled(content_hash(source), source, limits)
+    except TemplateSyntaxError as error:
+        raise RenderError(f"{name}: template syntax error on line {error.lineno}: {error.message}") from None
+    size = 0
+    chunks = []
+    try:
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            if size > limits.output_bytes:
+                raise RenderError(f"the output is larger than {limits.output_bytes:,} bytes.")
+            chunks.append(chunk)
+    except UndefinedError as error:
+        raise RenderError(f"{name}: {error.message} (the template prints a variable no parameter defines)") from None
+    except SecurityError as error:
+        raise RenderError(f"{name}: the template tried something the sandbox forbids: {error}") from None
+    except RecursionError:
+        raise RenderError(f"{name}: the template recurses too deeply.") from None
+    except MemoryError:
+        raise RenderError(f"{name}: the template needs more memory than allowed.") from None
+    except RenderError as error:
+        raise RenderError(f"{name}: {error}") from None
+    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError) as error:
+        raise RenderError(f"{name}: {error.__class__.__name__}: {error}") from None
+    return "".join(chunks)
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Deadline()
+
+
+def render_all(templates: dict[str, str], param_dict: Mapping[str, Any], limits: Limits) -> dict[str, str]:
+    """Render every template with the same parameters, within the limits (in the calling process).
+
+    In a worker this runs in the main thread, where ``SIGALRM`` can interrupt a runaway loop.
+    """
+    context = render_context(param_dict)
+    use_alarm = threading.current_thread() is threading.main_thread()
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, limits.seconds)
+    try:
+        return {name: _render_one(name, source, context, limits) for name, source in templates.items()}
+    except _Deadline:
+        raise RenderError(f"Rendering took longer than {limits.seconds:g} s and was stopped.") from None
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+SBATCH_HEADER = "# Slurm options added by Jobbergate (sbatch_params)"
+
+
+def inject_sbatch_params(script: str, params: list[str]) -> str:
+    """Put a header comment and one ``#SBATCH`` line per parameter before the first line that is neither blank
+    nor a comment, so they follow the shebang and the script's own ``#SBATCH`` lines."""
+    if not params:
+        return script
+    lines = script.splitlines(keepends=True)
+    position = next(
+        (index for index, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")),
+        len(lines),
+    )
+    if position == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    block = [SBATCH_HEADER + "\n"] + [f"#SBATCH {param}\n" for param in params]
+    return "".join(lines[:position] + block + lines[position:])
+
+
+# Worker processes ------------------------------------------------------------------------------------------
+
+
+def _init_worker(memory_bytes: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError):
+        pass
+
+
+class RenderPool:
+    """A small pool of render workers; a worker that dies or overruns is replaced, never waited on forever."""
+
+    def __init__(self, workers: int, limits: Limits):
+        self.workers = workers
+        self.limits = limits
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=_init_worker,
+                    initargs=(self.limits.memory_bytes,),
+                )
+            return self._executor
+
+    def _discard(self, executor: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def render(self, templates: dict[str, str], param_dict: Mapping[str, Any]) -> dict[str, str]:
+        executor = self._pool()
+        try:
+            future = executor.submit(render_all, templates, dict(param_dict), self.limits)
+            return future.result(timeout=self.limits.seconds + 5)
+        except FutureTimeout:
+            self._discard(executor)
+            raise RenderError(f"Rendering took longer than {self.limits.seconds:g} s and was stopped.") from None
+        except BrokenProcessPool:
+            self._discard(executor)
+            raise RenderError("Rendering needed more memory than allowed and was stopped.") from None
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
