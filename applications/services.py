@@ -109,10 +109,9 @@ def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str
         raise Unprocessable(str(error)) from None
 
 
-def files_content_hash(files) -> str:
+def files_content_hash(contents: dict[str, bytes]) -> str:
     """SHA-256 over the names and contents of an application's template files, in name order."""
     digest = hashlib.sha256()
-    for row in sorted(files, key=lambda row: row.filename):
-        digest.update(row.filename.encode() + b"\0")
-        digest.update(row.read_bytes() + b"\0")
+    for filename in sorted(contents):
+        digest.update(filename.encode() + b"\0" + contents[filename] + b"\0")
     return digest.hexdigest()

@@ -93,10 +93,11 @@ def render_job_script(
             f"Exactly one mapped template must be an ENTRYPOINT; {len(entrypoints)} are "
             f"({', '.join(entrypoints) or 'none'})."
         )
-    sources = {name: files[name].read_text() for name in template_output_name_mapping}
+    contents = {filename: row.read_bytes() for filename, row in files.items()}
+    sources = {name: contents[name].decode("utf-8") for name in template_output_name_mapping}
     rendered = render_templates(sources, param_dict or {})
     rendered[entrypoints[0]] = inject_sbatch_params(rendered[entrypoints[0]], sbatch_params or [])
-    content_hash = files_content_hash(files.values())
+    content_hash = files_content_hash(contents)
     with transaction.atomic():
         job_script = JobScript.objects.create(
             name=name,

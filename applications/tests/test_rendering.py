@@ -1,0 +1,53 @@
+"""The render engine itself: context shape, sbatch injection, and the compiled-template cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from applications.rendering import Limits, RenderError, _compiled, inject_sbatch_params, render_all, render_context
+
+
+def test_upstream_data_wrapper_is_unwrapped_and_kept_under_data():
+    assert render_context({"data": {"x": 1}}) == {"x": 1, "data": {"x": 1}}
+    assert render_context({"x": 1, "data": {"y": 2}}) == {"x": 1, "data": {"x": 1, "data": {"y": 2}}}
+
+
+def test_unchanged_templates_are_compiled_once():
+    source = "cache probe {{ x }} 7f3a"
+    before = _compiled.cache_info().misses
+    for value in range(5):
+        assert render_all({"t": source}, {"x": value}, Limits()) == {"t": f"cache probe {value} 7f3a"}
+    assert _compiled.cache_info().misses == before + 1
+    render_all({"t": source + " changed"}, {"x": 0}, Limits())
+    assert _compiled.cache_info().misses == before + 2
+
+
+def test_undefined_may_be_tested_but_not_printed():
+    limits = Limits()
+    source = "{% if a %}A{% endif %}{{ b | default('B') }}{% if c is defined %}C{% endif %}"
+    assert render_all({"t": source}, {}, limits) == {"t": "B"}
+    with pytest.raises(RenderError, match="'d' is undefined"):
+        render_all({"t": "{{ d }}"}, {}, limits)
+
+
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        (
+            "#!/bin/sh\necho hi\n",
+            "#!/bin/sh\n# Slurm options added by Jobbergate (sbatch_params)\n#SBATCH -N1\necho hi\n",
+        ),
+        (
+            "#!/bin/sh\n\n#SBATCH -t 5\n\necho",
+            "#!/bin/sh\n\n#SBATCH -t 5\n\n# Slurm options added by Jobbergate (sbatch_params)\n#SBATCH -N1\necho",
+        ),
+        ("#!/bin/sh", "#!/bin/sh\n# Slurm options added by Jobbergate (sbatch_params)\n#SBATCH -N1\n"),
+        ("", "# Slurm options added by Jobbergate (sbatch_params)\n#SBATCH -N1\n"),
+    ],
+)
+def test_sbatch_lines_go_before_the_first_command(script, expected):
+    assert inject_sbatch_params(script, ["-N1"]) == expected
+
+
+def test_no_params_leave_the_script_alone():
+    assert inject_sbatch_params("#!/bin/sh\necho\n", []) == "#!/bin/sh\necho\n"
