@@ -28,6 +28,12 @@ class JobScriptTemplate(Resource):
 
     identifier = models.CharField(max_length=255, unique=True, null=True, blank=True)
     template_vars = models.JSONField(default=dict, blank=True, help_text="Default values of template variables.")
+    config_source = models.TextField(
+        blank=True, default="", help_text="The application's jobbergate.yaml as uploaded with its folder."
+    )
+    questions = models.JSONField(
+        default=list, blank=True, help_text="Typed questions declared in jobbergate.yaml (questions:)."
+    )
 
     objects = TemplateQuerySet.as_manager()
 

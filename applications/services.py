@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
+import yaml
 from django.conf import settings
 from django.db import transaction
 
+from applications.bundle import ApplicationBundle, BundleError, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
 from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate.api.exceptions import Conflict, Unprocessable
+from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
+from jobbergate.validation import check_relative_path
 
 WORKFLOW_FILENAME = "jobbergate.py"
 
@@ -35,7 +39,7 @@ def upload_template_file(
 
 
 def delete_template_file(*, template: JobScriptTemplate, filename: str) -> None:
-    delete_file(parent=template, related_name="template_files", filename=filename)
+    delete_file(parent=template, related_name="template_files", filename=filename, check=check_relative_path)
 
 
 @transaction.atomic
@@ -115,3 +119,84 @@ def files_content_hash(contents: dict[str, bytes]) -> str:
     for filename in sorted(contents):
         digest.update(filename.encode() + b"\0" + contents[filename] + b"\0")
     return digest.hexdigest()
+
+
+def bundle_limits() -> BundleLimits:
+    return BundleLimits(max_files=settings.APPLICATION_MAX_FILES, max_bytes=settings.APPLICATION_MAX_BYTES)
+
+
+def load_bundle(files: dict[str, bytes]) -> ApplicationBundle:
+    """Check an application folder; every problem becomes one line of a 422."""
+    try:
+        bundle = check_bundle(files)
+    except BundleError as error:
+        raise Unprocessable(error.problems) from None
+    return bundle
+
+
+@transaction.atomic
+def upsert_application(
+    *,
+    identifier: str,
+    bundle: ApplicationBundle,
+    owner_email: str,
+    name: str | None = None,
+    description: str | None = None,
+    template: JobScriptTemplate | None = None,
+) -> tuple[JobScriptTemplate, bool]:
+    """Create the application ``identifier`` from a checked folder, or replace the files of the existing one.
+
+    Returns the application and whether it was created. Template sub-folders are kept as relative paths;
+    templates listed in ``supporting_files`` become SUPPORT, the others ENTRYPOINT.
+    """
+    if template is None:
+        template = JobScriptTemplate.objects.select_for_update().filter(identifier=identifier).first()
+    created = template is None
+    if created:
+        template = JobScriptTemplate(identifier=identifier, owner_email=owner_email, name=name or identifier)
+    elif name:
+        template.name = name
+    if description is not None:
+        template.description = description
+    template.template_vars = bundle.template_vars
+    template.config_source = bundle.config_source.decode("utf-8")
+    template.questions = bundle.questions
+    template.save()
+
+    existing = {row.filename: row for row in template.template_files.all()}
+    for filename, content in sorted(bundle.templates.items()):
+        row = existing.pop(filename, None) or TemplateFile(parent=template, filename=filename)
+        row.file_type = FileType.SUPPORT if filename in bundle.supporting else FileType.ENTRYPOINT
+        row.replace_content(content)
+        row.save()
+    discard_files_of(existing.values())
+    TemplateFile.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+
+    workflow = template.workflow_files.first()
+    if bundle.workflow is not None:
+        workflow = workflow or WorkflowFile(parent=template, filename=WORKFLOW_FILENAME)
+        workflow.runtime_config = bundle.runtime_config
+        workflow.replace_content(bundle.workflow)
+        workflow.save()
+    elif workflow is not None:
+        discard_files_of([workflow])
+        workflow.delete()
+    return template, created
+
+
+def application_folder(template: JobScriptTemplate, *, root: str = "") -> dict[str, bytes]:
+    """The application as a folder again: its jobbergate.yaml, jobbergate.py and templates/."""
+    workflow = template.workflow_files.first()
+    config_source = template.config_source.encode()
+    if not config_source:
+        # Uploaded file by file (e.g. by the upstream CLI): rebuild the configuration from what is stored.
+        runtime_config = workflow.runtime_config if workflow else {}
+        config_source = yaml.safe_dump(
+            {"jobbergate_config": runtime_config, "application_config": template.template_vars}, sort_keys=False
+        ).encode()
+    return folder_files(
+        config_source=config_source,
+        templates={row.filename: row.read_bytes() for row in template.template_files.all()},
+        workflow=workflow.read_bytes() if workflow else None,
+        root=root,
+    )

@@ -9,11 +9,16 @@ KEY = "<str:pk>"
 urlpatterns = [
     *resource_urlpatterns(PREFIX, JobScriptTemplateViewSet, key=KEY),
     path(
-        f"{PREFIX}/{KEY}/upload/template/<str:name>",
+        f"{PREFIX}/{KEY}/upload/template/<path:name>",
         JobScriptTemplateViewSet.as_view(
             {"get": "download_template", "put": "upload_template", "delete": "delete_template"}
         ),
         name="job-script-templates-template-file",
+    ),
+    path(
+        f"{PREFIX}/{KEY}/application",
+        JobScriptTemplateViewSet.as_view({"get": "download_application", "put": "upload_application"}),
+        name="job-script-templates-application",
     ),
     path(
         f"{PREFIX}/{KEY}/upload/workflow",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from applications import services
+from applications.bundle import BundleError, read_archive, read_uploads, write_archive
 from applications.filters import JobScriptTemplateFilter
 from applications.models import JobScriptTemplate
 from applications.serializers import (
@@ -20,7 +24,7 @@ from applications.serializers import (
     TemplateFileSerializer,
     WorkflowFileSerializer,
 )
-from jobbergate.api.exceptions import BadRequest
+from jobbergate.api.exceptions import BadRequest, Unprocessable
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.viewsets import (
     BASE_SORT_FIELDS,
@@ -30,15 +34,90 @@ from jobbergate.api.viewsets import (
     read_upload,
     upload_from_request,
 )
-from jobbergate.validation import contains_nul
+from jobbergate.validation import check_identifier, check_relative_path, contains_nul
 
+FOLDER_UPLOAD_REQUEST = inline_serializer("ApplicationFolderUpload", {"archive": serializers.FileField(required=False)})
 WORKFLOW_UPLOAD_REQUEST = inline_serializer(
     "WorkflowUpload",
     {"upload_file": serializers.FileField(required=False), "runtime_config": serializers.CharField(required=False)},
 )
 
 
-class JobScriptTemplateViewSet(ResourceViewSet):
+class ApplicationFolderViews:
+    """Whole application folders: upload (create or update) and download as an archive."""
+
+    @extend_schema(
+        operation_id="job_script_templates_application_upload",
+        request={"multipart/form-data": FOLDER_UPLOAD_REQUEST},
+        parameters=[
+            OpenApiParameter("name", str, description="Name of the application (default: kept, or the identifier)."),
+            OpenApiParameter("description", str, description="Description of the application."),
+        ],
+        responses={200: JobScriptTemplateSerializer, 201: JobScriptTemplateSerializer},
+        description=(
+            "Create the application `{id}` (an identifier) from a whole folder, or replace the files of the existing "
+            "application `{id}` (identifier or id). Send one `archive` (.tar.gz, .tgz, .tar, .zip), or one multipart "
+            "part per file whose field name is the file's path in the folder (`jobbergate.yaml`, "
+            "`templates/job.sh.j2`, ...)."
+        ),
+    )
+    def upload_application(self, request, pk):
+        key = str(pk)
+        template = self.get_queryset().by_key(key).first()
+        if template is not None:
+            if not self.principal.has_any("jobbergate:job-templates:update", "jobbergate:maintainer"):
+                raise PermissionDenied("This needs the permission 'jobbergate:job-templates:update'.")
+            if not (self.principal.is_privileged or template.is_owned_by(self.principal)):
+                raise PermissionDenied("Only the owner, a maintainer or an admin may change this.")
+        else:
+            if key.isdigit():
+                raise NotFound(f"There is no application {key}.")
+            check_identifier(key)
+        files = read_folder_upload(request)
+        template, created = services.upsert_application(
+            identifier=template.identifier if template else key,
+            template=template,
+            bundle=services.load_bundle(files),
+            owner_email=self.require_email(),
+            name=request.query_params.get("name") or request.data.get("name") or None,
+            description=request.query_params.get("description", request.data.get("description")),
+        )
+        return self.detail_response(template, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="job_script_templates_application_download",
+        parameters=[OpenApiParameter("archive_format", str, enum=["tar.gz", "zip"], description="Default tar.gz.")],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def download_application(self, request, pk):
+        template = self.get_object()
+        archive_format = request.query_params.get("archive_format", "tar.gz")
+        if archive_format not in ("tar.gz", "zip"):
+            raise BadRequest("archive_format must be tar.gz or zip.")
+        root = template.identifier or f"application-{template.pk}"
+        data = write_archive(services.application_folder(template, root=root), archive_format)
+        response = HttpResponse(data, content_type="application/zip" if archive_format == "zip" else "application/gzip")
+        response["Content-Disposition"] = content_disposition_header(True, f"{root}.{archive_format}")
+        return response
+
+
+def read_folder_upload(request) -> dict[str, bytes]:
+    """The files of an uploaded folder: one ``archive`` part, or one part per file named by its path."""
+    limits = services.bundle_limits()
+    try:
+        if "archive" in request.FILES:
+            if len(request.FILES) > 1:
+                raise BadRequest("Send either one 'archive' or the folder's files, not both.")
+            return read_archive(request.FILES["archive"].read(), limits)
+        uploads = [(field, upload.read()) for field, parts in request.FILES.lists() for upload in parts]
+        if not uploads:
+            raise BadRequest("Send an 'archive' part or one part per file of the folder.")
+        return read_uploads(uploads, limits)
+    except BundleError as error:
+        raise Unprocessable(error.problems) from None
+
+
+class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     """Applications: a shared catalogue readable by every signed-in user; `{x}` is an id or an identifier."""
 
     model = JobScriptTemplate
@@ -57,6 +136,8 @@ class JobScriptTemplateViewSet(ResourceViewSet):
         "delete_template": "update",
         "upload_workflow": "update",
         "delete_workflow": "update",
+        "upload_application": "create",
+        "download_application": "read",
     }
 
     def get_object(self):
@@ -78,7 +159,7 @@ class JobScriptTemplateViewSet(ResourceViewSet):
         operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR}
     )
     def download_template(self, request, pk, name):
-        return file_download(find_file(self.get_object().template_files, name))
+        return file_download(find_file(self.get_object().template_files, name, check=check_relative_path))
 
     @extend_schema(
         operation_id="job_script_templates_template_file_upload",

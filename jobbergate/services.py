@@ -88,9 +88,9 @@ def put_file(
 
 
 @transaction.atomic
-def delete_file(*, parent: Model, related_name: str, filename: str) -> None:
+def delete_file(*, parent: Model, related_name: str, filename: str, check=check_filename) -> None:
     """Delete one file of ``parent``; its bytes go when the transaction commits."""
-    row = getattr(parent, related_name).filter(filename=check_filename(filename)).first()
+    row = getattr(parent, related_name).filter(filename=check(filename)).first()
     if row is None:
         from rest_framework.exceptions import NotFound
 

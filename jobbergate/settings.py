@@ -127,6 +127,10 @@ MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minim
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 
+# Whole application folders uploaded as an archive or many files: bounds after decompression.
+APPLICATION_MAX_FILES = env_int("JOBBERGATE_APPLICATION_MAX_FILES", 200, minimum=1)
+APPLICATION_MAX_BYTES = env_int("JOBBERGATE_APPLICATION_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+
 # Rendering job scripts from application templates: each render runs in a worker process within these limits.
 RENDER_TIMEOUT_SECONDS = env_float("JOBBERGATE_RENDER_TIMEOUT_SECONDS", 2.0, minimum=0.1)
 RENDER_MAX_OUTPUT_BYTES = env_int("JOBBERGATE_RENDER_MAX_OUTPUT_BYTES", 1_000_000, minimum=1)

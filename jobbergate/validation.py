@@ -36,6 +36,19 @@ def check_filename(filename: str | None) -> str:
     return filename
 
 
+def check_relative_path(path: str | None) -> str:
+    """A file's path inside an application's templates (``inputs/params.txt.j2``): relative, no ``..``."""
+    if not path:
+        raise BadRequest("File name must not be empty.")
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            raise BadRequest(f"File path {path!r} must be relative, without '.', '..' or empty parts.")
+        check_filename(part)
+    if len(path) > MAX_NAME_LENGTH:
+        raise BadRequest(f"File path must be at most {MAX_NAME_LENGTH} characters.")
+    return path
+
+
 def decode_text(filename: str, content: bytes) -> str:
     """Files are text: anything that is not UTF-8 is refused with a 400."""
     try:

@@ -91,6 +91,9 @@ def exception_handler(exc, context):
             status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             headers={key: value for key, value in response.items()},
         )
-    if not isinstance(response.data, dict) or "detail" not in response.data:
+    if isinstance(response.data, list):
+        lines = _flatten(response.data)
+        response.data = {"detail": "; ".join(lines), "errors": lines}
+    elif not isinstance(response.data, dict) or "detail" not in response.data:
         response.data = {"detail": "; ".join(_flatten(response.data))}
     return response
