@@ -21,6 +21,8 @@ import yaml
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from applications.questions import QuestionsError, check_questions
+
 CONFIG_FILE = "jobbergate.yaml"
 WORKFLOW_FILE = "jobbergate.py"
 TEMPLATES_DIR = "templates/"
@@ -241,7 +243,11 @@ def check_bundle(files: dict[str, bytes]) -> ApplicationBundle:
     supporting_names = {strip_templates_prefix(item) for item in supporting}
     for name in sorted(supporting_names - set(templates)):
         problems.append(f"{CONFIG_FILE}: supporting file {name!r} is not in templates/")
-    questions = config.get("questions") or []
+    questions: list[dict[str, Any]] = []
+    try:
+        questions = check_questions(config.get("questions"))
+    except QuestionsError as error:
+        problems.extend(f"{CONFIG_FILE}: {problem}" for problem in error.problems)
     if problems:
         raise BundleError(problems)
     return ApplicationBundle(
@@ -288,3 +294,31 @@ def write_archive(files: dict[str, bytes], archive_format: str) -> bytes:
                 info.mode = 0o644
                 archive.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
+
+
+def read_folder(path, limits: BundleLimits) -> dict[str, bytes]:
+    """The files of an application folder on disk; links and special files are refused, never followed."""
+    import os
+    from pathlib import Path
+
+    root = Path(path)
+    collector = _Collector(limits)
+    for directory, subdirectories, filenames in os.walk(root, followlinks=False):
+        subdirectories[:] = sorted(name for name in subdirectories if name not in IGNORED_NAMES)
+        for name in sorted(filenames):
+            if name in IGNORED_NAMES or name.endswith(".pyc"):
+                continue
+            full = Path(directory) / name
+            relative = full.relative_to(root).as_posix()
+            if full.is_symlink():
+                raise BundleError(f"{relative!r} is a link; links are not allowed")
+            if not full.is_file():
+                raise BundleError(f"{relative!r} is a device, FIFO or other special file")
+            collector.add(relative, full.open("rb").read, full.stat().st_size)
+        for name in subdirectories:
+            if (Path(directory) / name).is_symlink():
+                raise BundleError(f"{(Path(directory) / name).relative_to(root).as_posix()!r} is a link")
+    return collector.files
+
+
+IGNORED_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"})

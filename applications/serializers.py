@@ -70,9 +70,10 @@ class JobScriptTemplateListSerializer(ResourceSerializer):
 class JobScriptTemplateSerializer(JobScriptTemplateListSerializer):
     template_files = TemplateFileSerializer(many=True, read_only=True)
     workflow_files = WorkflowFileSerializer(many=True, read_only=True)
+    questions = serializers.JSONField(read_only=True)
 
     class Meta(JobScriptTemplateListSerializer.Meta):
-        fields = (*JobScriptTemplateListSerializer.Meta.fields, "template_files", "workflow_files")
+        fields = (*JobScriptTemplateListSerializer.Meta.fields, "template_files", "workflow_files", "questions")
 
 
 class JobScriptTemplateCloneSerializer(CloneSerializer):

@@ -16,6 +16,11 @@ urlpatterns = [
         name="job-script-templates-template-file",
     ),
     path(
+        f"{PREFIX}/{KEY}/schema",
+        JobScriptTemplateViewSet.as_view({"get": "questions_schema"}),
+        name="job-script-templates-schema",
+    ),
+    path(
         f"{PREFIX}/{KEY}/application",
         JobScriptTemplateViewSet.as_view({"get": "download_application", "put": "upload_application"}),
         name="job-script-templates-application",

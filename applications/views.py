@@ -17,6 +17,7 @@ from applications import services
 from applications.bundle import BundleError, read_archive, read_uploads, write_archive
 from applications.filters import JobScriptTemplateFilter
 from applications.models import JobScriptTemplate
+from applications.questions import json_schema
 from applications.serializers import (
     JobScriptTemplateCloneSerializer,
     JobScriptTemplateListSerializer,
@@ -137,6 +138,7 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
         "upload_workflow": "update",
         "delete_workflow": "update",
         "upload_application": "create",
+        "questions_schema": "read",
         "download_application": "read",
     }
 
@@ -154,6 +156,15 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     @extend_schema(operation_id="job_script_templates_clone", responses={201: JobScriptTemplateSerializer})
     def clone(self, request, *args, **kwargs):
         return super().clone(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="job_script_templates_questions_schema",
+        responses={200: OpenApiTypes.OBJECT},
+        description="The application's typed questions as a JSON Schema (draft 2020-12) of the answers object.",
+    )
+    def questions_schema(self, request, pk):
+        template = self.get_object()
+        return Response(json_schema(template.questions, title=template.name))
 
     @extend_schema(
         operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR}

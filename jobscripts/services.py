@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.db import transaction
+from rest_framework.exceptions import ValidationError
 
+from applications.questions import complete_answers
 from applications.rendering import inject_sbatch_params
 from applications.services import files_content_hash, render_templates
 from jobbergate.api.exceptions import Unprocessable
@@ -62,6 +64,18 @@ def delete_job_script(*, job_script: JobScript) -> None:
     job_script.delete()
 
 
+def answers_checked_against_questions(template, param_dict: dict) -> dict:
+    """The parameters with question defaults filled in; a 422 with one message per bad field otherwise."""
+    if not template.questions:
+        return param_dict
+    wrapped = set(param_dict) == {"data"} and isinstance(param_dict["data"], dict)
+    answers = param_dict["data"] if wrapped else param_dict
+    completed, errors = complete_answers(template.questions, answers)
+    if errors:
+        raise ValidationError({f"param_dict.{name}": messages for name, messages in errors.items()})
+    return {"data": completed} if wrapped else completed
+
+
 def render_job_script(
     *,
     template,
@@ -93,6 +107,7 @@ def render_job_script(
             f"Exactly one mapped template must be an ENTRYPOINT; {len(entrypoints)} are "
             f"({', '.join(entrypoints) or 'none'})."
         )
+    param_dict = answers_checked_against_questions(template, param_dict or {})
     contents = {filename: row.read_bytes() for filename, row in files.items()}
     sources = {name: contents[name].decode("utf-8") for name in template_output_name_mapping}
     rendered = render_templates(sources, param_dict or {})

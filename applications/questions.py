@@ -1,0 +1,214 @@
+"""Typed questions declared in ``jobbergate.yaml`` (``questions:``): one schema for the CLI, the web and the server.
+
+A question has ``name``, ``type``, ``message``, ``default``, ``help``, ``required`` and an optional ``when`` (a
+condition on earlier answers: ``{name: value}`` or ``{name: [values]}``). Types: ``text`` (``pattern``),
+``integer`` and ``float`` (``min``, ``max``), ``choice`` and ``multi_choice`` (``choices``), ``boolean``, ``path``
+and ``constant`` (never asked; always its default). The server publishes them as JSON Schema and checks every
+render's parameters against them before anything renders.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+QUESTION_TYPES = ("text", "integer", "float", "choice", "multi_choice", "boolean", "path", "constant")
+KNOWN_KEYS = {"name", "type", "message", "default", "help", "required", "when", "pattern", "min", "max", "choices"}
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class QuestionsError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_questions(raw: Any) -> list[dict[str, Any]]:
+    """Check the question definitions of an application; every problem is reported at once."""
+    if raw in (None, []):
+        return []
+    if not isinstance(raw, list):
+        raise QuestionsError(["questions must be a list"])
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, question in enumerate(raw):
+        where = f"questions[{index}]"
+        if not isinstance(question, dict):
+            problems.append(f"{where} must be a mapping")
+            continue
+        name = question.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            problems.append(f"{where}: name must be an identifier (letters, digits, _)")
+            continue
+        where = f"question {name!r}"
+        problems_before = len(problems)
+        if name in seen:
+            problems.append(f"{where} is declared twice")
+        seen.add(name)
+        unknown = sorted(set(question) - KNOWN_KEYS)
+        if unknown:
+            problems.append(f"{where}: unknown key(s) {', '.join(unknown)}")
+        kind = question.get("type", "text")
+        if kind not in QUESTION_TYPES:
+            problems.append(f"{where}: type must be one of {', '.join(QUESTION_TYPES)}")
+            continue
+        if kind in ("choice", "multi_choice"):
+            choices = question.get("choices")
+            if not isinstance(choices, list) or not choices:
+                problems.append(f"{where}: choices must be a non-empty list")
+        if kind in ("integer", "float"):
+            for bound in ("min", "max"):
+                if bound in question and not _is_number(question[bound]):
+                    problems.append(f"{where}: {bound} must be a number")
+        if kind == "text" and "pattern" in question:
+            try:
+                re.compile(str(question["pattern"]))
+            except re.error as error:
+                problems.append(f"{where}: pattern is not a regular expression ({error})")
+        when = question.get("when")
+        if when is not None:
+            if not isinstance(when, dict) or not when:
+                problems.append(f"{where}: when must map earlier question names to values")
+            else:
+                for other in when:
+                    if other not in seen or other == name:
+                        problems.append(f"{where}: when refers to {other!r}, which is not an earlier question")
+        structurally_sound = len(problems) == problems_before
+        if "default" in question and question["default"] is not None and structurally_sound:
+            for message in answer_problems(question, question["default"]):
+                problems.append(f"{where}: default {message}")
+    if problems:
+        raise QuestionsError(problems)
+    return raw
+
+
+def answer_problems(question: dict[str, Any], value: Any) -> list[str]:
+    """What is wrong with one answer (empty when it is fine)."""
+    kind = question.get("type", "text")
+    if kind == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return ["must be a whole number"]
+    elif kind == "float":
+        if not _is_number(value):
+            return ["must be a number"]
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return ["must be true or false"]
+    elif kind in ("text", "path"):
+        if not isinstance(value, str):
+            return ["must be text"]
+        if "\x00" in value:
+            return ["must not contain NUL"]
+        pattern = question.get("pattern")
+        if kind == "text" and pattern and not re.fullmatch(str(pattern), value):
+            return [f"must match {pattern}"]
+    elif kind == "choice":
+        if value not in question.get("choices", []):
+            return [f"must be one of {', '.join(map(str, question.get('choices', [])))}"]
+    elif kind == "multi_choice":
+        choices = question.get("choices", [])
+        if not isinstance(value, list) or any(item not in choices for item in value):
+            return [f"must be a list of {', '.join(map(str, choices))}"]
+    elif kind == "constant":
+        if "default" in question and value != question["default"]:
+            return ["is a constant and cannot be changed"]
+    if kind in ("integer", "float"):
+        if "min" in question and value < question["min"]:
+            return [f"must be at least {question['min']}"]
+        if "max" in question and value > question["max"]:
+            return [f"must be at most {question['max']}"]
+    return []
+
+
+def applies(question: dict[str, Any], answers: dict[str, Any]) -> bool:
+    """Whether a question is asked, given the earlier answers (its ``when`` condition)."""
+    for name, expected in (question.get("when") or {}).items():
+        allowed = expected if isinstance(expected, list) else [expected]
+        if answers.get(name) not in allowed:
+            return False
+    return True
+
+
+def complete_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Answers with the defaults filled in, and the problems per field (empty when all is well)."""
+    completed = dict(answers)
+    errors: dict[str, list[str]] = {}
+    for question in questions:
+        name = question["name"]
+        if not applies(question, completed):
+            continue
+        if name not in completed or completed[name] is None:
+            if "default" in question and question["default"] is not None:
+                completed[name] = question["default"]
+            elif question.get("required", True) and question.get("type") != "constant":
+                errors[name] = ["is required"]
+            continue
+        problems = answer_problems(question, completed[name])
+        if problems:
+            errors[name] = problems
+    return completed, errors
+
+
+def _property(question: dict[str, Any]) -> dict[str, Any]:
+    kind = question.get("type", "text")
+    schema: dict[str, Any] = {
+        "text": {"type": "string"},
+        "path": {"type": "string", "format": "path"},
+        "integer": {"type": "integer"},
+        "float": {"type": "number"},
+        "boolean": {"type": "boolean"},
+        "choice": {"enum": question.get("choices", [])},
+        "multi_choice": {"type": "array", "items": {"enum": question.get("choices", [])}, "uniqueItems": True},
+        "constant": {"const": question.get("default")},
+    }[kind]
+    if kind == "text" and question.get("pattern"):
+        schema["pattern"] = question["pattern"]
+    if "min" in question:
+        schema["minimum"] = question["min"]
+    if "max" in question:
+        schema["maximum"] = question["max"]
+    for key, target in (("message", "title"), ("help", "description"), ("default", "default")):
+        if key in question:
+            schema[target] = question[key]
+    schema["x-jobbergate-type"] = kind
+    return schema
+
+
+def json_schema(questions: list[dict[str, Any]], *, title: str = "") -> dict[str, Any]:
+    """The questions as a JSON Schema (draft 2020-12) for the answers object; conditions become if/then."""
+    properties = {question["name"]: _property(question) for question in questions}
+    required = [
+        question["name"]
+        for question in questions
+        if not question.get("when")
+        and question.get("required", True)
+        and question.get("default") is None
+        and question.get("type") != "constant"
+    ]
+    conditional = []
+    for question in questions:
+        when = question.get("when")
+        if when and question.get("required", True) and question.get("default") is None:
+            condition = {
+                "properties": {
+                    name: ({"enum": value} if isinstance(value, list) else {"const": value})
+                    for name, value in when.items()
+                },
+                "required": list(when),
+            }
+            conditional.append({"if": condition, "then": {"required": [question["name"]]}})
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "x-jobbergate-order": [question["name"] for question in questions],
+    }
+    if conditional:
+        schema["allOf"] = conditional
+    return schema
