@@ -92,3 +92,19 @@ def oidc(settings, openid_provider):
     reset_provider()
     yield openid_provider
     reset_provider()
+
+
+@pytest.fixture
+def agent(db):
+    """The agent of cluster-a: a server-issued cluster token with the permissions an agent needs."""
+    return make_persona(
+        "agent-a@example.com",
+        [
+            Permission.SCRIPTS_READ.value,
+            Permission.SUBMISSIONS_READ.value,
+            Permission.SUBMISSIONS_UPDATE.value,
+            Permission.CLUSTERS_UPDATE.value,
+            Permission.CLUSTERS_READ.value,
+        ],
+        client_id="cluster-a",
+    )

@@ -31,6 +31,11 @@ class Principal:
         """Admins and maintainers see and change every row."""
         return not PRIVILEGED.isdisjoint(self.permissions)
 
+    @property
+    def cluster(self) -> str | None:
+        """The cluster a machine token (an agent's: a client id and no e-mail) stands for; None for people."""
+        return self.client_id if self.client_id and not self.email else None
+
     def has_any(self, *permissions: str) -> bool:
         """True when the principal holds one of ``permissions``; admins hold everything."""
         return self.is_admin or any(permission in self.permissions for permission in permissions)

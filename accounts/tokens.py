@@ -175,7 +175,8 @@ def sign_api_token(row: ApiToken) -> str:
         "iss": settings.TOKEN_ISSUER,
         "aud": settings.TOKEN_AUDIENCE,
         "sub": str(row.user_id),
-        "email": row.user.email or None,
+        # A cluster's token is a machine identity: it names the cluster, not a person.
+        "email": None if row.client_id else (row.user.email or None),
         "permissions": list(row.permissions),
         "azp": row.client_id or "jobbergate-local",
         "iat": int(row.created_at.timestamp()),

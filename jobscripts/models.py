@@ -9,6 +9,14 @@ from jobbergate.choices import FileType
 from jobbergate.models import PrivateResourceQuerySet, Resource, StoredFile
 
 
+class JobScriptQuerySet(PrivateResourceQuerySet):
+    def visible_to(self, principal):
+        """Owner, maintainers and admins; and a cluster's agent, for the job scripts submitted to its cluster."""
+        if principal.is_privileged or not principal.cluster:
+            return super().visible_to(principal)
+        return self.filter(submissions__client_id=principal.cluster).distinct()
+
+
 class JobScript(Resource):
     """A job script, rendered from an application (``parent_template``) or created stand-alone."""
 
@@ -30,7 +38,7 @@ class JobScript(Resource):
         help_text="SHA-256 of the application's template files it was rendered from (provenance).",
     )
 
-    objects = PrivateResourceQuerySet.as_manager()
+    objects = JobScriptQuerySet.as_manager()
 
     class Meta(Resource.Meta):
         verbose_name = "job script"

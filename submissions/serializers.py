@@ -7,7 +7,8 @@ from rest_framework import serializers
 from jobbergate.api.query import MAX_DB_INTEGER
 from jobbergate.api.serializers import RESOURCE_FIELDS, RESOURCE_READ_ONLY, ResourceSerializer
 from jobscripts.models import JobScript
-from submissions.models import JobProgress, JobSubmission
+from submissions.choices import SlurmJobState
+from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 MAX_SBATCH_ARGUMENTS = 50
 
@@ -70,3 +71,60 @@ class JobProgressSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobProgress
         fields = ("id", "job_submission_id", "timestamp", "status", "slurm_job_state", "additional_info")
+
+
+class AgentFileSerializer(serializers.Serializer):
+    parent_id = serializers.IntegerField()
+    filename = serializers.CharField()
+    file_type = serializers.CharField()
+
+
+class AgentJobScriptSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    files = AgentFileSerializer(many=True)
+
+
+class PendingSubmissionSerializer(serializers.ModelSerializer):
+    """What an agent needs to submit a job: who, where, the sbatch arguments and the job script's files."""
+
+    job_script = AgentJobScriptSerializer()
+    sbatch_arguments = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = JobSubmission
+        fields = ("id", "name", "owner_email", "execution_directory", "sbatch_arguments", "job_script_id", "job_script")
+
+
+class ActiveSubmissionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobSubmission
+        fields = ("id", "name", "status", "slurm_job_id")
+
+
+class SubmittedReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
+    slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
+    slurm_job_state = serializers.ChoiceField(choices=SlurmJobState.choices, required=False, allow_null=True)
+    slurm_job_info = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    slurm_job_state_reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class RejectedReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
+    report_message = serializers.CharField(allow_blank=True)
+
+
+class SlurmStateReportSerializer(serializers.Serializer):
+    slurm_job_state = serializers.ChoiceField(choices=SlurmJobState.choices)
+    slurm_job_info = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER, required=False, allow_null=True)
+    slurm_job_state_reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class ClusterStatusSerializer(serializers.ModelSerializer):
+    is_healthy = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ClusterStatus
+        fields = ("client_id", "interval", "last_reported", "is_healthy")

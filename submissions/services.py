@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from accounts.principal import Principal
-from jobbergate.api.exceptions import BadRequest, Unprocessable
+from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
 from jobbergate.choices import FileType
 from jobscripts.models import JobScript
-from submissions.choices import JobSubmissionStatus
-from submissions.models import JobProgress, JobSubmission
+from submissions.choices import JobSubmissionStatus, SlurmJobState
+from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
 def _record(submission: JobSubmission, info: str | None = None) -> JobProgress:
@@ -93,3 +94,130 @@ def reject_waiting_submissions(*, job_script: JobScript, reason: str) -> int:
         submission.save(update_fields=["status", "report_message", "updated_at"])
         _record(submission, reason)
     return len(waiting)
+
+
+# The agent's reports ---------------------------------------------------------------------------------------
+
+# Slurm states after which a job will not run again: the submission is over.
+SUCCESS_STATES = frozenset({SlurmJobState.COMPLETED})
+FAILURE_STATES = frozenset(
+    {
+        SlurmJobState.BOOT_FAIL,
+        SlurmJobState.CANCELLED,
+        SlurmJobState.DEADLINE,
+        SlurmJobState.FAILED,
+        SlurmJobState.NODE_FAIL,
+        SlurmJobState.OUT_OF_MEMORY,  # terminal here, unlike upstream
+        SlurmJobState.PREEMPTED,
+        SlurmJobState.SPECIAL_EXIT,
+        SlurmJobState.TIMEOUT,
+        SlurmJobState.UNKNOWN,
+    }
+)
+
+
+def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:
+    """A submission of the calling cluster, locked for the change (404 for another cluster's row)."""
+    row = JobSubmission.objects.select_for_update().filter(pk=submission_id, client_id=client_id).first()
+    if row is None:
+        raise NotFound(f"Submission {submission_id} was not found for cluster {client_id!r}.")
+    return row
+
+
+@transaction.atomic
+def mark_submitted(
+    *,
+    client_id: str,
+    submission_id: int,
+    slurm_job_id: int,
+    slurm_job_state: str | None = None,
+    slurm_job_info: str | None = None,
+    slurm_job_state_reason: str | None = None,
+) -> JobSubmission:
+    """The agent ran sbatch: CREATED -> SUBMITTED. A CANCELLED row keeps CANCELLED but records the job id.
+
+    Reporting the same job id again (an agent that restarted) changes nothing; another job id is a 409.
+    """
+    row = _cluster_row(client_id, submission_id)
+    if row.slurm_job_id is not None:
+        if row.slurm_job_id != slurm_job_id:
+            raise Conflict(f"Submission {row.pk} already has Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
+        return row
+    if row.status not in (JobSubmissionStatus.CREATED, JobSubmissionStatus.CANCELLED):
+        raise Conflict(f"Submission {row.pk} is {row.status}; only a CREATED one can be submitted.")
+    row.slurm_job_id = slurm_job_id
+    row.slurm_job_state = slurm_job_state or SlurmJobState.PENDING
+    row.slurm_job_info = slurm_job_info
+    if row.status == JobSubmissionStatus.CREATED:
+        row.status = JobSubmissionStatus.SUBMITTED
+    row.save()
+    _record(row, slurm_job_state_reason or f"Slurm job {slurm_job_id}")
+    return row
+
+
+@transaction.atomic
+def mark_rejected(*, client_id: str, submission_id: int, report_message: str) -> JobSubmission:
+    """The agent could not submit (e.g. sbatch refused it): CREATED -> REJECTED with the reason."""
+    row = _cluster_row(client_id, submission_id)
+    if row.status == JobSubmissionStatus.REJECTED:
+        return row
+    if row.status != JobSubmissionStatus.CREATED:
+        raise Conflict(f"Submission {row.pk} is {row.status}; only a CREATED one can be rejected.")
+    row.status = JobSubmissionStatus.REJECTED
+    row.report_message = report_message
+    row.save()
+    _record(row, report_message)
+    return row
+
+
+@transaction.atomic
+def update_slurm_state(
+    *,
+    client_id: str,
+    submission_id: int,
+    slurm_job_state: str,
+    slurm_job_info: str | None = None,
+    slurm_job_id: int | None = None,
+    slurm_job_state_reason: str | None = None,
+) -> JobSubmission:
+    """The job's state in Slurm: COMPLETED ends DONE, a failure state ends ABORTED with the reason; others only
+    record the state. A progress entry is written when the status or the state changes."""
+    row = _cluster_row(client_id, submission_id)
+    if slurm_job_id is not None and row.slurm_job_id is not None and slurm_job_id != row.slurm_job_id:
+        raise Conflict(f"Submission {row.pk} is Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
+    if slurm_job_id is not None and row.slurm_job_id is None:
+        row.slurm_job_id = slurm_job_id
+    changed = row.slurm_job_state != slurm_job_state
+    row.slurm_job_state = slurm_job_state
+    if slurm_job_info is not None:
+        row.slurm_job_info = slurm_job_info
+    if row.status in (JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CREATED):
+        if slurm_job_state in SUCCESS_STATES:
+            row.status, changed = JobSubmissionStatus.DONE, True
+        elif slurm_job_state in FAILURE_STATES:
+            row.status, changed = JobSubmissionStatus.ABORTED, True
+            row.report_message = slurm_job_state_reason or f"Slurm job ended {slurm_job_state}"
+    row.save()
+    if changed:
+        _record(row, slurm_job_state_reason)
+    return row
+
+
+@transaction.atomic
+def cancel_submission(*, submission: JobSubmission) -> JobSubmission:
+    """Only a CREATED or SUBMITTED submission can be cancelled; the agent then runs scancel (400 otherwise)."""
+    row = JobSubmission.objects.select_for_update().get(pk=submission.pk)
+    if row.status not in (JobSubmissionStatus.CREATED, JobSubmissionStatus.SUBMITTED):
+        raise BadRequest(f"Submission {row.pk} is {row.status}; only CREATED or SUBMITTED ones can be cancelled.")
+    row.status = JobSubmissionStatus.CANCELLED
+    row.save(update_fields=["status", "updated_at"])
+    _record(row, "Cancelled by the user")
+    return row
+
+
+def report_cluster_status(*, client_id: str, interval: int) -> ClusterStatus:
+    """The heartbeat of a cluster's agent."""
+    status, _ = ClusterStatus.objects.update_or_create(
+        client_id=client_id, defaults={"interval": interval, "last_reported": timezone.now()}
+    )
+    return status

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
 
+from jobbergate.api.exceptions import BadRequest
+from jobbergate.api.pagination import PageSizePagination
+from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet
 from submissions import services
+from submissions.choices import JobSubmissionStatus
 from submissions.filters import JobSubmissionFilter
-from submissions.models import JobSubmission
-from submissions.serializers import JobSubmissionSerializer
+from submissions.models import ClusterStatus, JobSubmission
+from submissions.serializers import (
+    ActiveSubmissionSerializer,
+    ClusterStatusSerializer,
+    JobProgressSerializer,
+    JobSubmissionSerializer,
+    PendingSubmissionSerializer,
+    RejectedReportSerializer,
+    SlurmStateReportSerializer,
+    SubmittedReportSerializer,
+)
 
 
 class JobSubmissionViewSet(ResourceViewSet):
@@ -31,6 +46,7 @@ class JobSubmissionViewSet(ResourceViewSet):
         "slurm_job_state": "slurm_job_state",
     }
     list_select_related = ("job_script",)
+    action_verbs = {"cancel": "update", "progress": "read"}
 
     def get_queryset(self):
         return super().get_queryset().select_related("job_script")
@@ -48,3 +64,140 @@ class JobSubmissionViewSet(ResourceViewSet):
     @extend_schema(operation_id="job_submissions_clone", responses={201: JobSubmissionSerializer})
     def clone(self, request, *args, **kwargs):
         return super().clone(request, *args, **kwargs)
+
+    @extend_schema(operation_id="job_submissions_cancel", request=None, responses={200: JobSubmissionSerializer})
+    def cancel(self, request, pk):
+        return self.detail_response(services.cancel_submission(submission=self.get_object()))
+
+    @extend_schema(operation_id="job_submissions_progress", responses=JobProgressSerializer(many=True))
+    def progress(self, request, pk):
+        entries = self.get_object().progress.order_by("timestamp", "id")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(JobProgressSerializer(page, many=True).data)
+
+
+def cluster_of(principal) -> str:
+    """The calling cluster, or 403 for a person's token."""
+    if not principal.cluster:
+        raise PermissionDenied("This needs a cluster's token: a client id (azp or client_id) and no e-mail.")
+    return principal.cluster
+
+
+class AgentViewSet(viewsets.GenericViewSet):
+    """The cluster agent's endpoints: its cluster's pending and active submissions, and its reports on them.
+
+    The caller is a cluster: its token's ``azp``/``client_id`` names it, and it sees and changes only rows whose
+    ``client_id`` is that cluster.
+    """
+
+    permission_resource = "job-submissions"
+    action_verbs = {
+        "pending": "read",
+        "active": "read",
+        "submitted": "update",
+        "rejected": "update",
+        "report": "update",
+    }
+    pagination_class = PageSizePagination
+    queryset = JobSubmission.objects.none()
+    serializer_class = PendingSubmissionSerializer
+
+    @property
+    def cluster(self) -> str:
+        return cluster_of(self.request.auth)
+
+    def _page(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(operation_id="job_submissions_agent_pending", responses=PendingSubmissionSerializer(many=True))
+    def pending(self, request):
+        rows = (
+            JobSubmission.objects.filter(client_id=self.cluster, status=JobSubmissionStatus.CREATED)
+            .exclude(job_script=None)
+            .select_related("job_script")
+            .prefetch_related("job_script__files")
+            .order_by("id")
+        )
+        return self._page(rows, PendingSubmissionSerializer)
+
+    @extend_schema(operation_id="job_submissions_agent_active", responses=ActiveSubmissionSerializer(many=True))
+    def active(self, request):
+        rows = JobSubmission.objects.filter(
+            client_id=self.cluster, status__in=[JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CANCELLED]
+        ).exclude(
+            status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=services.FAILURE_STATES | services.SUCCESS_STATES
+        )
+        return self._page(rows.order_by("id"), ActiveSubmissionSerializer)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_submitted", request=SubmittedReportSerializer, responses={202: None}
+    )
+    def submitted(self, request):
+        report = SubmittedReportSerializer(data=request.data)
+        report.is_valid(raise_exception=True)
+        data = dict(report.validated_data)
+        services.mark_submitted(client_id=self.cluster, submission_id=data.pop("id"), **data)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_rejected", request=RejectedReportSerializer, responses={202: None}
+    )
+    def rejected(self, request):
+        report = RejectedReportSerializer(data=request.data)
+        report.is_valid(raise_exception=True)
+        services.mark_rejected(
+            client_id=self.cluster,
+            submission_id=report.validated_data["id"],
+            report_message=report.validated_data["report_message"],
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_update", request=SlurmStateReportSerializer, responses={202: None}
+    )
+    def report(self, request, pk):
+        report = SlurmStateReportSerializer(data=request.data)
+        report.is_valid(raise_exception=True)
+        services.update_slurm_state(client_id=self.cluster, submission_id=pk, **report.validated_data)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class ClusterStatusViewSet(viewsets.GenericViewSet):
+    """Cluster health: each agent's heartbeat, healthy while it reports within its interval."""
+
+    permission_resource = "clusters"
+    action_verbs = {"list": "read", "retrieve": "read", "heartbeat": "update"}
+    serializer_class = ClusterStatusSerializer
+    queryset = ClusterStatus.objects.all()
+
+    @extend_schema(operation_id="clusters_status_list", responses=ClusterStatusSerializer(many=True))
+    def list(self, request):
+        return Response(ClusterStatusSerializer(ClusterStatus.objects.order_by("client_id"), many=True).data)
+
+    @extend_schema(operation_id="clusters_status_retrieve", responses=ClusterStatusSerializer)
+    def retrieve(self, request, client_id):
+        row = ClusterStatus.objects.filter(client_id=client_id).first()
+        if row is None:
+            raise NotFound(f"No status was reported for cluster {client_id!r}.")
+        return Response(ClusterStatusSerializer(row).data)
+
+    @extend_schema(
+        operation_id="clusters_status_report",
+        parameters=[OpenApiParameter("interval", int, required=True, description="Seconds until the next report.")],
+        request=None,
+        responses={202: None},
+    )
+    def heartbeat(self, request):
+        client_id = cluster_of(request.auth)
+        interval = query_int(request.query_params, "interval", 0, minimum=1, maximum=86400 * 7)
+        if not interval:
+            raise BadRequest("Query parameter 'interval' is required.")
+        services.report_cluster_status(client_id=client_id, interval=interval)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class SingularClusterStatusViewSet(ClusterStatusViewSet):
+    """``/cluster/status``: the path the upstream SDK uses; same behaviour, left out of the schema."""
+
+    schema = None

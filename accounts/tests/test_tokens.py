@@ -180,12 +180,20 @@ class TestCommands:
         assert call(token).status_code == 200
         assert claims_of(token)["exp"] - time.time() == pytest.approx(2 * 86400, abs=60)
 
-    def test_create_api_token_can_issue_a_cluster_token(self, user):
+    def test_create_api_token_can_issue_a_cluster_token(self, db):
         out = StringIO()
-        call_command("create_api_token", "--user", "alice", "--cluster", "cluster-a", stdout=out)
-        claims = claims_of(out.getvalue().strip().splitlines()[-1])
+        call_command(
+            "create_api_token", "--cluster", "cluster-a", "--permissions", "jobbergate:job-submissions:read", stdout=out
+        )
+        token = out.getvalue().strip().splitlines()[-1]
+        claims = claims_of(token)
         assert claims["azp"] == "cluster-a"
         assert claims["client_id"] == "cluster-a"
+        assert claims["email"] is None
+        assert call(token).status_code == 403  # a cluster may not read applications
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert client.get("/jobbergate/job-submissions/agent/pending").status_code == 200
 
     @pytest.mark.parametrize(
         "arguments, message",

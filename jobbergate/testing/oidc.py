@@ -31,6 +31,7 @@ CLI_CLIENT = "jobbergate-cli"
 AGENT_CLIENT, AGENT_SECRET = "cluster-a", "agent-secret-for-tests-only"
 ADMIN_CLIENT, ADMIN_SECRET = "jobbergate-admin", "admin-secret-for-tests-only"
 AGENT_PERMISSIONS = [
+    Permission.SCRIPTS_READ.value,
     Permission.SUBMISSIONS_READ.value,
     Permission.SUBMISSIONS_UPDATE.value,
     Permission.CLUSTERS_UPDATE.value,

@@ -1,29 +1,88 @@
-# A throw-away PostgreSQL server for tests and benchmarks: pg_start exports DATABASE_URL, pg_stop removes it all.
-# Source scripts/lib/common.sh first. pg_start installs Debian's postgresql package when it is missing (root).
+# A throw-away PostgreSQL server for tests and benchmarks. Source it (it sources common.sh when needed), then:
+#   pg_start   install Debian's postgresql when initdb is missing (root only), initdb a temporary folder, start
+#              the server on a free port of 127.0.0.1, create the database "jobbergate" and export
+#              DATABASE_URL=postgres://postgres@127.0.0.1:PORT/jobbergate. Returns 1 (after saying why) when
+#              it cannot. It registers pg_stop to run at exit, also on failure or Ctrl-C.
+#   pg_stop    stop the server and delete the folder; safe to call twice, or without pg_start.
+# Try it alone:
+#   bash -c 'source scripts/lib/postgres.sh; pg_start; psql "$DATABASE_URL" -c "select 1"; pg_stop'
 # shellcheck shell=bash
 
-PG_DIR=""
-PG_BIN=""
+if [ "$(type -t log)" != function ]; then
+  # shellcheck source=scripts/lib/common.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+fi
 
+PG_DIR=""  # the temporary folder: data/, server.log and the unix socket
+PG_BIN=""  # e.g. /usr/lib/postgresql/15/bin
+PG_PID=""  # the postmaster's process id
+
+# _pg_as_owner COMMAND...: initdb and postgres refuse to run as root, so as root run them as the postgres user.
+# Run from the temporary folder, which that user can enter (it may not be able to enter ours).
 _pg_as_owner() {
-  # initdb and postgres refuse to run as root: run them as the postgres system user then.
-  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+  if is_root; then
+    (cd "$PG_DIR" && runuser -u postgres -- "$@")
+  else
+    (cd "$PG_DIR" && "$@")
+  fi
+}
+
+# _pg_give_up MESSAGE LOG_FILE: say why, show the end of the log and clean up (the caller then returns 1).
+_pg_give_up() {
+  warn "PostgreSQL: $1"
+  if [ -f "$2" ]; then tail -n 20 "$2" >&2; fi
+  pg_stop
 }
 
 pg_start() {
-  need_debian_package "/usr/lib/postgresql/*/bin/initdb" postgresql "PostgreSQL" || return 1
-  PG_BIN=$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1)")
+  if ! skip_install; then
+    ensure_debian_packages "/usr/lib/postgresql/*/bin/initdb=postgresql" || return 1
+  fi
+  local initdb
+  initdb=$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1) || true
+  [ -n "$initdb" ] || { warn "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)"; return 1; }
+  PG_BIN=$(dirname "$initdb")
+  if is_root && ! id postgres >/dev/null 2>&1; then
+    warn "PostgreSQL: there is no 'postgres' user to run the server as (reinstall the postgresql package)"
+    return 1
+  fi
+
   PG_DIR=$(mktemp -d /tmp/jobbergate-pg.XXXXXX)
+  at_exit pg_stop
   chmod 755 "$PG_DIR"
-  is_root && chown postgres: "$PG_DIR"
+  if is_root; then chown postgres: "$PG_DIR"; fi
+
+  _pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+    >"$PG_DIR/initdb.log" 2>&1 || { _pg_give_up "initdb failed" "$PG_DIR/initdb.log"; return 1; }
+
   local port
   port=$(free_port)
-  _pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
-    || { cat "$PG_DIR/initdb.log" >&2; pg_stop; return 1; }
-  _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-h 127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" \
-    >/dev/null || { cat "$PG_DIR/server.log" >&2; pg_stop; return 1; }
-  "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres jobbergate || { pg_stop; return 1; }
+  # Settings for a server whose data may be lost at any time: no waiting for the disk.
+  cat >>"$PG_DIR/data/postgresql.conf" <<EOF
+
+# Added by scripts/lib/postgres.sh: a throw-away server for tests.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$PG_DIR'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+EOF
+
+  _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null 2>&1 \
+    || { _pg_give_up "the server did not start" "$PG_DIR/server.log"; return 1; }
+  PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || true)
+
+  local tries=0
+  until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 120 ] || { _pg_give_up "not ready after 60 s" "$PG_DIR/server.log"; return 1; }
+    sleep 0.5
+  done
+
+  "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres jobbergate \
+    || { _pg_give_up "could not create the database jobbergate" "$PG_DIR/server.log"; return 1; }
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/jobbergate"
   log "throw-away PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($PG_DIR)"
 }
@@ -33,6 +92,16 @@ pg_stop() {
   if [ -f "$PG_DIR/data/postmaster.pid" ]; then
     _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   fi
+  # Ctrl-C also reaches the server, which may be shutting down already: wait for it to be gone.
+  if [ -n "$PG_PID" ]; then
+    local tries=0
+    while kill -0 "$PG_PID" 2>/dev/null && [ "$tries" -lt 100 ]; do
+      sleep 0.1
+      tries=$((tries + 1))
+    done
+    if kill -0 "$PG_PID" 2>/dev/null; then kill -KILL "$PG_PID" 2>/dev/null || true; fi
+  fi
   rm -rf "$PG_DIR"
   PG_DIR=""
+  PG_PID=""
 }

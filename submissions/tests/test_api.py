@@ -6,7 +6,6 @@ import pytest
 
 from jobbergate.testing.api import ResourceAPITestCase
 from jobbergate.testing.factories import make_job_script, make_submission
-from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
 
@@ -45,11 +44,11 @@ class TestCreatingSubmissions:
         payload = {"name": "run", "job_script_id": job_script.pk, "client_id": "c1", "slurm_job_id": 77}
         assert alice.client.post(URL, payload, format="json").json()["status"] == "SUBMITTED"
 
-    def test_the_cluster_defaults_to_the_tokens_client_id(self, db):
-        agent_user = make_persona("ops@example.com", USER_PERMISSIONS, client_id="cluster-z")
-        job_script = make_job_script(agent_user.email)
-        body = agent_user.client.post(URL, {"name": "run", "job_script_id": job_script.pk}, format="json").json()
-        assert body["client_id"] == "cluster-z"
+    def test_the_cluster_defaults_to_the_tokens_client_id(self, alice):
+        """As upstream: without client_id the token's azp is used (ours name the local issuer)."""
+        job_script = make_job_script(alice.email)
+        body = alice.client.post(URL, {"name": "run", "job_script_id": job_script.pk}, format="json").json()
+        assert body["client_id"] == "jobbergate-local"
 
     def test_someone_elses_job_script_cannot_be_submitted(self, alice, bob):
         job_script = make_job_script(alice.email)

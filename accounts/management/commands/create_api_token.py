@@ -21,7 +21,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--user", required=True, help="Username or e-mail of an existing user.")
+        parser.add_argument("--user", help="Username or e-mail of an existing user (not needed with --cluster).")
         parser.add_argument(
             "--permissions",
             default="",
@@ -32,7 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--cluster", default="", help="Cluster client id (azp claim) for an agent token.")
 
     def handle(self, *args, **options):
-        user = find_user(options["user"])
+        if options["user"]:
+            user = find_user(options["user"], need_email=not options["cluster"])
+        elif options["cluster"]:
+            user = cluster_account(options["cluster"])
+        else:
+            raise CommandError("Give --user NAME, or --cluster NAME for an agent's token.")
         permissions = parse_permissions(options["permissions"])
         days = options["expires_in"]
         if days is not None and days < 1:
@@ -54,14 +59,21 @@ class Command(BaseCommand):
         self.stdout.write(issued.token)
 
 
-def find_user(name: str):
+def cluster_account(cluster: str):
+    """The service account that stands for a cluster's agent."""
+    username = f"client:{cluster}"[:150]
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": ""})
+    return user
+
+
+def find_user(name: str, *, need_email: bool = True):
     user_model = get_user_model()
     matches = list(user_model.objects.filter(Q(username=name) | Q(email__iexact=name))[:2])
     if not matches:
         raise CommandError(f"There is no user {name!r}: create it first (manage.py createsuperuser or the admin).")
     if len(matches) > 1:
         raise CommandError(f"{name!r} matches more than one user: give the username.")
-    if not matches[0].email:
+    if need_email and not matches[0].email:
         raise CommandError(f"User {name!r} has no e-mail address; tokens carry it as the owner identity.")
     return matches[0]
 

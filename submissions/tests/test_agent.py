@@ -1,0 +1,155 @@
+"""The agent's side of the API: pending and active work of its cluster only, and its reports, each atomic."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobbergate.testing.factories import make_submission
+from submissions.choices import JobSubmissionStatus as Status
+from submissions.models import JobSubmission
+
+AGENT = "/jobbergate/job-submissions/agent"
+pytestmark = pytest.mark.django_db
+
+
+def statuses(row: JobSubmission) -> list[str]:
+    return [entry.status for entry in row.progress.order_by("timestamp", "id")]
+
+
+class TestPending:
+    def test_the_agent_sees_its_clusters_created_rows_with_their_files(self, agent, alice):
+        mine = make_submission(alice.email, client_id="cluster-a", sbatch_arguments=["--time=5"])
+        make_submission(alice.email, client_id="cluster-b")
+        make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED)
+        body = agent.client.get(f"{AGENT}/pending").json()
+        assert body["total"] == 1
+        item = body["items"][0]
+        assert item["id"] == mine.pk and item["owner_email"] == alice.email
+        assert item["sbatch_arguments"] == ["--time=5"]
+        assert {f["filename"]: f["file_type"] for f in item["job_script"]["files"]} == {
+            "job.sh": "ENTRYPOINT",
+            "input.txt": "SUPPORT",
+        }
+
+    def test_the_agent_downloads_files_of_its_clusters_job_scripts_only(self, agent, alice):
+        mine = make_submission(alice.email, client_id="cluster-a")
+        other = make_submission(alice.email, client_id="cluster-b")
+        assert agent.client.get(f"/jobbergate/job-scripts/{mine.job_script_id}/upload/job.sh").status_code == 200
+        assert agent.client.get(f"/jobbergate/job-scripts/{other.job_script_id}/upload/job.sh").status_code == 404
+
+    def test_a_user_token_is_not_an_agent(self, alice):
+        response = alice.client.get(f"{AGENT}/pending")
+        assert response.status_code == 403
+        assert "cluster" in response.json()["detail"]
+
+    def test_the_query_count_does_not_grow_with_the_page(self, agent, alice, django_assert_max_num_queries):
+        for _ in range(10):
+            make_submission(alice.email, client_id="cluster-a")
+        with django_assert_max_num_queries(5):
+            assert agent.client.get(f"{AGENT}/pending").json()["total"] == 10
+
+
+class TestReports:
+    def test_submitted_moves_created_to_submitted_once(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a")
+        report = {"id": row.pk, "slurm_job_id": 77, "slurm_job_state": "PENDING", "slurm_job_info": "{}"}
+        assert agent.client.post(f"{AGENT}/submitted", report, format="json").status_code == 202
+        assert agent.client.post(f"{AGENT}/submitted", report, format="json").status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_id, row.slurm_job_state) == (Status.SUBMITTED, 77, "PENDING")
+        assert statuses(row).count(Status.SUBMITTED) == 1
+        conflict = agent.client.post(f"{AGENT}/submitted", {**report, "slurm_job_id": 78}, format="json")
+        assert conflict.status_code == 409
+
+    def test_a_cancelled_row_keeps_cancelled_but_records_the_job(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a")
+        assert alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").status_code == 200
+        agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 5}, format="json")
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_id) == (Status.CANCELLED, 5)
+        active = agent.client.get(f"{AGENT}/active").json()["items"]
+        assert active == [{"id": row.pk, "name": row.name, "status": "CANCELLED", "slurm_job_id": 5}]
+
+    def test_rejected_records_slurms_message(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a")
+        message = "sbatch: error: invalid partition specified: nope"
+        response = agent.client.post(f"{AGENT}/rejected", {"id": row.pk, "report_message": message}, format="json")
+        assert response.status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.report_message) == (Status.REJECTED, message)
+
+    @pytest.mark.parametrize(
+        "state, status",
+        [
+            ("RUNNING", Status.SUBMITTED),
+            ("COMPLETED", Status.DONE),
+            ("FAILED", Status.ABORTED),
+            ("TIMEOUT", Status.ABORTED),
+            ("OUT_OF_MEMORY", Status.ABORTED),
+            ("CANCELLED", Status.ABORTED),
+        ],
+    )
+    def test_slurm_states_map_onto_statuses(self, agent, alice, state, status):
+        row = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        report = {"slurm_job_state": state, "slurm_job_info": "{}", "slurm_job_state_reason": "exit code 3"}
+        assert agent.client.put(f"{AGENT}/{row.pk}", report, format="json").status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_state) == (status, state)
+        if status == Status.ABORTED:
+            assert row.report_message == "exit code 3"
+        assert row.progress.last().slurm_job_state == state
+
+    def test_the_same_state_twice_writes_one_progress_entry(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        for _ in range(3):
+            agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": "RUNNING"}, format="json")
+        assert row.progress.filter(slurm_job_state="RUNNING").count() == 1
+
+    @pytest.mark.parametrize(
+        "report, status",
+        [({"slurm_job_state": "RUNNING", "slurm_job_id": 10}, 409), ({"slurm_job_state": "SLEEPY"}, 422)],
+    )
+    def test_bad_reports_are_refused(self, agent, alice, report, status):
+        row = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        assert agent.client.put(f"{AGENT}/{row.pk}", report, format="json").status_code == status
+
+    def test_another_clusters_row_is_invisible(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-b")
+        response = agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 1}, format="json")
+        assert response.status_code == 404
+        assert agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": "RUNNING"}, format="json").status_code == 404
+
+
+class TestUserSide:
+    def test_cancel_only_from_created_or_submitted(self, alice, bob):
+        row = make_submission(alice.email)
+        assert bob.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").status_code == 404
+        assert alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").json()["status"] == "CANCELLED"
+        response = alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}")
+        assert response.status_code == 400
+        assert "CANCELLED" in response.json()["detail"]
+
+    def test_the_progress_timeline_is_paginated(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a")
+        agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 3}, format="json")
+        agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": "RUNNING"}, format="json")
+        agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": "COMPLETED"}, format="json")
+        body = alice.client.get(f"/jobbergate/job-submissions/{row.pk}/progress", {"size": 2}).json()
+        assert body["total"] == 3 and body["pages"] == 2
+        assert [entry["status"] for entry in body["items"]] == ["SUBMITTED", "SUBMITTED"]
+        last = alice.client.get(f"/jobbergate/job-submissions/{row.pk}/progress", {"size": 2, "page": 2}).json()
+        assert last["items"][0]["status"] == "DONE"
+
+
+class TestClusterStatus:
+    @pytest.mark.parametrize("path", ["/jobbergate/clusters/status", "/jobbergate/cluster/status"])
+    def test_the_heartbeat_makes_a_cluster_healthy(self, agent, carol, path):
+        assert agent.client.put(f"{path}?interval=60").status_code == 202
+        listed = carol.client.get("/jobbergate/clusters/status").json()
+        assert [(c["client_id"], c["interval"], c["is_healthy"]) for c in listed] == [("cluster-a", 60, True)]
+        assert carol.client.get("/jobbergate/clusters/status/cluster-a").json()["is_healthy"] is True
+        assert carol.client.get("/jobbergate/clusters/status/nowhere").status_code == 404
+
+    def test_the_heartbeat_needs_an_interval_and_a_cluster(self, agent, alice):
+        assert agent.client.put("/jobbergate/clusters/status").status_code == 400
+        assert alice.client.put("/jobbergate/clusters/status?interval=5").status_code == 403
