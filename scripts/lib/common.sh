@@ -166,7 +166,7 @@ ensure_test_openid_provider() {
   hash=$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
     log "npm ci in $folder"
-    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in $folder failed"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in $folder failed"
     printf '%s\n' "$hash" >"$stamp"
   fi
 }

@@ -16,6 +16,7 @@ fi
 PG_DIR=""  # the temporary folder: data/, server.log and the unix socket
 PG_BIN=""  # e.g. /usr/lib/postgresql/15/bin
 PG_PID=""  # the postmaster's process id
+PG_STARTING=""  # set while pg_ctl start runs: an interrupted start may leave a server that has no pid file yet
 
 # _pg_as_owner COMMAND...: initdb and postgres refuse to run as root, so as root run them as the postgres user.
 # Run from the temporary folder, which that user can enter (it may not be able to enter ours).
@@ -70,9 +71,12 @@ full_page_writes = off
 max_connections = 100
 EOF
 
-  _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null 2>&1 \
-    || { _pg_give_up "the server did not start" "$PG_DIR/server.log"; return 1; }
+  PG_STARTING=1
+  local started=0
+  _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null 2>&1 || started=$?
+  PG_STARTING=""
   PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || true)
+  [ "$started" -eq 0 ] || { _pg_give_up "the server did not start" "$PG_DIR/server.log"; return 1; }
 
   local tries=0
   until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; do
@@ -89,12 +93,18 @@ EOF
 
 pg_stop() {
   [ -n "$PG_DIR" ] || return 0
-  if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+  local pid_file=$PG_DIR/data/postmaster.pid tries=0
+  while [ -n "$PG_STARTING" ] && [ ! -f "$pid_file" ] && [ "$tries" -lt 50 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+  done
+  [ -n "$PG_PID" ] || PG_PID=$(head -n 1 "$pid_file" 2>/dev/null || true)
+  if [ -f "$pid_file" ]; then
     _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   fi
-  # Ctrl-C also reaches the server, which may be shutting down already: wait for it to be gone.
+  # Be sure the server is gone before its folder is (it runs in a session of its own, so Ctrl-C misses it).
   if [ -n "$PG_PID" ]; then
-    local tries=0
+    tries=0
     while kill -0 "$PG_PID" 2>/dev/null && [ "$tries" -lt 100 ]; do
       sleep 0.1
       tries=$((tries + 1))
@@ -104,4 +114,5 @@ pg_stop() {
   rm -rf "$PG_DIR"
   PG_DIR=""
   PG_PID=""
+  PG_STARTING=""
 }
