@@ -10,15 +10,14 @@ reach the provider (it logs each) during the measured rounds: the goal is zero.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import start_django
 
 
 def main() -> int:
@@ -27,15 +26,8 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=200)
     args = parser.parse_args()
 
-    var_dir = tempfile.mkdtemp(prefix="jobbergate-oidc-bench-")
-    os.environ["JOBBERGATE_VAR_DIR"] = var_dir
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobbergate.settings")
-    import django
-
-    django.setup()
+    start_django("jobbergate-oidc-bench-")
     from django.conf import settings
-    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     from accounts.oidc import reset_provider
@@ -46,7 +38,6 @@ def main() -> int:
     from jobscripts.models import JobScript
     from jobscripts.views import JobScriptViewSet
 
-    call_command("migrate", verbosity=0)
     provider = OpenIDProvider().start()
     try:
         settings.OIDC_ISSUER_URL = provider.issuer

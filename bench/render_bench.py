@@ -12,14 +12,13 @@ plain side renders the same two templates with ``jinja2.Environment`` compiled o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import start_django
 
 PARAMS = {f"param_{n}": f"value {n}" for n in range(17)} | {"job_name": "bench", "partition": "debug", "nodes": 2}
 ENTRYPOINT = (
@@ -45,24 +44,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    var_dir = tempfile.mkdtemp(prefix="jobbergate-render-bench-")
-    os.environ["JOBBERGATE_VAR_DIR"] = var_dir
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobbergate.settings")
-    os.environ.setdefault("JOBBERGATE_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    start_django("jobbergate-render-bench-")
     import jinja2
     from django.conf import settings
-    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     from applications.services import upload_template_file
     from jobbergate.testing.factories import make_template
     from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
 
-    call_command("migrate", verbosity=0)
     alice = make_persona("alice@example.com", USER_PERMISSIONS)
     template = make_template(alice.email, identifier="bench", files=False)
     upload_template_file(template=template, file_type="ENTRYPOINT", filename="job.sh.j2", content=ENTRYPOINT.encode())
