@@ -1,0 +1,132 @@
+"""The jobbergate command against a live test server over real HTTP (CliRunner and real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from jobbergate_cli.config import load_settings
+from jobbergate_cli.main import cli
+from jobbergate_cli.tokens import save_token
+
+from jobbergate.testing.factories import make_job_script, make_submission, make_template
+
+JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
+
+
+def all_commands(group: click.Group, ctx: click.Context, prefix=()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, ctx, (*prefix, name))
+
+
+def test_every_help_page_has_an_example_and_makes_no_network_call(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("a help page tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    runner = CliRunner()
+    ctx = click.Context(cli)
+    commands = [((), cli), *all_commands(cli, ctx)]
+    assert len(commands) > 6
+    for path, _ in commands:
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Example" in result.output, path
+
+
+def test_help_is_fast_because_commands_load_lazily():
+    code = (
+        "import sys, jobbergate_cli.main; print(sorted(m for m in sys.modules if m.startswith(('requests', 'yaml'))))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_settings_come_from_flags_then_environment_then_the_config_file(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('base_api_url = "http://from-file:1"\ndefault_cluster_name = "file-cluster"\n')
+    monkeypatch.setenv("JOBBERGATE_CONFIG", str(config))
+    monkeypatch.delenv("BASE_API_URL", raising=False)
+    monkeypatch.delenv("DEFAULT_CLUSTER_NAME", raising=False)
+    assert load_settings().base_api_url == "http://from-file:1"
+    monkeypatch.setenv("BASE_API_URL", "http://from-env:2")
+    assert load_settings().base_api_url == "http://from-env:2"
+    assert load_settings(base_api_url="http://from-flag:3").base_api_url == "http://from-flag:3"
+    assert load_settings().default_cluster_name == "file-cluster"
+
+
+def test_cached_tokens_are_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOBBERGATE_CACHE_DIR", str(tmp_path / "cache"))
+    path = save_token(load_settings(), "a.b.c")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.fixture
+def server(live_server, alice):
+    template = make_template(alice.email, identifier="hello")
+    job_script = make_job_script(alice.email, template=template, name="my script")
+    make_submission(alice.email, job_script=job_script, name="my run")
+    return live_server.url, alice.token
+
+
+def run(server, *arguments, token=None):
+    url, default_token = server
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "BASE_API_URL": url,
+        "JOBBERGATE_TOKEN": default_token if token is None else token,
+        "JOBBERGATE_CONFIG": "/nonexistent",
+    }
+    return subprocess.run([JOBBERGATE, *arguments], env=environment, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestAgainstALiveServer:
+    def test_lists_and_shows_as_tables_and_json(self, server):
+        listed = run(server, "applications", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "hello" in listed.stdout and "IDENTIFIER" in listed.stdout
+        as_json = json.loads(run(server, "--json", "job-scripts", "list").stdout)
+        assert [item["name"] for item in as_json["items"]] == ["my script"]
+        shown = run(server, "applications", "get-one", "--id", "hello")
+        assert "job.sh.j2" in shown.stdout
+        runs = json.loads(run(server, "--raw", "job-submissions", "list", "--status", "CREATED").stdout)
+        assert runs["total"] == 1
+
+    def test_cli_runner_sees_the_same(self, server):
+        url, token = server
+        result = CliRunner().invoke(cli, ["--base-url", url, "--token", token, "--json", "applications", "list"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["items"][0]["identifier"] == "hello"
+
+    @pytest.mark.parametrize(
+        "arguments, token, status, fragment",
+        [
+            (("applications", "get-one", "--id", "nope"), None, 4, "Not found"),
+            (("applications", "list"), "not-a-token", 3, "Malformed token"),
+            (("applications", "list", "--size", "500"), None, 2, "--size"),
+        ],
+    )
+    def test_failures_are_one_line_and_a_distinct_status(self, server, arguments, token, status, fragment):
+        result = run(server, *arguments, token=token)
+        assert result.returncode == status
+        assert fragment in result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.count("Error") == 1
+
+    def test_a_server_that_is_down_is_status_5(self, server):
+        result = run(("http://127.0.0.1:9", "token"), "applications", "list", token="a.b.c")
+        assert result.returncode == 5
+        assert "Cannot reach" in result.stderr
