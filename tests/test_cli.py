@@ -130,3 +130,49 @@ class TestAgainstALiveServer:
         result = run(("http://127.0.0.1:9", "token"), "applications", "list", token="a.b.c")
         assert result.returncode == 5
         assert "Cannot reach" in result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello-serial"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_application_life_cycle_from_the_terminal(server, tmp_path):
+    from applications.models import JobScriptTemplate
+
+    created = run(
+        server,
+        "--json",
+        "applications",
+        "create",
+        "--name",
+        "Hello",
+        "--identifier",
+        "hi",
+        "--application-path",
+        str(EXAMPLE),
+        "--application-desc",
+        "from the CLI",
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["questions"][0]["name"] == "partition"
+    assert run(server, "applications", "update", "--id", "hi", "--name", "Hello again").returncode == 0
+    assert JobScriptTemplate.objects.get(identifier="hi").name == "Hello again"
+    assert run(server, "applications", "clone", "--id", "hi", "--identifier", "hi-copy").returncode == 0
+    downloaded = run(server, "applications", "download-files", "--id", "hi-copy", "--destination", str(tmp_path))
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert (tmp_path / "hi-copy" / "templates" / "job.sh.j2").read_text() == (
+        EXAMPLE / "templates/job.sh.j2"
+    ).read_text()
+    assert run(server, "applications", "delete", "--id", "hi-copy").returncode == 0
+    assert not JobScriptTemplate.objects.filter(identifier="hi-copy").exists()
+    without_identifier = run(server, "applications", "create", "--name", "anon", "--application-path", str(EXAMPLE))
+    assert without_identifier.returncode == 0, without_identifier.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_folder_without_jobbergate_yaml_is_a_usage_error(server, tmp_path):
+    result = run(
+        server, "applications", "create", "--name", "x", "--identifier", "x", "--application-path", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "no jobbergate.yaml" in result.stderr

@@ -13,7 +13,11 @@ from jobbergate_cli import __version__
 EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER = 1, 3, 4, 5
 
 SUBCOMMANDS = {
-    "applications": ("jobbergate_cli.commands.applications", "applications", "Applications: list and get."),
+    "applications": (
+        "jobbergate_cli.commands.applications",
+        "applications",
+        "Applications: list, get, create, update, delete, clone, download.",
+    ),
     "job-scripts": ("jobbergate_cli.commands.job_scripts", "job_scripts", "Job scripts: list and get."),
     "job-submissions": (
         "jobbergate_cli.commands.job_submissions",
