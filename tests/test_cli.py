@@ -80,7 +80,7 @@ def server(live_server, alice):
     return live_server.url, alice.token
 
 
-def run(server, *arguments, token=None):
+def run(server, *arguments, token=None, stdin=None):
     url, default_token = server
     environment = {
         "PATH": os.environ.get("PATH", ""),
@@ -89,7 +89,9 @@ def run(server, *arguments, token=None):
         "JOBBERGATE_TOKEN": default_token if token is None else token,
         "JOBBERGATE_CONFIG": "/nonexistent",
     }
-    return subprocess.run([JOBBERGATE, *arguments], env=environment, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [JOBBERGATE, *arguments], env=environment, capture_output=True, text=True, timeout=60, input=stdin or ""
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -176,3 +178,110 @@ def test_a_folder_without_jobbergate_yaml_is_a_usage_error(server, tmp_path):
     )
     assert result.returncode == 2
     assert "no jobbergate.yaml" in result.stderr
+
+
+@pytest.fixture
+def hello(server):
+    created = run(
+        server,
+        "applications",
+        "create",
+        "--name",
+        "Hello",
+        "--identifier",
+        "hello-serial",
+        "--application-path",
+        str(EXAMPLE),
+    )
+    assert created.returncode == 0, created.stderr
+    return server
+
+
+def script_of(job_script_id: int) -> str:
+    from jobscripts.models import JobScript
+
+    return JobScript.objects.get(pk=job_script_id).files.get(file_type="ENTRYPOINT").read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestRenderingFromTheTerminal:
+    def test_answers_typed_at_the_prompt(self, hello):
+        result = run(
+            hello,
+            "--json",
+            "job-scripts",
+            "create",
+            "hello-serial",
+            "--name",
+            "asked",
+            stdin="compute\n30\nmyjob\nhi there\n",
+        )
+        assert result.returncode == 0, result.stderr
+        script = script_of(json.loads(result.stdout[result.stdout.index("{") :])["id"])
+        assert "#SBATCH --partition=compute" in script and "#SBATCH --time=30" in script
+        assert 'echo "hi there"' in script
+
+    def test_fast_takes_the_defaults_and_says_which(self, hello):
+        result = run(hello, "job-scripts", "create", "hello-serial", "--fast", "--sbatch-params", "--mem=1G")
+        assert result.returncode == 0, result.stderr
+        assert "DEFAULT USED" in result.stdout and "partition" in result.stdout
+        from jobscripts.models import JobScript
+
+        assert "#SBATCH --mem=1G" in script_of(JobScript.objects.latest("id").pk)
+
+    def test_a_param_file_answers_and_the_server_checks_them(self, hello, tmp_path):
+        answers = tmp_path / "answers.yaml"
+        answers.write_text("partition: compute\nminutes: 500\njob_name: ok\nmessage: m\n")
+        result = run(hello, "job-scripts", "create", "hello-serial", "--param-file", str(answers))
+        assert result.returncode == 1
+        assert "param_dict.minutes" in result.stderr and "at most 120" in result.stderr
+
+    def test_a_param_file_that_does_not_parse_is_a_usage_error(self, hello, tmp_path):
+        broken = tmp_path / "answers.json"
+        broken.write_text("{nope")
+        result = run(hello, "job-scripts", "create", "hello-serial", "--param-file", str(broken))
+        assert result.returncode == 2
+        assert "does not parse" in result.stderr
+
+    def test_create_submit_and_watch(self, hello, agent):
+        result = run(
+            hello,
+            "--json",
+            "job-scripts",
+            "create",
+            "hello-serial",
+            "--fast",
+            "--submit",
+            "--cluster-name",
+            "cluster-a",
+        )
+        assert result.returncode == 0, result.stderr
+        from submissions.models import JobSubmission
+
+        submission = JobSubmission.objects.get(job_script__parent_template__identifier="hello-serial")
+        assert submission.status == "CREATED"
+        agent.client.post(
+            "/jobbergate/job-submissions/agent/submitted", {"id": submission.pk, "slurm_job_id": 41}, format="json"
+        )
+        agent.client.put(
+            f"/jobbergate/job-submissions/agent/{submission.pk}", {"slurm_job_state": "COMPLETED"}, format="json"
+        )
+        watched = run(hello, "job-submissions", "watch", str(submission.pk), "--interval", "0.2")
+        assert watched.returncode == 0, watched.stderr
+        assert "DONE Slurm COMPLETED" in watched.stdout
+        failed = run(hello, "job-submissions", "clone", "--id", str(submission.pk))
+        assert failed.returncode == 0
+        clone_id = JobSubmission.objects.get(cloned_from=submission).pk
+        assert run(hello, "job-submissions", "cancel", "--id", str(clone_id)).returncode == 0
+        assert run(hello, "job-submissions", "watch", str(clone_id), "--interval", "0.2").returncode == 1
+
+    def test_stand_alone_show_and_download(self, server, tmp_path):
+        script = tmp_path / "run.sh"
+        script.write_text("#!/bin/bash\necho alone\n")
+        created = run(server, "--json", "job-scripts", "create-stand-alone", str(script), "--name", "alone")
+        assert created.returncode == 0, created.stderr
+        job_id = str(json.loads(created.stdout)["id"])
+        assert "echo alone" in run(server, "job-scripts", "show-files", "--id", job_id).stdout
+        out = tmp_path / "out"
+        assert run(server, "job-scripts", "download-files", "--id", job_id, "--destination", str(out)).returncode == 0
+        assert (out / "run.sh").read_text() == "#!/bin/bash\necho alone\n"

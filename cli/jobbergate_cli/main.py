@@ -18,11 +18,15 @@ SUBCOMMANDS = {
         "applications",
         "Applications: list, get, create, update, delete, clone, download.",
     ),
-    "job-scripts": ("jobbergate_cli.commands.job_scripts", "job_scripts", "Job scripts: list and get."),
+    "job-scripts": (
+        "jobbergate_cli.commands.job_scripts",
+        "job_scripts",
+        "Job scripts: create (render), list, get, files, clone, delete.",
+    ),
     "job-submissions": (
         "jobbergate_cli.commands.job_submissions",
         "job_submissions",
-        "Job submissions: list and get.",
+        "Job submissions: create, watch, cancel, clone, list, get, delete.",
     ),
 }
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from jobbergate_cli.commands.shared import get_command, list_command
 
 PATH = "job-scripts"
 COLUMNS = ["id", "name", "parent_template_id", "owner_email", "description"]
+SUFFIXES = (".j2", ".jinja2")
 
 
 @click.group("job-scripts", help="Job scripts rendered from applications.\n\nExample: jobbergate job-scripts list")
@@ -27,3 +30,169 @@ job_scripts.add_command(
 job_scripts.add_command(
     get_command(PATH, columns=[*COLUMNS, "files"], noun="job script", example="jobbergate job-scripts get-one --id 7")
 )
+
+
+def output_name(template_name: str, runtime_config: dict) -> str:
+    """``job.sh.j2`` -> ``job.sh``; supporting files as ``supporting_files_output_name`` says."""
+    names = runtime_config.get("supporting_files_output_name") or {}
+    for key in (template_name, f"templates/{template_name}"):
+        if key in names:
+            value = names[key]
+            return value[0] if isinstance(value, list) else value
+    base = template_name.rsplit("/", 1)[-1]
+    for suffix in SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
+    """Which templates to render into which files: the default template (the entrypoint) and every SUPPORT one."""
+    default = str(runtime_config.get("default_template") or "").removeprefix("templates/")
+    mapping = {}
+    for row in application.get("template_files", []):
+        if row["file_type"] == "SUPPORT" or row["filename"] == default or not default:
+            mapping[row["filename"]] = output_name(row["filename"], runtime_config)
+    return mapping
+
+
+@job_scripts.command(
+    help="Render a job script from an application, asking its questions (or taking them from --param-file, or the "
+    "defaults with --fast), and optionally submit it.\n\n"
+    "Example: jobbergate job-scripts create hello-serial --name run1 --fast --submit --cluster-name cluster-a"
+)
+@click.argument("application")
+@click.option("--name", "-n", help="Name of the job script (default: the application's).")
+@click.option("--description")
+@click.option("--sbatch-params", multiple=True, help="An sbatch option for the script, e.g. --time=10 (repeatable).")
+@click.option("--param-file", type=click.Path(dir_okay=False, path_type=Path), help="Answers (JSON or YAML).")
+@click.option("--fast", "-f", is_flag=True, help="Take the default answers without asking.")
+@click.option("--submit/--no-submit", default=False, help="Submit it to a cluster right away.")
+@click.option("--cluster-name", help="The cluster to submit to (DEFAULT_CLUSTER_NAME).")
+@click.option("--execution-directory", help="Where the job runs on the cluster.")
+@click.pass_obj
+def create(
+    obj, application, name, description, sbatch_params, param_file, fast, submit, cluster_name, execution_directory
+):
+    from jobbergate_cli.output import emit, table
+    from jobbergate_cli.questions import ParamFileError, ask, load_param_file
+
+    try:
+        given = load_param_file(param_file)
+    except ParamFileError as error:
+        raise click.UsageError(str(error)) from None
+    app = obj.client.get(f"job-script-templates/{application}")
+    workflow = (app.get("workflow_files") or [{}])[0]
+    runtime_config = workflow.get("runtime_config") or {}
+    answers, defaults_used = ask(app.get("questions") or [], given=given, fast=fast)
+    if defaults_used and not obj.as_json:
+        table([{"question": key, "default used": value} for key, value in defaults_used.items()], None)
+    parameters = {**runtime_config, **(app.get("template_vars") or {}), **answers}
+    body = {
+        "create_request": {
+            "name": name or runtime_config.get("job_script_name") or app["name"],
+            "description": description or "",
+        },
+        "render_request": {
+            "template_output_name_mapping": output_mapping(app, runtime_config),
+            "sbatch_params": list(sbatch_params),
+            "param_dict": {"data": parameters},
+        },
+    }
+    job_script = obj.client.json("POST", f"{PATH}/render-from-template/{app['id']}", json=body)
+    emit(job_script, as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full, title="Created job script")
+    if submit:
+        from jobbergate_cli.commands.job_submissions import submit_job_script
+
+        submit_job_script(
+            obj,
+            job_script["id"],
+            name=job_script["name"],
+            cluster=cluster_name,
+            execution_directory=execution_directory,
+        )
+
+
+@job_scripts.command(
+    "create-stand-alone",
+    help="Create a job script from files you wrote: one entrypoint and supporting files.\n\n"
+    "Example: jobbergate job-scripts create-stand-alone run.sh --name run --supporting-file input.txt",
+)
+@click.argument("entrypoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", "-n", required=True)
+@click.option("--description")
+@click.option("--supporting-file", "-s", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def create_stand_alone(obj, entrypoint, name, description, supporting_file):
+    from jobbergate_cli.output import emit
+
+    row = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
+    for path, file_type in [(entrypoint, "ENTRYPOINT"), *((path, "SUPPORT") for path in supporting_file)]:
+        obj.client.json(
+            "PUT", f"{PATH}/{row['id']}/upload/{file_type}", files={"upload_file": (path.name, path.read_bytes())}
+        )
+    emit(obj.client.get(f"{PATH}/{row['id']}"), as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full)
+
+
+@job_scripts.command(
+    "show-files", help="Print the files of a job script.\n\nExample: jobbergate job-scripts show-files --id 7"
+)
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.pass_obj
+def show_files(obj, key):
+    for row in obj.client.get(f"{PATH}/{key}")["files"]:
+        text = obj.client.request("GET", f"{PATH}/{key}/upload/{row['filename']}").text
+        click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
+        click.echo(text)
+
+
+@job_scripts.command(
+    "download-files",
+    help="Write the files of a job script into a folder.\n\nExample: jobbergate job-scripts download-files --id 7",
+)
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.option("--destination", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.pass_obj
+def download_files(obj, key, destination):
+    destination.mkdir(parents=True, exist_ok=True)
+    for row in obj.client.get(f"{PATH}/{key}")["files"]:
+        target = destination / Path(row["filename"]).name
+        target.write_bytes(obj.client.request("GET", f"{PATH}/{key}/upload/{row['filename']}").content)
+        click.echo(str(target))
+
+
+@job_scripts.command(
+    help="Rename or describe a job script.\n\nExample: jobbergate job-scripts update --id 7 --name run2"
+)
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.option("--name", "-n")
+@click.option("--description")
+@click.pass_obj
+def update(obj, key, name, description):
+    from jobbergate_cli.output import emit
+
+    fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    if not fields:
+        raise click.UsageError("Nothing to change: give --name or --description.")
+    emit(obj.client.json("PUT", f"{PATH}/{key}", json=fields), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+
+
+@job_scripts.command(help="Delete a job script.\n\nExample: jobbergate job-scripts delete --id 7")
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.pass_obj
+def delete(obj, key):
+    obj.client.json("DELETE", f"{PATH}/{key}")
+    click.echo(f"Deleted job script {key}.", err=True)
+
+
+@job_scripts.command(
+    help="Copy a job script with its files.\n\nExample: jobbergate job-scripts clone --id 7 --name copy"
+)
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.option("--name", "-n")
+@click.pass_obj
+def clone(obj, key, name):
+    from jobbergate_cli.output import emit
+
+    row = obj.client.json("POST", f"{PATH}/clone/{key}", json={"name": name} if name else {})
+    emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned job script")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from jobbergate_cli.commands.shared import get_command, list_command
 
 PATH = "job-submissions"
 COLUMNS = ["id", "name", "status", "slurm_job_id", "slurm_job_state", "client_id", "job_script_id"]
+TERMINAL = {"REJECTED", "DONE", "ABORTED", "CANCELLED"}
 
 
 @click.group("job-submissions", help="Job scripts sent to Slurm clusters.\n\nExample: jobbergate job-submissions list")
@@ -39,3 +42,116 @@ job_submissions.add_command(
         example="jobbergate job-submissions get-one --id 12",
     )
 )
+
+
+def submit_job_script(
+    obj,
+    job_script_id: int,
+    *,
+    name: str,
+    cluster: str | None,
+    execution_directory: str | None,
+    sbatch_arguments: tuple[str, ...] = (),
+) -> dict:
+    from jobbergate_cli.output import emit
+
+    cluster = cluster or obj.settings.default_cluster_name
+    if not cluster:
+        raise click.UsageError("Name the cluster: --cluster-name, or DEFAULT_CLUSTER_NAME.")
+    body = {
+        "name": name,
+        "job_script_id": job_script_id,
+        "client_id": cluster,
+        "execution_directory": execution_directory,
+        "sbatch_arguments": list(sbatch_arguments),
+    }
+    row = obj.client.json("POST", PATH, json=body)
+    emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Created job submission")
+    return row
+
+
+@job_submissions.command(
+    help="Submit a job script to a cluster.\n\n"
+    "Example: jobbergate job-submissions create --job-script-id 7 --name run --cluster-name cluster-a --wait"
+)
+@click.option("--job-script-id", "-i", required=True, type=int)
+@click.option("--name", "-n", required=True)
+@click.option("--cluster-name", help="The cluster (DEFAULT_CLUSTER_NAME).")
+@click.option("--execution-directory", help="Where the job runs on the cluster.")
+@click.option("--sbatch-arguments", "-s", multiple=True, help="Extra sbatch options (repeatable).")
+@click.option("--wait", is_flag=True, help="Wait until the job has ended; exit 0 only when it ended DONE.")
+@click.pass_obj
+def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_arguments, wait):
+    row = submit_job_script(
+        obj,
+        job_script_id,
+        name=name,
+        cluster=cluster_name,
+        execution_directory=execution_directory,
+        sbatch_arguments=sbatch_arguments,
+    )
+    if wait:
+        raise SystemExit(watch_until_done(obj, [row["id"]]))
+
+
+@job_submissions.command(
+    help="Cancel a submission (CREATED or SUBMITTED).\n\nExample: jobbergate job-submissions cancel --id 12"
+)
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.pass_obj
+def cancel(obj, key):
+    from jobbergate_cli.output import emit
+
+    emit(obj.client.json("PUT", f"{PATH}/cancel/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+
+
+@job_submissions.command(help="Submit the same job script again.\n\nExample: jobbergate job-submissions clone --id 12")
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.pass_obj
+def clone(obj, key):
+    from jobbergate_cli.output import emit
+
+    emit(obj.client.json("POST", f"{PATH}/clone/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+
+
+@job_submissions.command(help="Delete a submission.\n\nExample: jobbergate job-submissions delete --id 12")
+@click.option("--id", "-i", "key", required=True, type=int)
+@click.pass_obj
+def delete(obj, key):
+    obj.client.json("DELETE", f"{PATH}/{key}")
+    click.echo(f"Deleted job submission {key}.", err=True)
+
+
+def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: float | None = None) -> int:
+    """Print each status change until every submission has ended; 0 when all ended DONE, 1 otherwise."""
+    seen: dict[int, tuple] = {}
+    started = time.monotonic()
+    while True:
+        rows = [obj.client.get(f"{PATH}/{key}") for key in ids]
+        for row in rows:
+            state = (row["status"], row.get("slurm_job_state"))
+            if seen.get(row["id"]) != state:
+                seen[row["id"]] = state
+                detail = f" Slurm {state[1]}" if state[1] else ""
+                click.echo(
+                    f"submission {row['id']}: {state[0]}{detail}"
+                    + (f" ({row['report_message']})" if row.get("report_message") else "")
+                )
+        if all(row["status"] in TERMINAL for row in rows):
+            return 0 if all(row["status"] == "DONE" for row in rows) else 1
+        if timeout is not None and time.monotonic() - started > timeout:
+            click.echo("Stopped watching: time is up.", err=True)
+            return 1
+        time.sleep(interval)
+
+
+@job_submissions.command(
+    help="Follow submissions until they end; exit 0 only when every one ended DONE.\n\n"
+    "Example: jobbergate job-submissions watch 12 13"
+)
+@click.argument("ids", nargs=-1, type=int, required=True)
+@click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, help="Seconds between looks.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.pass_obj
+def watch(obj, ids, interval, timeout):
+    raise SystemExit(watch_until_done(obj, list(ids), interval=interval, timeout=timeout))
