@@ -285,3 +285,44 @@ class TestRenderingFromTheTerminal:
         out = tmp_path / "out"
         assert run(server, "job-scripts", "download-files", "--id", job_id, "--destination", str(out)).returncode == 0
         assert (out / "run.sh").read_text() == "#!/bin/bash\necho alone\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_login_with_the_device_flow_against_the_real_provider(live_server, oidc, tmp_path):
+    """The person's part (open the URL, sign in, approve) is scripted over HTTP, as a browser would do it."""
+    import requests
+
+    from jobbergate.testing.oidc import submit_forms
+
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "BASE_API_URL": live_server.url,
+        "OIDC_DOMAIN": oidc.issuer.removeprefix("http://"),
+        "OIDC_USE_HTTPS": "false",
+        "OIDC_CLIENT_ID": "jobbergate-cli",
+        "JOBBERGATE_CACHE_DIR": str(tmp_path / "cache"),
+        "JOBBERGATE_CONFIG": "/nonexistent",
+    }
+    process = subprocess.Popen(
+        [JOBBERGATE, "login", "--no-browser"], env=environment, stderr=subprocess.PIPE, text=True
+    )
+    line = process.stderr.readline()
+    assert line.startswith("Open "), line
+    url = line.split()[1]
+    browser = requests.Session()
+    assert "Success" in submit_forms(browser, browser.get(url, timeout=10), login="alice").text
+    assert process.wait(timeout=60) == 0
+    assert "Signed in as alice@example.com" in process.stderr.read()
+    for label in ("access", "refresh"):
+        assert stat.S_IMODE((tmp_path / "cache" / "token" / f"{label}.token").stat().st_mode) == 0o600
+
+    def jobbergate(*arguments):
+        return subprocess.run([JOBBERGATE, *arguments], env=environment, capture_output=True, text=True, timeout=60)
+
+    claims = json.loads(jobbergate("show-token", "--decode").stdout)
+    assert claims["email"] == "alice@example.com" and claims["aud"] == oidc.audience
+    assert jobbergate("applications", "list").returncode == 0
+    assert jobbergate("logout").returncode == 0
+    signed_out = jobbergate("applications", "list")
+    assert signed_out.returncode == 3 and "Not signed in" in signed_out.stderr

@@ -27,6 +27,7 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_use_https: bool = True
+    oidc_audience: str | None = None
     default_cluster_name: str | None = None
     sbatch_path: str | None = None
     requests_timeout: float = 15.0

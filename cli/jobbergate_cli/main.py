@@ -13,6 +13,9 @@ from jobbergate_cli import __version__
 EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER = 1, 3, 4, 5
 
 SUBCOMMANDS = {
+    "login": ("jobbergate_cli.commands.auth", "login", "Sign in (device code flow)."),
+    "logout": ("jobbergate_cli.commands.auth", "logout", "Forget the cached tokens."),
+    "show-token": ("jobbergate_cli.commands.auth", "show_token", "Print the access token or its claims."),
     "applications": (
         "jobbergate_cli.commands.applications",
         "applications",
