@@ -326,3 +326,71 @@ def test_login_with_the_device_flow_against_the_real_provider(live_server, oidc,
     assert jobbergate("logout").returncode == 0
     signed_out = jobbergate("applications", "list")
     assert signed_out.returncode == 3 and "Not signed in" in signed_out.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def legacy(server):
+    for name in ("legacy-simulation", "legacy-preprocess"):
+        created = run(
+            server,
+            "applications",
+            "create",
+            "--name",
+            name,
+            "--identifier",
+            name,
+            "--application-path",
+            str(EXAMPLES / name),
+        )
+        assert created.returncode == 0, created.stderr
+    return server
+
+
+@pytest.mark.django_db(transaction=True)
+class TestUpstreamWorkflows:
+    """Unmodified upstream-style jobbergate.py applications from examples/, run by our command."""
+
+    def test_answers_at_the_prompt_follow_nextworkflow_and_boolean_lists(self, legacy):
+        # partition, steps, solver; then outputs (checkbox), restart (yes) and its follow-up restart_file.
+        result = run(
+            legacy,
+            "--json",
+            "job-scripts",
+            "create",
+            "legacy-simulation",
+            stdin="debug\n250\ngmres\npressure, velocity\ny\nold.h5\n",
+        )
+        assert result.returncode == 0, result.stderr
+        job_id = json.loads(result.stdout[result.stdout.index("{") :])["id"]
+        from jobscripts.models import JobScript
+
+        job_script = JobScript.objects.get(pk=job_id)
+        settings_file = job_script.files.get(filename="settings.ini").read_text()
+        assert "steps = 250" in settings_file and "solver = gmres" in settings_file
+        assert "fields = pressure,velocity" in settings_file
+        assert "--restart old.h5" in script_of(job_id)
+        assert "#SBATCH --partition=debug" in script_of(job_id)
+
+    def test_fast_mode_on_the_older_import_paths(self, legacy):
+        result = run(legacy, "job-scripts", "create", "legacy-preprocess", "--fast")
+        assert result.returncode == 0, result.stderr
+        assert "chunks" in result.stdout and "DEFAULT USED" in result.stdout
+        from jobscripts.models import JobScript
+
+        script = script_of(JobScript.objects.latest("id").pk)
+        assert "#SBATCH --array=1-4" in script and "--version 2.3" in script and "gzip -6" in script
+
+    def test_a_param_file_skips_the_questions_it_answers(self, legacy, tmp_path):
+        answers = tmp_path / "answers.json"
+        answers.write_text(json.dumps({"chunks": 8, "compress": False}))
+        result = run(
+            legacy, "job-scripts", "create", "legacy-preprocess", "--param-file", str(answers), stdin="/data/in\n"
+        )
+        assert result.returncode == 0, result.stderr
+        from jobscripts.models import JobScript
+
+        script = script_of(JobScript.objects.latest("id").pk)
+        assert "--input /data/in" in script and "#SBATCH --array=1-8" in script and "gzip" not in script

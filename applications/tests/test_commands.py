@@ -76,9 +76,9 @@ def test_export_then_import_gives_the_same_applications(tmp_path, archive_format
     run("import_applications", str(EXAMPLES), "--owner", "ops@example.com")
     exported = tmp_path / "out"
     output = run("export_applications", str(exported), "--format", archive_format)
-    assert "5 application(s) exported." in output
+    assert "6 application(s) exported." in output
     again = run("import_applications", str(exported))
-    assert again.count("unchanged") == 5
+    assert again.count("unchanged") == 6
 
 
 def test_a_path_that_is_not_an_application_is_a_command_error(tmp_path):

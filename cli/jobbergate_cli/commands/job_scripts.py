@@ -84,7 +84,17 @@ def create(
     app = obj.client.get(f"job-script-templates/{application}")
     workflow = (app.get("workflow_files") or [{}])[0]
     runtime_config = workflow.get("runtime_config") or {}
-    answers, defaults_used = ask(app.get("questions") or [], given=given, fast=fast)
+    if app.get("questions") or not app.get("workflow_files"):
+        answers, defaults_used = ask(app.get("questions") or [], given=given, fast=fast)
+    else:
+        from jobbergate_cli.workflow import WorkflowError, run_workflow
+
+        source = obj.client.request("GET", f"job-script-templates/{app['id']}/upload/workflow").text
+        config = {"jobbergate_config": runtime_config, "application_config": app.get("template_vars") or {}}
+        try:
+            answers, defaults_used = run_workflow(source, config, given=given, fast=fast)
+        except WorkflowError as error:
+            raise click.ClickException(str(error)) from None
     if defaults_used and not obj.as_json:
         table([{"question": key, "default used": value} for key, value in defaults_used.items()], None)
     parameters = {**runtime_config, **(app.get("template_vars") or {}), **answers}
