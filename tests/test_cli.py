@@ -80,7 +80,7 @@ def server(live_server, alice):
     return live_server.url, alice.token
 
 
-def run(server, *arguments, token=None, stdin=None):
+def run(server, *arguments, token=None, stdin=None, cwd=None):
     url, default_token = server
     environment = {
         "PATH": os.environ.get("PATH", ""),
@@ -90,7 +90,13 @@ def run(server, *arguments, token=None, stdin=None):
         "JOBBERGATE_CONFIG": "/nonexistent",
     }
     return subprocess.run(
-        [JOBBERGATE, *arguments], env=environment, capture_output=True, text=True, timeout=60, input=stdin or ""
+        [JOBBERGATE, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=stdin or "",
+        cwd=cwd,
     )
 
 
@@ -228,6 +234,11 @@ class TestRenderingFromTheTerminal:
         from jobscripts.models import JobScript
 
         assert "#SBATCH --mem=1G" in script_of(JobScript.objects.latest("id").pk)
+
+    def test_download_writes_the_rendered_files_here(self, hello, tmp_path):
+        result = run(hello, "job-scripts", "create", "hello-serial", "--fast", "--download", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "job.sh").read_text().startswith("#!/bin/bash")
 
     def test_a_param_file_answers_and_the_server_checks_them(self, hello, tmp_path):
         answers = tmp_path / "answers.yaml"

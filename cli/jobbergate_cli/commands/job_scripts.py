@@ -164,11 +164,15 @@ def show_files(obj, key):
 @click.option("--destination", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.pass_obj
 def download_files(obj, key, destination):
+    write_files(obj, key, destination)
+
+
+def write_files(obj, key: int, destination: Path) -> None:
     destination.mkdir(parents=True, exist_ok=True)
     for row in obj.client.get(f"{PATH}/{key}")["files"]:
         target = destination / Path(row["filename"]).name
         target.write_bytes(obj.client.request("GET", f"{PATH}/{key}/upload/{row['filename']}").content)
-        click.echo(str(target))
+        click.echo(str(target), err=True)
 
 
 @job_scripts.command(
