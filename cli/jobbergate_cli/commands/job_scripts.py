@@ -70,9 +70,22 @@ def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
 @click.option("--submit/--no-submit", default=False, help="Submit it to a cluster right away.")
 @click.option("--cluster-name", help="The cluster to submit to (DEFAULT_CLUSTER_NAME).")
 @click.option("--execution-directory", help="Where the job runs on the cluster.")
+@click.option("--download/--no-download", default=False, help="Write the rendered files into this folder.")
+@click.option("--wait", is_flag=True, help="With --submit: wait until the job has ended (exit 0 only when DONE).")
 @click.pass_obj
 def create(
-    obj, application, name, description, sbatch_params, param_file, fast, submit, cluster_name, execution_directory
+    obj,
+    application,
+    name,
+    description,
+    sbatch_params,
+    param_file,
+    fast,
+    submit,
+    cluster_name,
+    execution_directory,
+    download,
+    wait,
 ):
     from jobbergate_cli.output import emit, table
     from jobbergate_cli.questions import ParamFileError, ask, load_param_file
@@ -111,16 +124,20 @@ def create(
     }
     job_script = obj.client.json("POST", f"{PATH}/render-from-template/{app['id']}", json=body)
     emit(job_script, as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full, title="Created job script")
+    if download:
+        write_files(obj, job_script["id"], Path("."))
     if submit:
-        from jobbergate_cli.commands.job_submissions import submit_job_script
+        from jobbergate_cli.commands.job_submissions import submit_job_script, watch_until_done
 
-        submit_job_script(
+        row = submit_job_script(
             obj,
             job_script["id"],
             name=job_script["name"],
             cluster=cluster_name,
             execution_directory=execution_directory,
         )
+        if wait:
+            raise SystemExit(watch_until_done(obj, [row["id"]]))
 
 
 @job_scripts.command(
