@@ -93,7 +93,16 @@ class PendingSubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JobSubmission
-        fields = ("id", "name", "owner_email", "execution_directory", "sbatch_arguments", "job_script_id", "job_script")
+        fields = (
+            "id",
+            "name",
+            "owner_email",
+            "execution_directory",
+            "sbatch_arguments",
+            "job_script_id",
+            "job_script",
+            "created_at",
+        )
 
 
 class ActiveSubmissionSerializer(serializers.ModelSerializer):

@@ -125,7 +125,9 @@ class AgentViewSet(viewsets.GenericViewSet):
     def active(self, request):
         rows = JobSubmission.objects.filter(
             client_id=self.cluster, status__in=[JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CANCELLED]
-        ).exclude(
+        )
+        # A cancelled row needs the agent only while its Slurm job may still run: it has a job id and no end state.
+        rows = rows.exclude(status=JobSubmissionStatus.CANCELLED, slurm_job_id=None).exclude(
             status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=services.FAILURE_STATES | services.SUCCESS_STATES
         )
         return self._page(rows.order_by("id"), ActiveSubmissionSerializer)

@@ -45,7 +45,7 @@ def config_file() -> Path:
     return base / "jobbergate" / "config.toml"
 
 
-def _coerce(name: str, value, default):
+def coerce_setting(name: str, value, default):
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -80,5 +80,5 @@ def load_settings(**flags) -> Settings:
     settings = Settings()
     for item in fields(Settings):
         if item.name in values:
-            setattr(settings, item.name, _coerce(item.name, values[item.name], getattr(Settings, item.name)))
+            setattr(settings, item.name, coerce_setting(item.name, values[item.name], getattr(Settings, item.name)))
     return settings

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "login": ("jobbergate_cli.commands.auth", "login", "Sign in (device code flow)."),
     "logout": ("jobbergate_cli.commands.auth", "logout", "Forget the cached tokens."),
     "show-token": ("jobbergate_cli.commands.auth", "show_token", "Print the access token or its claims."),
+    "agent": ("jobbergate_cli.commands.agent", "agent", "The cluster agent (on a Slurm login node)."),
     "applications": (
         "jobbergate_cli.commands.applications",
         "applications",

@@ -63,6 +63,8 @@ class TestReports:
 
     def test_a_cancelled_row_keeps_cancelled_but_records_the_job(self, agent, alice):
         row = make_submission(alice.email, client_id="cluster-a")
+        never_sent = make_submission(alice.email, client_id="cluster-a")
+        assert alice.client.put(f"/jobbergate/job-submissions/cancel/{never_sent.pk}").status_code == 200
         assert alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").status_code == 200
         agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 5}, format="json")
         row.refresh_from_db()

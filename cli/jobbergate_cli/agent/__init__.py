@@ -1,0 +1,1 @@
+"""The cluster agent (``jobbergate agent run``): Slurm's side of job submissions. See core.py."""

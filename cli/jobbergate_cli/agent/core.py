@@ -1,0 +1,388 @@
+"""The cluster agent: submits its cluster's new submissions to Slurm and reports their jobs' states back.
+
+One cycle, every few seconds:
+
+1. heartbeat (``PUT /clusters/status``);
+2. one ``squeue --json`` for every job the controller holds;
+3. pending submissions, all pages: a submission whose job is already in Slurm (found by the marker in its comment,
+   in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted again; the others are
+   written to their execution directory as the mapped user and sent with ``sbatch --parsable`` as that user;
+4. active submissions: cancelled ones are ``scancel``-ed in one call; a job that ended is looked up in accounting
+   (one ``sacct`` call for all of them) for its final state, exit code and reason; ``scontrol`` when there is no
+   accounting.
+
+A failure of the API or of Slurm is logged in one line and retried on the next cycle (with a growing pause); a job id
+the API could not take is kept and reported first on the next cycle, and the marker covers a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from jobbergate_cli.agent.mappers import Mapper, load_mapper
+from jobbergate_cli.agent.settings import AgentSettings
+from jobbergate_cli.client import ApiClient, ApiError
+from jobbergate_cli.slurm import (
+    Account,
+    JobState,
+    SbatchRejected,
+    Slurm,
+    SlurmError,
+    marker,
+    stamp,
+    tagged,
+)
+from jobbergate_cli.tokens import SignInError, access_token, claims
+
+log = logging.getLogger("jobbergate.agent")
+
+AGENT = "job-submissions/agent"
+MAX_PAUSE = 300.0
+
+
+class CycleFailed(Exception):
+    """A cycle could not finish (the API or Slurm is down); nothing is lost, the next cycle tries again."""
+
+
+@contextmanager
+def acting_as(account: Account) -> Iterator[None]:
+    """File operations as ``account`` (root switches its effective ids; anyone else already is the account)."""
+    if os.geteuid() != 0 or account.uid == 0:
+        yield
+        return
+    saved_groups = os.getgroups()
+    os.setgroups(account.groups())
+    os.setegid(account.gid)
+    os.seteuid(account.uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(saved_groups)
+
+
+@dataclass
+class Agent:
+    settings: AgentSettings
+    client: ApiClient
+    slurm: Slurm
+    mapper: Mapper
+    cluster: str
+    # Job ids sbatch gave that the API has not taken yet: reported first on the next cycle.
+    unreported: dict[int, int] = field(default_factory=dict)
+    # The last state reported per submission, so an unchanged state is not sent again.
+    reported: dict[int, str] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings) -> Agent:
+        token_settings = settings.client_settings()
+        return cls(
+            settings=settings,
+            client=ApiClient(
+                base_url=settings.base_api_url or "",
+                token=lambda: access_token(token_settings),
+                timeout=settings.request_timeout,
+                retries=0,
+            ),
+            slurm=Slurm(
+                sbatch=settings.sbatch_path,
+                squeue=settings.squeue_path,
+                sacct=settings.sacct_path,
+                scontrol=settings.scontrol_path,
+                scancel=settings.scancel_path,
+                timeout=settings.slurm_timeout,
+            ),
+            mapper=load_mapper(settings),
+            cluster=cluster_name(settings),
+        )
+
+    # The loop ----------------------------------------------------------------------------------------------------
+
+    def run(self, *, once: bool = False, max_cycles: int | None = None) -> int:
+        """Cycle until stopped (or once); 0 when the last cycle went through, 1 otherwise."""
+        failures, cycles = 0, 0
+        settings = self.settings
+        log.info("agent of cluster %s: %s, every %g s", self.cluster, settings.base_api_url, settings.interval)
+        while True:
+            try:
+                self.cycle()
+                failures = 0
+            except CycleFailed as error:
+                failures += 1
+                log.warning("cycle failed (%d in a row): %s", failures, error)
+            cycles += 1
+            if once or self.stop.is_set() or (max_cycles is not None and cycles >= max_cycles):
+                return 0 if failures == 0 else 1
+            pause = self.settings.interval if failures == 0 else min(self.settings.interval * 2**failures, MAX_PAUSE)
+            if self.stop.wait(pause):
+                return 0 if failures == 0 else 1
+
+    def cycle(self) -> None:
+        """One pass over the cluster's work. Raises CycleFailed when the API or Slurm could not be reached."""
+        try:
+            self.heartbeat()
+            queue = self.slurm.queue()
+            self.report_unreported()
+            if self.submit_pending(queue):
+                queue = self.slurm.queue()  # the jobs just submitted, so they are not taken for ended ones
+            self.track_active(queue)
+        except ApiError as error:
+            raise CycleFailed(f"API: {error}") from None
+        except SignInError as error:
+            raise CycleFailed(f"sign-in: {error}") from None
+        except SlurmError as error:
+            raise CycleFailed(f"Slurm: {error}") from None
+
+    def heartbeat(self) -> None:
+        interval = max(1, round(self.settings.interval))
+        self.client.json("PUT", "clusters/status", params={"interval": interval})
+
+    # Submitting --------------------------------------------------------------------------------------------------
+
+    def report_unreported(self) -> None:
+        for submission_id, job_id in list(self.unreported.items()):
+            self._report_submitted(submission_id, job_id)
+
+    def _report_submitted(self, submission_id: int, job_id: int, state: JobState | None = None) -> None:
+        reported_state = state.state if state else "PENDING"
+        body: dict[str, object] = {"id": submission_id, "slurm_job_id": job_id, "slurm_job_state": reported_state}
+        if state is not None:
+            body["slurm_job_info"] = state.info()
+        self.unreported[submission_id] = job_id
+        try:
+            self.client.json("POST", f"{AGENT}/submitted", json=body)
+        except ApiError as error:
+            if error.status in (404, 409):  # deleted meanwhile, or already has a job: nothing more to say
+                log.warning("submission %s: the API did not take Slurm job %s: %s", submission_id, job_id, error)
+                self.unreported.pop(submission_id, None)
+                return
+            raise
+        self.unreported.pop(submission_id, None)
+        self.reported[submission_id] = reported_state
+
+    def submit_pending(self, queue: dict[int, JobState]) -> int:
+        """Send every pending submission to Slurm (or report the job it already has); how many were seen."""
+        pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
+        if not pending:
+            return 0
+        existing = self._existing_jobs(pending, queue)
+        for row in pending:
+            if self.stop.is_set():
+                break
+            job_id = existing.get(row["id"])
+            if job_id is not None:
+                log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
+                self._report_submitted(row["id"], job_id, queue.get(job_id))
+                continue
+            self.submit_one(row)
+        return len(pending)
+
+    def _existing_jobs(self, pending: list[dict], queue: dict[int, JobState]) -> dict[int, int]:
+        """Submission id -> job id for the pending submissions Slurm already has a job for (a restarted agent)."""
+        wanted = {(self.cluster, row["id"], stamp(row.get("created_at"))): row["id"] for row in pending}
+        found = {wanted[key]: job for key, job in tagged(queue.values()).items() if key in wanted}
+        missing = [row for row in pending if row["id"] not in found]
+        if not missing or self.slurm.accounting is False:
+            return found
+        since = self._lookback(missing)
+        accounted = self.slurm.accounted(since=since)
+        if accounted is None:
+            log.warning("no accounting on this cluster: jobs already purged from the controller cannot be found")
+            return found
+        for key, job in tagged(accounted.values()).items():
+            if key in wanted:
+                found.setdefault(wanted[key], job)
+        return found
+
+    def _lookback(self, rows: list[dict]) -> str:
+        """sacct's -S: a little before the oldest submission was created (a job cannot be older than that)."""
+        created = []
+        for row in rows:
+            try:
+                created.append(datetime.fromisoformat(str(row.get("created_at")).replace("Z", "+00:00")))
+            except ValueError:
+                continue
+        margin = timedelta(seconds=self.settings.sacct_lookback_seconds)
+        if not created:
+            return (datetime.now() - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S")
+        oldest = min(created).astimezone() - margin  # sacct reads local time
+        return oldest.strftime("%Y-%m-%dT%H:%M:%S")
+
+    def submit_one(self, row: dict) -> None:
+        """Write the job files as the mapped user and sbatch them; reject with Slurm's words when refused."""
+        submission_id = row["id"]
+        try:
+            account = self.mapper(row.get("owner_email") or "")
+            if os.geteuid() != 0 and account.uid != os.geteuid():
+                raise LookupError(
+                    f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
+                    "run it as root, or use single-user-mapper"
+                )
+            directory = Path(
+                row.get("execution_directory") or self.settings.default_slurm_work_dir or account.home
+            ).expanduser()
+            entrypoint = self.write_files(row, account, directory)
+            job_id = self.slurm.submit(
+                entrypoint,
+                account=account,
+                arguments=row.get("sbatch_arguments") or [],
+                tag=marker(self.cluster, submission_id, row.get("created_at")),
+            )
+        except (LookupError, SbatchRejected, JobFilesError) as error:
+            message = str(error)
+            log.info("submission %s rejected: %s", submission_id, message)
+            self.client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+            return
+        log.info("submission %s is Slurm job %s (as %s)", submission_id, job_id, account.name)
+        self._report_submitted(submission_id, job_id)
+
+    def write_files(self, row: dict, account: Account, directory: Path) -> Path:
+        """The job script's files in ``directory``, written as ``account``; the entrypoint's path."""
+        if not directory.is_absolute():
+            raise JobFilesError(f"The execution directory must be an absolute path, not {str(directory)!r}")
+        job_script = row.get("job_script") or {}
+        files = job_script.get("files") or []
+        entrypoints = [item for item in files if item.get("file_type") == "ENTRYPOINT"]
+        if len(entrypoints) != 1:
+            raise JobFilesError(f"Job script {row.get('job_script_id')} has no single ENTRYPOINT file")
+        contents = {}
+        for item in files:
+            name = item["filename"]
+            if "/" in name or name in ("", ".", "..") or "\0" in name:
+                raise JobFilesError(f"Unsafe job file name {name!r}")
+            response = self.client.request("GET", f"job-scripts/{job_script.get('id')}/upload/{name}")
+            contents[name] = response.content
+        with acting_as(account):
+            try:
+                if not directory.is_dir():
+                    raise JobFilesError(f"{directory} is not a directory {account.name} can use")
+                for name, content in contents.items():
+                    path = directory / name
+                    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+                    with os.fdopen(descriptor, "wb") as handle:
+                        handle.write(content)
+            except OSError as error:
+                raise JobFilesError(
+                    f"Cannot write the job files in {directory} as {account.name}: {error.strerror}"
+                ) from None
+        return directory / entrypoints[0]["filename"]
+
+    # Tracking ----------------------------------------------------------------------------------------------------
+
+    def track_active(self, queue: dict[int, JobState]) -> None:
+        active = [row for row in self._pages(f"{AGENT}/active") if row.get("slurm_job_id") is not None]
+        if not active:
+            return
+        to_cancel = [
+            row["slurm_job_id"]
+            for row in active
+            if row["status"] == "CANCELLED" and not (queue.get(row["slurm_job_id"]) or _FINISHED).finished
+        ]
+        if to_cancel:
+            log.info("cancelling Slurm jobs %s", ", ".join(map(str, to_cancel)))
+            self.slurm.cancel(to_cancel)
+        ended = [row["slurm_job_id"] for row in active if (queue.get(row["slurm_job_id"]) or _FINISHED).finished]
+        final = self.final_states(ended, queue)
+        for row in active:
+            job_id = row["slurm_job_id"]
+            state = final.get(job_id) or queue.get(job_id)
+            if state is None or (job_id in ended and job_id not in final):
+                continue  # gone from the controller, not yet in accounting: look again next cycle
+            if row["status"] == "CANCELLED" and not state.finished:
+                continue  # scancel is on its way; report once it has ended
+            self.report_state(row["id"], state)
+
+    def final_states(self, job_ids: list[int], queue: dict[int, JobState]) -> dict[int, JobState]:
+        """Final states of jobs that ended: from accounting; from the controller when there is none."""
+        if not job_ids:
+            return {}
+        if self.slurm.accounting is not False:
+            accounted = self.slurm.accounted(job_ids)
+            if accounted is not None:
+                return {job: state for job, state in accounted.items() if state.finished}
+            log.warning("no accounting on this cluster: final states come from the controller (scontrol)")
+        states = {}
+        for job_id in job_ids:
+            state = queue.get(job_id) or self.slurm.controller_state(job_id)
+            if state is None:
+                state = JobState(job_id, "UNKNOWN", reason="left the controller, and there is no accounting")
+            if state.finished:
+                states[job_id] = state
+        return states
+
+    def report_state(self, submission_id: int, state: JobState) -> None:
+        if self.reported.get(submission_id) == state.state:
+            return
+        body = {
+            "slurm_job_id": state.job_id,
+            "slurm_job_state": state.state,
+            "slurm_job_info": state.info(),
+            "slurm_job_state_reason": state.describe() if state.finished else state.reason,
+        }
+        try:
+            self.client.json("PUT", f"{AGENT}/{submission_id}", json=body)
+        except ApiError as error:
+            if error.status in (400, 404, 409, 422):
+                log.warning("submission %s: the API refused state %s: %s", submission_id, state.state, error)
+                self.reported[submission_id] = state.state
+                return
+            raise
+        self.reported[submission_id] = state.state
+        log.info("submission %s: Slurm job %s is %s", submission_id, state.job_id, state.state)
+
+    def _pages(self, path: str) -> list[dict]:
+        return list(self.client.pages(path, size=int(self.settings.page_size)))
+
+
+def cluster_name(settings: AgentSettings) -> str:
+    """The cluster an agent serves: its token's client id (checked against the setting when both are given)."""
+    named = settings.cluster_name
+    client_id = None
+    if settings.token:
+        found = claims(settings.token)
+        client_id = found.get("azp") or found.get("client_id")
+    elif settings.oidc_client_id:
+        client_id = settings.oidc_client_id
+    if named and client_id and named != client_id:
+        raise SignInError(f"The token is cluster {client_id!r}, not {named!r}: use that cluster's credentials")
+    if not (named or client_id):
+        raise SignInError(
+            "No cluster credentials: set JOBBERGATE_AGENT_TOKEN (manage.py create_api_token --cluster NAME) "
+            "or JOBBERGATE_AGENT_OIDC_CLIENT_ID and JOBBERGATE_AGENT_OIDC_CLIENT_SECRET"
+        )
+    return str(named or client_id)
+
+
+class JobFilesError(Exception):
+    """The job files could not be put in place (a bad folder, a bad name): the submission is rejected."""
+
+
+_FINISHED = JobState(0, "UNKNOWN")  # stands for "not in the controller any more"
+
+
+def main_loop(settings: AgentSettings, *, once: bool = False) -> int:
+    """Run the agent until SIGTERM/SIGINT (or one cycle); installs the signal handlers."""
+    import signal
+
+    agent = Agent.from_settings(settings)
+
+    def stop(signum, frame):
+        log.info("stopping after this step (signal %s)", signum)
+        agent.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started = time.monotonic()
+    status = agent.run(once=once)
+    log.info("agent stopped after %.1f s", time.monotonic() - started)
+    return status

@@ -1,0 +1,411 @@
+"""Slurm's own commands, run with argument lists (never a shell) and read in bulk.
+
+Used by the cluster agent and by on-site submission. Facts this module is built on (Slurm 22.05 and later):
+
+- ``sbatch --parsable`` prints the job id (``id;cluster`` on a multi-cluster set-up).
+- ``squeue --json`` lists every job the controller still holds, finished ones too until ``MinJobAge`` purges them,
+  in one call; ``exit_code`` there is a raw wait status in 22.05 (768 means exit 3) and an object later.
+- ``sacct -P`` has the final state once a job left the controller; its ``ExitCode`` column is ``code:signal``.
+  (``sacct --json`` in 22.05 reports 0 for every normal exit, so it is not used.) ``Comment`` is there only with
+  ``AccountingStoreFlags=job_comment``.
+- Every job the agent submits carries its submission in ``--comment`` (see ``marker``), so a restarted agent finds
+  a job it already submitted instead of submitting it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Words in Slurm's errors that mean "try again later", not "this job is refused".
+TRANSIENT_ERRORS = (
+    "unable to contact slurm controller",
+    "socket timed out",
+    "zero bytes were transmitted",
+    "slurm temporarily unable",
+    "resource temporarily unavailable",
+    "connection refused",
+    "communication connection failure",
+    "slurmctld is not responding",
+    "unable to connect to database",
+    "slurmdbd",
+)
+MARKER = re.compile(r"jobbergate:(?P<cluster>[^:\s]+):(?P<id>\d+):(?P<stamp>\d+)")
+# Options that would make sbatch submit as someone else or something other than the job script.
+FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap")
+CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class SlurmError(Exception):
+    """A Slurm command failed; ``transient`` when the controller or accounting could not be reached."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+class SbatchRejected(SlurmError):
+    """sbatch refused the job; the message is Slurm's own text."""
+
+
+def marker(cluster: str, submission_id: int, created: str | None) -> str:
+    """The tag a submission's job carries in its comment: the cluster, the id and the creation time (in seconds),
+    so a submission id that comes round again (a database restored or reset) is not taken for an older job."""
+    return f"jobbergate:{cluster}:{submission_id}:{stamp(created)}"
+
+
+def stamp(created: str | None) -> int:
+    """A submission's ``created_at`` in whole seconds since the epoch (0 when unknown)."""
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
+def is_transient(message: str) -> bool:
+    text = message.lower()
+    return any(words in text for words in TRANSIENT_ERRORS)
+
+
+@dataclass(frozen=True)
+class Account:
+    """The Unix account a job is submitted as."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str = "/bin/sh"
+
+    @classmethod
+    def named(cls, name: str) -> Account:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise LookupError(f"There is no Unix account named {name!r} on this host.") from None
+        return cls(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
+
+    @classmethod
+    def current(cls) -> Account:
+        entry = pwd.getpwuid(os.geteuid())
+        return cls(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
+
+    def groups(self) -> list[int]:
+        return os.getgrouplist(self.name, self.gid)
+
+
+@dataclass
+class JobState:
+    """What Slurm says about one job."""
+
+    job_id: int
+    state: str
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    comment: str | None = None
+    source: str = "squeue"
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in ACTIVE_STATES
+
+    def info(self) -> str:
+        return json.dumps({key: value for key, value in asdict(self).items() if value is not None}, sort_keys=True)
+
+    def describe(self) -> str:
+        """One line for people: the state, the exit code and Slurm's reason."""
+        parts = [f"Slurm job {self.job_id} ended {self.state}"]
+        if self.exit_code:
+            parts.append(f"with exit code {self.exit_code}")
+        if self.signal:
+            parts.append(f"by signal {self.signal}")
+        if self.reason and self.reason not in ("None", "NonZeroExitCode"):
+            parts.append(f"({self.reason})")
+        return " ".join(parts)
+
+
+# States after which Slurm may still run the job (the rest are final).
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "COMPLETING",
+        "CONFIGURING",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "RESV_DEL_HOLD",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "SUSPENDED",
+    }
+)
+
+
+def clean_environment(account: Account, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What a job submitted for ``account`` sees of the agent's environment: nothing but the basics and SLURM_CONF.
+
+    sbatch exports its environment to the job, so the agent's own settings (its secrets among them) must not leak.
+    """
+    environment = {
+        "PATH": CLEAN_PATH,
+        "HOME": account.home,
+        "USER": account.name,
+        "LOGNAME": account.name,
+        "SHELL": account.shell,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
+    if os.environ.get("SLURM_CONF"):
+        environment["SLURM_CONF"] = os.environ["SLURM_CONF"]
+    environment.update(extra or {})
+    return environment
+
+
+def check_sbatch_arguments(arguments: Sequence[str]) -> None:
+    """Each argument is one sbatch option (``--x=y`` or ``-x``); nothing that changes who or what is submitted."""
+    for argument in arguments:
+        if not isinstance(argument, str) or not argument.startswith("-") or "\n" in argument or "\0" in argument:
+            raise SbatchRejected(f"Not an sbatch option: {argument!r} (write each as --name=value).")
+        if argument.split("=", 1)[0] in FORBIDDEN_OPTIONS:
+            raise SbatchRejected(f"The sbatch option {argument.split('=', 1)[0]} is not allowed here.")
+
+
+def with_marker(arguments: Sequence[str], tag: str) -> list[str]:
+    """The arguments with the tag in --comment; a comment the user gave is kept in front of the tag."""
+    kept, comments = [], []
+    for argument in arguments:
+        if argument.startswith("--comment="):
+            comments.append(argument.split("=", 1)[1])
+        else:
+            kept.append(argument)
+    return [*kept, "--comment=" + " ".join([*comments, tag])]
+
+
+@dataclass
+class Slurm:
+    """Slurm's commands on this host. ``timeout`` bounds every call (a stopped controller makes them hang)."""
+
+    sbatch: str = "sbatch"
+    squeue: str = "squeue"
+    sacct: str = "sacct"
+    scontrol: str = "scontrol"
+    scancel: str = "scancel"
+    timeout: float = 60.0
+    accounting: bool | None = None  # None: not known yet; False once sacct said accounting is off
+    calls: list[str] = field(default_factory=list, repr=False)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        account: Account | None = None,
+        cwd: str | Path | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run one command as ``account`` (root switches to it; anyone else must already be it)."""
+        self.calls.append(Path(argv[0]).name)
+        user = group = extra_groups = None
+        if account is not None and os.geteuid() == 0 and account.uid != 0:
+            user, group, extra_groups = account.uid, account.gid, account.groups()
+        try:
+            return subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                cwd=cwd,
+                env=environment if environment is not None else clean_environment(account or Account.current()),
+                check=False,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+            )
+        except FileNotFoundError:
+            raise SlurmError(f"{argv[0]} was not found: is Slurm installed here (or set its path)?") from None
+        except subprocess.TimeoutExpired:
+            raise SlurmError(f"{Path(argv[0]).name} did not answer in {self.timeout:g} s", transient=True) from None
+
+    def _checked(self, argv: Sequence[str], **kwargs) -> str:
+        result = self.run(argv, **kwargs)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip() or f"{argv[0]} exited {result.returncode}"
+            raise SlurmError(message, transient=is_transient(message))
+        return result.stdout
+
+    # Submitting -------------------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        script: Path,
+        *,
+        account: Account,
+        arguments: Sequence[str] = (),
+        tag: str | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> int:
+        """``sbatch --parsable`` the script as ``account`` in the script's folder; the job id.
+
+        Raises SbatchRejected with Slurm's words when Slurm refuses the job, SlurmError(transient=True) when Slurm
+        could not be reached (the job may be tried again later).
+        """
+        check_sbatch_arguments(arguments)
+        options = with_marker(arguments, tag) if tag else list(arguments)
+        argv = [self.sbatch, "--parsable", *options, script.name]
+        result = self.run(argv, account=account, cwd=script.parent, environment=environment)
+        output = result.stdout.strip()
+        if result.returncode != 0:
+            message = (result.stderr or output).strip() or f"sbatch exited {result.returncode}"
+            if is_transient(message):
+                raise SlurmError(message, transient=True)
+            raise SbatchRejected(message)
+        first = output.splitlines()[-1].split(";", 1)[0] if output else ""
+        if not first.isdigit():
+            raise SlurmError(f"sbatch printed no job id: {output!r}")
+        return int(first)
+
+    # Looking -----------------------------------------------------------------------------------------------------
+
+    def queue(self) -> dict[int, JobState]:
+        """Every job the controller holds, in one ``squeue --json`` call."""
+        output = self._checked([self.squeue, "--json", "--all"])
+        try:
+            jobs = json.loads(output).get("jobs", [])
+        except ValueError:
+            raise SlurmError("squeue --json printed something that is not JSON") from None
+        states = {}
+        for job in jobs:
+            state = squeue_state(job)
+            states[state.job_id] = state
+        return states
+
+    def accounted(
+        self, job_ids: Iterable[int] = (), *, since: str | None = None, users: Iterable[str] = ()
+    ) -> dict[int, JobState] | None:
+        """Final states from accounting, in one ``sacct`` call: the given jobs, or every job since a time.
+
+        Returns None when this cluster keeps no accounting (then ``accounting`` is False and callers fall back).
+        """
+        argv = [self.sacct, "-P", "-n", "-X", "-o", "JobID,State,ExitCode,Reason,Comment"]
+        ids = sorted(set(job_ids))
+        if ids:
+            argv += ["-j", ",".join(map(str, ids))]
+        if since:
+            argv += ["-S", since]
+        names = sorted(set(users))
+        argv += ["-u", ",".join(names)] if names else ["-a"]
+        result = self.run(argv)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip()
+            if "accounting storage is disabled" in message.lower() or "not enabled" in message.lower():
+                self.accounting = False
+                return None
+            raise SlurmError(message or "sacct failed", transient=True)
+        self.accounting = True
+        states = {}
+        for line in result.stdout.splitlines():
+            state = sacct_state(line)
+            if state is not None:
+                states[state.job_id] = state
+        return states
+
+    def controller_state(self, job_id: int) -> JobState | None:
+        """``scontrol show job``: the fallback when accounting is off; None when the controller forgot the job."""
+        result = self.run([self.scontrol, "show", "job", "-o", str(job_id)])
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip()
+            if "invalid job id" in message.lower():
+                return None
+            raise SlurmError(message or "scontrol failed", transient=is_transient(message))
+        return scontrol_state(result.stdout)
+
+    def cancel(self, job_ids: Iterable[int]) -> None:
+        """``scancel`` the jobs in one call; jobs that already ended are not an error."""
+        ids = sorted(set(job_ids))
+        if not ids:
+            return
+        result = self.run([self.scancel, *map(str, ids)])
+        message = (result.stderr or "").strip()
+        if result.returncode != 0 and is_transient(message):
+            raise SlurmError(message, transient=True)
+
+
+def _number(value) -> int | None:
+    """A number from squeue's JSON: a plain int (22.05) or ``{"set": true, "number": N}`` (later)."""
+    if isinstance(value, dict):
+        return value.get("number") if value.get("set", True) and not value.get("infinite") else None
+    return value if isinstance(value, int) else None
+
+
+def squeue_state(job: dict) -> JobState:
+    state = job.get("job_state")
+    if isinstance(state, list):  # 23.02+ gives a list of flags, the base state first
+        state = state[0] if state else "UNKNOWN"
+    exit_code, signal = None, None
+    raw = job.get("exit_code")
+    if isinstance(raw, dict):  # 23.02+: {"status": [...], "return_code": {...}, "signal": {...}}
+        exit_code = _number(raw.get("return_code"))
+        signal = _number((raw.get("signal") or {}).get("id"))
+    elif isinstance(raw, int):  # 22.05: a raw wait status
+        exit_code, signal = (raw >> 8) & 0xFF, raw & 0x7F
+    return JobState(
+        job_id=int(job["job_id"]),
+        state=str(state or "UNKNOWN").split()[0],
+        exit_code=exit_code,
+        signal=signal or None,
+        reason=job.get("state_reason") or None,
+        comment=job.get("comment") or None,
+        source="squeue",
+    )
+
+
+def sacct_state(line: str) -> JobState | None:
+    parts = line.split("|")
+    if len(parts) < 3 or not parts[0].isdigit():
+        return None
+    job_id, state, exit_code = parts[0], parts[1], parts[2]
+    code, _, signal = exit_code.partition(":")
+    return JobState(
+        job_id=int(job_id),
+        state=state.split()[0] if state else "UNKNOWN",  # "CANCELLED by 0"
+        exit_code=int(code) if code.isdigit() else None,
+        signal=int(signal) if signal.isdigit() and int(signal) else None,
+        reason=(parts[3] or None) if len(parts) > 3 else None,
+        comment="|".join(parts[4:]) or None if len(parts) > 4 else None,
+        source="sacct",
+    )
+
+
+def scontrol_state(text: str) -> JobState | None:
+    fields = dict(re.findall(r"(\w+)=(\S*)", text))
+    if "JobId" not in fields:
+        return None
+    code, _, signal = fields.get("ExitCode", "").partition(":")
+    return JobState(
+        job_id=int(fields["JobId"]),
+        state=fields.get("JobState", "UNKNOWN"),
+        exit_code=int(code) if code.isdigit() else None,
+        signal=int(signal) if signal.isdigit() and int(signal) else None,
+        reason=fields.get("Reason") or None,
+        comment=fields.get("Comment") or None,
+        source="scontrol",
+    )
+
+
+def tagged(states: Iterable[JobState]) -> dict[tuple[str, int, int], int]:
+    """(cluster, submission id, creation stamp) -> job id, for the jobs whose comment carries a marker."""
+    found = {}
+    for state in states:
+        for match in MARKER.finditer(state.comment or ""):
+            found[(match["cluster"], int(match["id"]), int(match["stamp"]))] = state.job_id
+    return found

@@ -1,0 +1,299 @@
+"""End to end: the API (a live server), the agent (``jobbergate agent run --once`` as a process) and a real Slurm.
+
+Nothing is mocked. The Slurm cluster is the throw-away one scripts/test starts (SLURM_CONF); these tests need
+root, as the agent does to submit as other users. Slurm's timing (jobs leave the controller 5-15 s after they end,
+MinJobAge=5) makes them wait in bounded loops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_real_part
+from jobbergate.choices import FileType
+from jobscripts.models import JobScript
+from jobscripts.services import upload_job_script_file
+from submissions.models import ClusterStatus, JobSubmission
+
+pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
+
+JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
+MAPPED_USER = "jbg-e2e-user"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if not os.environ.get("SLURM_CONF"):
+        require_real_part("no Slurm cluster: scripts/test starts one when run as root (SLURM_CONF)")
+    if os.geteuid() != 0:
+        require_real_part("the agent's end-to-end tests run as root (they submit as another user)")
+    return Path(os.environ["SLURM_CONF"]).parent.parent
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o755)
+    return folder
+
+
+@pytest.fixture
+def api(live_server, agent, alice, slurm_cluster, tmp_path):
+    """Runs one agent cycle as its own process against the live server; returns its exit status and log."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "SLURM_CONF": os.environ["SLURM_CONF"],
+        "JOBBERGATE_AGENT_BASE_API_URL": live_server.url,
+        "JOBBERGATE_AGENT_TOKEN": agent.token,
+        "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "agent-cache"),
+        "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+    }
+
+    def cycle(**settings):
+        env = {**environment, **{f"JOBBERGATE_AGENT_{key.upper()}": str(value) for key, value in settings.items()}}
+        result = subprocess.run(
+            [JOBBERGATE, "agent", "run", "--once"], env=env, capture_output=True, text=True, timeout=180
+        )
+        return result
+
+    cycle.environment = environment
+    return cycle
+
+
+def job_script(owner: str, body: str) -> JobScript:
+    script = JobScript.objects.create(name="e2e", description="", owner_email=owner)
+    upload_job_script_file(
+        job_script=script,
+        file_type=FileType.ENTRYPOINT,
+        filename="job.sh",
+        content=f"#!/bin/bash\n#SBATCH --job-name=e2e\n#SBATCH --output=out-%j.txt\n{body}\n".encode(),
+    )
+    upload_job_script_file(job_script=script, file_type=FileType.SUPPORT, filename="input.txt", content=b"42\n")
+    return script
+
+
+def submit(owner: str, body: str, directory: Path, **fields) -> JobSubmission:
+    return JobSubmission.objects.create(
+        name="e2e",
+        owner_email=owner,
+        job_script=job_script(owner, body),
+        client_id="cluster-a",
+        execution_directory=str(directory),
+        **fields,
+    )
+
+
+def until(predicate, *, seconds: float, step: float = 1.0, each=None):
+    """Call ``each`` (an agent cycle) then ``predicate`` until it holds or the time is up; its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if each is not None:
+            each()
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def fresh(row: JobSubmission) -> JobSubmission:
+    row.refresh_from_db()
+    return row
+
+
+def slurm_jobs_tagged(row: JobSubmission) -> list[str]:
+    """Every job carrying this submission's marker, in the controller or in accounting (which has a job's comment
+    only once the job has ended)."""
+    tag = f"jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}"
+    queue = subprocess.run(["squeue", "--json"], capture_output=True, text=True, check=True, timeout=60).stdout
+    found = {str(job["job_id"]) for job in json.loads(queue)["jobs"] if tag in (job.get("comment") or "")}
+    accounted = subprocess.run(
+        ["sacct", "-P", "-n", "-X", "-a", "-S", "now-3600", "-o", "JobID,Comment"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    found |= {line.split("|")[0] for line in accounted.splitlines() if tag in line}
+    return sorted(found)
+
+
+def in_controller(job_id: int) -> bool:
+    result = subprocess.run(["squeue", "-h", "-t", "all", "-j", str(job_id)], capture_output=True, text=True)
+    return result.returncode == 0 and str(job_id) in result.stdout
+
+
+def test_a_job_that_completes_ends_done_and_the_heartbeat_is_recorded(api, alice, workdir):
+    row = submit(alice.email, "cat input.txt; pwd", workdir)
+    result = api()
+    assert result.returncode == 0, result.stderr
+    row = fresh(row)
+    assert row.status == "SUBMITTED" and row.slurm_job_id, result.stderr
+    assert (workdir / "job.sh").read_text().startswith("#!/bin/bash")
+    done = until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
+    assert done, fresh(row).slurm_job_state
+    assert row.slurm_job_state == "COMPLETED"
+    assert (workdir / f"out-{row.slurm_job_id}.txt").read_text() == f"42\n{workdir}\n"
+    assert json.loads(row.slurm_job_info)["exit_code"] == 0
+    assert [entry.status for entry in row.progress.order_by("id")][-1] == "DONE"
+    assert ClusterStatus.objects.get(client_id="cluster-a").interval == 5
+
+
+def test_exit_3_ends_aborted_with_failed_and_its_exit_code(api, alice, workdir):
+    row = submit(alice.email, "exit 3", workdir)
+    assert until(lambda: fresh(row).status == "ABORTED", seconds=90, each=api)
+    assert row.slurm_job_state == "FAILED"
+    assert "exit code 3" in row.report_message
+    assert json.loads(row.slurm_job_info)["exit_code"] == 3
+
+
+def test_a_job_over_its_time_limit_ends_timeout(api, alice, workdir):
+    row = submit(alice.email, "sleep 300", workdir, sbatch_arguments=["--time=5"])
+    assert until(lambda: fresh(row).slurm_job_state == "RUNNING", seconds=60, each=api)
+    # Slurm checks time limits every 30 s; moving the end time to now is how an operator forces it sooner.
+    subprocess.run(["scontrol", "update", f"JobId={row.slurm_job_id}", "EndTime=now"], check=True, timeout=30)
+    assert until(lambda: fresh(row).status == "ABORTED", seconds=90, each=api)
+    assert row.slurm_job_state == "TIMEOUT"
+
+
+def test_cancel_before_sbatch_never_reaches_slurm(api, alice, workdir):
+    row = submit(alice.email, "sleep 1", workdir)
+    alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}")
+    assert api().returncode == 0
+    row = fresh(row)
+    assert (row.status, row.slurm_job_id) == ("CANCELLED", None)
+    assert slurm_jobs_tagged(row) == []
+    assert not (workdir / "job.sh").exists()
+
+
+def test_cancel_after_sbatch_scancels_the_job(api, alice, workdir):
+    row = submit(alice.email, "sleep 300", workdir)
+    assert until(lambda: fresh(row).slurm_job_state == "RUNNING", seconds=60, each=api)
+    assert alice.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").status_code == 200
+    assert until(lambda: fresh(row).slurm_job_state == "CANCELLED", seconds=60, each=api)
+    assert row.status == "CANCELLED"
+    state = subprocess.run(
+        ["sacct", "-P", "-n", "-X", "-j", str(row.slurm_job_id), "-o", "State"], capture_output=True, text=True
+    ).stdout
+    assert state.startswith("CANCELLED")
+
+
+@pytest.fixture(scope="module")
+def mapped_user(slurm_cluster):
+    """A Unix account with a Slurm association, as a site's users have."""
+    try:
+        pwd.getpwnam(MAPPED_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", MAPPED_USER], check=True)
+    subprocess.run(["sacctmgr", "-i", "add", "user", MAPPED_USER, "Account=jobbergate"], capture_output=True)
+    return pwd.getpwnam(MAPPED_USER)
+
+
+def test_a_mapped_user_runs_the_job_as_themselves_in_their_directory(api, mapped_user, alice):
+    home = Path(mapped_user.pw_dir)
+    directory = home / f"runs-{time.time_ns()}"
+    subprocess.run(["runuser", "-u", MAPPED_USER, "--", "mkdir", str(directory)], check=True)
+    row = submit(f"{MAPPED_USER}@example.com", 'id -un; pwd; echo "$HOME"', directory)
+    assert until(lambda: fresh(row).status == "DONE", seconds=90, each=lambda: api(slurm_user_mapper="email-mapper"))
+    output = directory / f"out-{row.slurm_job_id}.txt"
+    assert output.read_text() == f"{MAPPED_USER}\n{directory}\n{home}\n"
+    for name in ("job.sh", "input.txt", output.name):
+        assert (directory / name).stat().st_uid == mapped_user.pw_uid
+
+
+def test_an_owner_with_no_account_or_an_unusable_folder_is_rejected(api, mapped_user, alice, workdir):
+    nobody = submit("no-such-person@example.com", "true", workdir)
+    private = submit(f"{MAPPED_USER}@example.com", "true", workdir)  # root's folder: the user cannot write there
+    assert api(slurm_user_mapper="email-mapper").returncode == 0
+    assert (fresh(nobody).status, fresh(private).status) == ("REJECTED", "REJECTED")
+    assert "no Unix account 'no-such-person'" in nobody.report_message
+    assert "Permission denied" in private.report_message and MAPPED_USER in private.report_message
+
+
+def test_a_bad_partition_is_rejected_with_slurms_message(api, alice, workdir):
+    row = submit(alice.email, "true", workdir, sbatch_arguments=["--partition=nope"])
+    assert api().returncode == 0
+    row = fresh(row)
+    assert row.status == "REJECTED"
+    assert "invalid partition" in row.report_message.lower()
+
+
+def test_shell_text_in_an_argument_stays_a_literal_string(api, alice, workdir):
+    row = submit(alice.email, "true", workdir, sbatch_arguments=["--comment=$(touch /tmp/jbg-pwned)"])
+    assert until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
+    assert not Path("/tmp/jbg-pwned").exists()
+    comment = subprocess.run(
+        ["sacct", "-P", "-n", "-X", "-j", str(row.slurm_job_id), "-o", "Comment"], capture_output=True, text=True
+    ).stdout
+    assert comment.strip() == f"$(touch /tmp/jbg-pwned) jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}"
+
+
+def test_the_final_state_is_right_after_the_job_left_the_controller(api, alice, workdir):
+    row = submit(alice.email, "exit 3", workdir)
+    assert api().returncode == 0
+    job_id = fresh(row).slurm_job_id
+    assert until(lambda: not in_controller(job_id), seconds=60, step=2), "the job stayed in the controller"
+    assert api().returncode == 0
+    row = fresh(row)
+    assert (row.status, row.slurm_job_state) == ("ABORTED", "FAILED")
+    assert json.loads(row.slurm_job_info)["source"] == "sacct"
+
+
+@pytest.fixture
+def killing_sbatch(tmp_path):
+    """An sbatch that runs the real one and then SIGKILLs its caller (the agent) before it can report."""
+    wrapper = tmp_path / "sbatch-then-kill"
+    wrapper.write_text('#!/bin/sh\n/usr/bin/sbatch "$@"\nstatus=$?\nkill -9 $PPID\nexit $status\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+@pytest.mark.parametrize("purged", [False, True], ids=["job-in-the-controller", "job-only-in-accounting"])
+def test_an_agent_killed_right_after_sbatch_submits_exactly_once(api, alice, workdir, killing_sbatch, purged):
+    row = submit(alice.email, "sleep 20" if not purged else "true", workdir)
+    killed = api(sbatch_path=killing_sbatch)
+    assert killed.returncode == -signal.SIGKILL
+    assert fresh(row).status == "CREATED"
+    assert until(lambda: slurm_jobs_tagged(row), seconds=10), "the first sbatch made no job"
+    jobs = slurm_jobs_tagged(row)
+    if purged:
+        assert until(lambda: not in_controller(int(jobs[0])), seconds=60, step=2)
+    restarted = api()
+    assert restarted.returncode == 0, restarted.stderr
+    assert "not submitting again" in restarted.stderr
+    assert fresh(row).slurm_job_id == int(jobs[0])
+    assert slurm_jobs_tagged(row) == jobs
+
+
+def test_a_stopped_controller_leaves_submissions_created_until_it_is_back(api, alice, workdir, slurm_cluster):
+    pid_file = slurm_cluster / "run" / "slurmctld.pid"
+    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    assert until(lambda: subprocess.run(["scontrol", "ping"], capture_output=True).returncode != 0, seconds=30)
+    try:
+        row = submit(alice.email, "true", workdir)
+        down = api(slurm_timeout=15)
+        assert down.returncode == 1
+        failures = [line for line in down.stderr.splitlines() if "cycle failed" in line]
+        assert len(failures) == 1 and "Slurm" in failures[0]
+        assert fresh(row).status == "CREATED"
+    finally:
+        subprocess.run(["slurmctld"], check=True, timeout=60)
+        assert until(
+            lambda: (
+                subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout.strip()
+                in ("idle", "mixed", "allocated")
+            ),
+            seconds=60,
+        )
+    assert until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
+    assert len(slurm_jobs_tagged(row)) == 1
