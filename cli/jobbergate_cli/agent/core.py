@@ -120,6 +120,9 @@ class Agent:
             except CycleFailed as error:
                 failures += 1
                 log.warning("cycle failed (%d in a row): %s", failures, error)
+            except Exception:  # a bug: say where, keep serving the cluster
+                failures += 1
+                log.exception("cycle failed (%d in a row) on an unexpected error", failures)
             cycles += 1
             if once or self.stop.is_set() or (max_cycles is not None and cycles >= max_cycles):
                 return 0 if failures == 0 else 1
@@ -222,7 +225,12 @@ class Agent:
         """Write the job files as the mapped user and sbatch them; reject with Slurm's words when refused."""
         submission_id = row["id"]
         try:
-            account = self.mapper(row.get("owner_email") or "")
+            try:
+                account = self.mapper(row.get("owner_email") or "")
+            except LookupError:
+                raise
+            except Exception as error:  # a site's mapper whose directory (LDAP...) is down: try again later
+                raise CycleFailed(f"the user mapper failed: {error}") from None
             if os.geteuid() != 0 and account.uid != os.geteuid():
                 raise LookupError(
                     f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
@@ -260,7 +268,12 @@ class Agent:
             name = item["filename"]
             if "/" in name or name in ("", ".", "..") or "\0" in name:
                 raise JobFilesError(f"Unsafe job file name {name!r}")
-            response = self.client.request("GET", f"job-scripts/{job_script.get('id')}/upload/{name}")
+            try:
+                response = self.client.request("GET", f"job-scripts/{job_script.get('id')}/upload/{name}")
+            except ApiError as error:
+                if error.status in (403, 404):
+                    raise JobFilesError(f"The job file {name} cannot be read: {error}") from None
+                raise
             contents[name] = response.content
         with acting_as(account):
             try:

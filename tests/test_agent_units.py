@@ -1,0 +1,231 @@
+"""The agent's parts that need no Slurm: settings, user mappers, the job marker and the readers of Slurm's output.
+
+The readers are fed output captured from Slurm 22.05 (the Debian package these machines run) and the shapes later
+releases print; tests/test_agent_slurm.py runs the whole agent against a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from jobbergate_cli.agent.core import cluster_name
+from jobbergate_cli.agent.mappers import load_mapper
+from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
+from jobbergate_cli.config import ConfigError
+from jobbergate_cli.slurm import (
+    Account,
+    SbatchRejected,
+    check_sbatch_arguments,
+    clean_environment,
+    marker,
+    sacct_state,
+    scontrol_state,
+    squeue_state,
+    stamp,
+    tagged,
+    with_marker,
+)
+
+JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
+
+
+@pytest.fixture
+def no_agent_environment(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("JOBBERGATE_AGENT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("JOBBERGATE_AGENT_CONFIG", str(tmp_path / "agent.toml"))
+    return tmp_path / "agent.toml"
+
+
+class TestSettings:
+    def test_the_upstream_agents_variable_names_work(self, no_agent_environment, monkeypatch):
+        monkeypatch.setenv("JOBBERGATE_AGENT_BASE_API_URL", "http://127.0.0.1:9")
+        monkeypatch.setenv("JOBBERGATE_AGENT_SLURM_USER_MAPPER", "single-user-mapper")
+        monkeypatch.setenv("JOBBERGATE_AGENT_SINGLE_USER_SUBMITTER", "root")
+        monkeypatch.setenv("JOBBERGATE_AGENT_TASK_JOBS_INTERVAL_SECONDS", "3")
+        monkeypatch.setenv("JOBBERGATE_AGENT_SBATCH_PATH", "/opt/slurm/bin/sbatch")
+        settings = load_agent_settings()
+        assert (settings.base_api_url, settings.single_user_submitter) == ("http://127.0.0.1:9", "root")
+        assert (settings.interval, settings.sbatch_path) == (3.0, "/opt/slurm/bin/sbatch")
+
+    def test_flags_beat_the_environment_which_beats_the_file(self, no_agent_environment, monkeypatch):
+        no_agent_environment.write_text('base_api_url = "http://file"\ncluster_name = "from-file"\n')
+        monkeypatch.setenv("JOBBERGATE_AGENT_CLUSTER_NAME", "from-env")
+        settings = load_agent_settings(cluster_name=None)
+        assert (settings.base_api_url, settings.cluster_name) == ("http://file", "from-env")
+        assert load_agent_settings(cluster_name="from-flag").cluster_name == "from-flag"
+
+    @pytest.mark.parametrize(
+        "content, fragment",
+        [("base_api_url = 'x'\nbogus = 1\n", "unknown settings bogus"), ("base_api_url = [", "agent.toml")],
+    )
+    def test_a_bad_config_file_is_named(self, no_agent_environment, content, fragment):
+        no_agent_environment.write_text(content)
+        with pytest.raises(ConfigError, match=fragment):
+            load_agent_settings()
+
+    def test_the_api_address_is_required(self, no_agent_environment):
+        with pytest.raises(ConfigError, match="JOBBERGATE_AGENT_BASE_API_URL"):
+            load_agent_settings()
+
+    def test_a_bad_number_is_one_clear_error(self, no_agent_environment, monkeypatch):
+        monkeypatch.setenv("JOBBERGATE_AGENT_BASE_API_URL", "http://x")
+        monkeypatch.setenv("JOBBERGATE_AGENT_TASK_JOBS_INTERVAL_SECONDS", "soon")
+        with pytest.raises(ConfigError, match="TASK_JOBS_INTERVAL_SECONDS must be a number"):
+            load_agent_settings()
+
+
+class TestCommandLine:
+    def run(self, *arguments, **environment):
+        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "JOBBERGATE_AGENT_CONFIG": "/nonexistent", **environment}
+        return subprocess.run([JOBBERGATE, *arguments], env=env, capture_output=True, text=True, timeout=60)
+
+    def test_without_an_address_it_says_so_in_one_line(self):
+        result = self.run("agent", "run", "--once")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "Error: Set the API's address: --base-url or JOBBERGATE_AGENT_BASE_API_URL"
+        ]
+
+    def test_an_unknown_mapper_is_a_usage_error(self):
+        result = self.run("agent", "run", "--base-url", "http://127.0.0.1:9", "--user-mapper", "nope", "--once")
+        assert result.returncode == 2
+        assert "Unknown user mapper 'nope'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_no_credentials_is_an_authentication_error(self):
+        result = self.run("agent", "run", "--base-url", "http://127.0.0.1:9", "--once")
+        assert result.returncode == 3
+        assert "No cluster credentials" in result.stderr
+
+    def test_an_unreachable_api_fails_the_cycle_in_one_line(self, agent):
+        result = self.run("agent", "run", "--base-url", "http://127.0.0.1:9", "--token", agent.token, "--once")
+        assert result.returncode == 1
+        failures = [line for line in result.stderr.splitlines() if "WARNING" in line]
+        assert len(failures) == 1 and "Cannot reach the Jobbergate API" in failures[0]
+        assert agent.token not in result.stderr
+
+
+class TestMappers:
+    def settings(self, **values) -> AgentSettings:
+        return AgentSettings(base_api_url="http://x", **values)
+
+    def test_single_user_maps_everyone_to_one_account(self):
+        mapper = load_mapper(self.settings(single_user_submitter="root"))
+        assert mapper("alice@example.com").name == mapper("bob@example.com").name == "root"
+
+    def test_the_upstream_older_setting_names_the_single_user(self):
+        assert load_mapper(self.settings(x_slurm_user_name="root"))("a@b").name == "root"
+
+    def test_email_local_part_must_exist_in_passwd(self):
+        mapper = load_mapper(self.settings(slurm_user_mapper="email-local-part-mapper"))
+        assert mapper("root@example.com").uid == 0
+        with pytest.raises(LookupError, match="no Unix account 'no-such-user-x'"):
+            mapper("no-such-user-x@example.com")
+        for bad in ("", "-rf@example.com", "../etc@x"):
+            with pytest.raises(LookupError):
+                mapper(bad)
+
+    def test_a_site_mapper_plugs_in_as_module_and_factory(self, tmp_path, monkeypatch):
+        (tmp_path / "site_mapper.py").write_text(
+            textwrap.dedent(
+                """
+                def build(settings):
+                    def mapper(email):
+                        if email.endswith("@example.com"):
+                            return "root"
+                        raise LookupError(f"{email} is not from this site")
+                    return mapper
+                """
+            )
+        )
+        monkeypatch.syspath_prepend(str(tmp_path))
+        mapper = load_mapper(self.settings(slurm_user_mapper="site_mapper:build"))
+        assert mapper("x@example.com") == Account.named("root")
+        with pytest.raises(LookupError, match="not from this site"):
+            mapper("x@elsewhere.org")
+
+    def test_an_unknown_mapper_lists_the_choices(self):
+        with pytest.raises(ValueError, match="single-user-mapper"):
+            load_mapper(self.settings(slurm_user_mapper="ldap-i-wish"))
+
+
+class TestClusterName:
+    def test_taken_from_the_tokens_client_id_and_checked(self, agent):
+        assert cluster_name(AgentSettings(base_api_url="x", token=agent.token)) == "cluster-a"
+        with pytest.raises(Exception, match="is cluster 'cluster-a', not 'cluster-b'"):
+            cluster_name(AgentSettings(base_api_url="x", token=agent.token, cluster_name="cluster-b"))
+
+    def test_client_credentials_name_the_cluster_by_client_id(self):
+        settings = AgentSettings(base_api_url="x", oidc_client_id="cluster-z", oidc_client_secret="s")
+        assert cluster_name(settings) == "cluster-z"
+
+
+class TestMarker:
+    def test_round_trip_through_a_comment(self):
+        created = "2026-12-01T10:00:00.123456Z"
+        tag = marker("cluster-a", 12, created)
+        assert tag == f"jobbergate:cluster-a:12:{stamp(created)}"
+        state = sacct_state(f"7|COMPLETED|0:0|None|my note {tag}")
+        assert tagged([state]) == {("cluster-a", 12, stamp(created)): 7}
+
+    def test_the_users_comment_is_kept_in_front_of_the_tag(self):
+        arguments = with_marker(["--time=5", "--comment=mine"], "jobbergate:c:1:2")
+        assert arguments == ["--time=5", "--comment=mine jobbergate:c:1:2"]
+
+
+class TestSbatchArguments:
+    @pytest.mark.parametrize("argument", ["/etc/shadow", "--uid=0", "--gid=0", "--wrap=id", "--x\n#SBATCH", ""])
+    def test_what_is_not_one_harmless_option_is_refused(self, argument):
+        with pytest.raises(SbatchRejected):
+            check_sbatch_arguments([argument])
+
+    def test_options_pass_as_they_are(self):
+        check_sbatch_arguments(["--time=5", "-N", "--comment=$(rm -rf ~)"])
+
+
+class TestReaders:
+    def test_squeue_2205_exit_code_is_a_wait_status(self):
+        state = squeue_state(
+            {"job_id": 4, "job_state": "FAILED", "exit_code": 768, "state_reason": "NonZeroExitCode", "comment": "c"}
+        )
+        assert (state.state, state.exit_code, state.signal, state.finished) == ("FAILED", 3, None, True)
+
+    def test_squeue_later_releases_give_lists_and_objects(self):
+        state = squeue_state(
+            {
+                "job_id": 5,
+                "job_state": ["RUNNING"],
+                "exit_code": {"status": ["SUCCESS"], "return_code": {"set": True, "number": 0}, "signal": {}},
+            }
+        )
+        assert (state.state, state.exit_code, state.finished) == ("RUNNING", 0, False)
+
+    def test_sacct_cancelled_by_and_signals(self):
+        state = sacct_state("9|CANCELLED by 0|0:15|None|")
+        assert (state.state, state.exit_code, state.signal, state.comment) == ("CANCELLED", 0, 15, None)
+        assert "ended CANCELLED by signal 15" in state.describe()
+        assert sacct_state("9.batch|COMPLETED|0:0") is None
+
+    def test_scontrol_fallback(self):
+        text = "JobId=3 JobName=x UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) ExitCode=0:15"
+        state = scontrol_state(text)
+        assert (state.job_id, state.state, state.reason, state.source) == (3, "TIMEOUT", "TimeLimit", "scontrol")
+
+    def test_a_failed_job_is_described_with_its_exit_code(self):
+        assert sacct_state("8|FAILED|3:0|NonZeroExitCode|").describe() == "Slurm job 8 ended FAILED with exit code 3"
+
+
+def test_the_job_sees_none_of_the_agents_environment(monkeypatch):
+    monkeypatch.setenv("JOBBERGATE_AGENT_TOKEN", "secret-token")
+    monkeypatch.setenv("SLURM_CONF", "/etc/slurm-test/slurm.conf")
+    environment = clean_environment(Account.named("root"))
+    assert "JOBBERGATE_AGENT_TOKEN" not in environment
+    assert environment["SLURM_CONF"] == "/etc/slurm-test/slurm.conf"
+    assert (environment["USER"], environment["HOME"]) == ("root", "/root")
