@@ -30,6 +30,8 @@ AUDIENCE = "https://jobbergate.test/api"
 CLI_CLIENT = "jobbergate-cli"
 AGENT_CLIENT, AGENT_SECRET = "cluster-a", "agent-secret-for-tests-only"
 ADMIN_CLIENT, ADMIN_SECRET = "jobbergate-admin", "admin-secret-for-tests-only"
+# The upstream jobbergate-agent 5.12 sends its client secret in the form body (client_secret_post), not basic auth.
+UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET = "cluster-upstream", "upstream-agent-secret-for-tests-only"
 AGENT_PERMISSIONS = [
     Permission.SCRIPTS_READ.value,
     Permission.SUBMISSIONS_READ.value,
@@ -136,6 +138,15 @@ class OpenIDProvider:
                 {
                     "client_id": AGENT_CLIENT,
                     "client_secret": AGENT_SECRET,
+                    "grant_types": ["client_credentials"],
+                    "response_types": [],
+                    "redirect_uris": [],
+                    "permissions": AGENT_PERMISSIONS,
+                },
+                {
+                    "client_id": UPSTREAM_AGENT_CLIENT,
+                    "client_secret": UPSTREAM_AGENT_SECRET,
+                    "token_endpoint_auth_method": "client_secret_post",
                     "grant_types": ["client_credentials"],
                     "response_types": [],
                     "redirect_uris": [],

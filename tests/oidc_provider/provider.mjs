@@ -77,6 +77,13 @@ provider.use(async (ctx, next) => {
   await next();
 });
 
+// Keycloak's token path as well: the upstream jobbergate-agent 5.12 posts its client credentials (in the form body)
+// to {OIDC_DOMAIN}/protocol/openid-connect/token, a path it builds itself instead of reading discovery.
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/protocol/openid-connect/token') ctx.path = '/token';
+  await next();
+});
+
 const server = provider.listen(settings.port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${settings.issuer}`);
 });
