@@ -82,6 +82,8 @@ class Agent:
     # The last state reported per submission, so an unchanged state is not sent again.
     reported: dict[int, str] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    # Job files fetched in this cycle: (job script id, file name) -> content.
+    file_cache: dict[tuple, bytes] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Agent:
@@ -132,6 +134,7 @@ class Agent:
 
     def cycle(self) -> None:
         """One pass over the cluster's work. Raises CycleFailed when the API or Slurm could not be reached."""
+        self.file_cache.clear()
         try:
             self.heartbeat()
             queue = self.slurm.queue()
@@ -268,13 +271,7 @@ class Agent:
             name = item["filename"]
             if "/" in name or name in ("", ".", "..") or "\0" in name:
                 raise JobFilesError(f"Unsafe job file name {name!r}")
-            try:
-                response = self.client.request("GET", f"job-scripts/{job_script.get('id')}/upload/{name}")
-            except ApiError as error:
-                if error.status in (403, 404):
-                    raise JobFilesError(f"The job file {name} cannot be read: {error}") from None
-                raise
-            contents[name] = response.content
+            contents[name] = self.job_file(job_script.get("id"), name)
         with acting_as(account):
             try:
                 if not directory.is_dir():
@@ -289,6 +286,19 @@ class Agent:
                     f"Cannot write the job files in {directory} as {account.name}: {error.strerror}"
                 ) from None
         return directory / entrypoints[0]["filename"]
+
+    def job_file(self, job_script_id, name: str) -> bytes:
+        """A job script's file, fetched once per cycle however many submissions run that job script."""
+        key = (job_script_id, name)
+        if key not in self.file_cache:
+            try:
+                response = self.client.request("GET", f"job-scripts/{job_script_id}/upload/{name}")
+            except ApiError as error:
+                if error.status in (403, 404):
+                    raise JobFilesError(f"The job file {name} cannot be read: {error}") from None
+                raise
+            self.file_cache[key] = response.content
+        return self.file_cache[key]
 
     # Tracking ----------------------------------------------------------------------------------------------------
 
