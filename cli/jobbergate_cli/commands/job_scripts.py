@@ -67,9 +67,22 @@ def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
 @click.option("--sbatch-params", multiple=True, help="An sbatch option for the script, e.g. --time=10 (repeatable).")
 @click.option("--param-file", type=click.Path(dir_okay=False, path_type=Path), help="Answers (JSON or YAML).")
 @click.option("--fast", "-f", is_flag=True, help="Take the default answers without asking.")
-@click.option("--submit/--no-submit", default=False, help="Submit it to a cluster right away.")
+@click.option(
+    "--submit/--no-submit",
+    default=False,
+    help="Submit it right away: on site when SBATCH_PATH is set (see --on-site), else through the cluster's agent.",
+)
 @click.option("--cluster-name", help="The cluster to submit to (DEFAULT_CLUSTER_NAME).")
-@click.option("--execution-directory", help="Where the job runs on the cluster.")
+@click.option(
+    "--execution-directory", help="Where the job runs on the cluster (on site: default this folder, files go there)."
+)
+@click.option(
+    "--on-site/--no-on-site",
+    "on_site",
+    default=None,
+    help="With --submit: run sbatch here as you (the default when SBATCH_PATH names an executable sbatch); "
+    "--no-on-site leaves it to the cluster's agent.",
+)
 @click.option("--download/--no-download", default=False, help="Write the rendered files into this folder.")
 @click.option("--wait", is_flag=True, help="With --submit: wait until the job has ended (exit 0 only when DONE).")
 @click.pass_obj
@@ -84,6 +97,7 @@ def create(
     submit,
     cluster_name,
     execution_directory,
+    on_site,
     download,
     wait,
 ):
@@ -135,6 +149,7 @@ def create(
             name=job_script["name"],
             cluster=cluster_name,
             execution_directory=execution_directory,
+            on_site=on_site,
         )
         if wait:
             raise SystemExit(watch_until_done(obj, [row["id"]]))

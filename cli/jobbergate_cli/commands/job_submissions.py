@@ -52,7 +52,10 @@ def submit_job_script(
     cluster: str | None,
     execution_directory: str | None,
     sbatch_arguments: tuple[str, ...] = (),
+    on_site: bool | None = None,
 ) -> dict:
+    """Register a submission: on site (sbatch here, then SUBMITTED; see ``jobbergate_cli.onsite``) when sbatch is
+    configured and present or ``on_site`` says so, else CREATED for the cluster's agent."""
     from jobbergate_cli.output import emit
 
     cluster = cluster or obj.settings.default_cluster_name
@@ -65,23 +68,42 @@ def submit_job_script(
         "execution_directory": execution_directory,
         "sbatch_arguments": list(sbatch_arguments),
     }
-    row = obj.client.json("POST", PATH, json=body)
+    sbatch = None
+    if on_site is not False and (on_site or obj.settings.sbatch_path):
+        from jobbergate_cli import onsite
+
+        sbatch = onsite.sbatch_to_use(obj.settings.sbatch_path, on_site)
+    if sbatch:
+        row = onsite.submit(obj.client, body, sbatch=sbatch, execution_directory=execution_directory)
+    else:
+        row = obj.client.json("POST", PATH, json=body)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Created job submission")
     return row
 
 
+ON_SITE_HELP = (
+    "Run sbatch here as you and register the job as SUBMITTED (the default when SBATCH_PATH names an executable "
+    "sbatch); --no-on-site leaves the submission to the cluster's agent."
+)
+
+
 @job_submissions.command(
-    help="Submit a job script to a cluster.\n\n"
+    help="Submit a job script to a cluster. On a login node with SBATCH_PATH set (on-site mode), the job script's "
+    "files are written into the execution directory (default: this folder) and sbatch runs there as you; "
+    "elsewhere the cluster's agent submits it.\n\n"
     "Example: jobbergate job-submissions create --job-script-id 7 --name run --cluster-name cluster-a --wait"
 )
 @click.option("--job-script-id", "-i", required=True, type=int)
 @click.option("--name", "-n", required=True)
 @click.option("--cluster-name", help="The cluster (DEFAULT_CLUSTER_NAME).")
-@click.option("--execution-directory", help="Where the job runs on the cluster.")
-@click.option("--sbatch-arguments", "-s", multiple=True, help="Extra sbatch options (repeatable).")
+@click.option(
+    "--execution-directory", help="Where the job runs on the cluster (on site: default this folder, files go there)."
+)
+@click.option("--sbatch-arguments", "-s", multiple=True, help="Extra sbatch options, e.g. --time=10 (repeatable).")
+@click.option("--on-site/--no-on-site", "on_site", default=None, help=ON_SITE_HELP)
 @click.option("--wait", is_flag=True, help="Wait until the job has ended; exit 0 only when it ended DONE.")
 @click.pass_obj
-def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_arguments, wait):
+def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_arguments, on_site, wait):
     row = submit_job_script(
         obj,
         job_script_id,
@@ -89,6 +111,7 @@ def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_a
         cluster=cluster_name,
         execution_directory=execution_directory,
         sbatch_arguments=sbatch_arguments,
+        on_site=on_site,
     )
     if wait:
         raise SystemExit(watch_until_done(obj, [row["id"]]))
