@@ -242,3 +242,12 @@ def clone(obj, key, name):
 
     row = obj.client.json("POST", f"{PATH}/clone/{key}", json={"name": name} if name else {})
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned job script")
+
+
+def _register_create_locally() -> None:
+    from jobbergate_cli.commands.create_locally import create_locally
+
+    job_scripts.add_command(create_locally)
+
+
+_register_create_locally()

@@ -1,0 +1,123 @@
+"""Rendering an application folder on the user's machine (``jobbergate job-scripts create-locally``): no server.
+
+For trying an application while writing it. The same rules as the server's rendering (APP-FORMAT.md): parameters
+are ``application_config`` + ``jobbergate_config`` + the answers; templates see them at the top level and under
+``data``; a Jinja2 sandbox; a variable no parameter defines may be tested but not printed; ``--sbatch-params``
+become ``#SBATCH`` lines after the script's own header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUFFIXES = (".j2", ".jinja2")
+
+
+class LocalError(Exception):
+    pass
+
+
+@dataclass
+class LocalApplication:
+    folder: Path
+    runtime_config: dict[str, Any]
+    template_vars: dict[str, Any]
+    questions: list[dict[str, Any]]
+    workflow: str | None
+
+    @classmethod
+    def read(cls, folder: Path) -> LocalApplication:
+        import yaml
+
+        config_path = folder / "jobbergate.yaml"
+        if not config_path.is_file():
+            raise LocalError(f"{folder} is not an application folder: it has no jobbergate.yaml")
+        try:
+            config = yaml.safe_load(config_path.read_text()) or {}
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
+            raise LocalError(f"{config_path} does not parse: {error}") from None
+        if not isinstance(config, dict) or not isinstance(config.get("jobbergate_config", {}), dict):
+            raise LocalError(f"{config_path}: jobbergate_config must be a mapping")
+        runtime_config = config.get("jobbergate_config") or {}
+        if not runtime_config.get("default_template"):
+            raise LocalError(f"{config_path}: jobbergate_config.default_template is required")
+        workflow_path = folder / "jobbergate.py"
+        return cls(
+            folder=folder,
+            runtime_config=runtime_config,
+            template_vars=config.get("application_config") or {},
+            questions=config.get("questions") or [],
+            workflow=workflow_path.read_text() if workflow_path.is_file() else None,
+        )
+
+    def template_path(self, name: str) -> Path:
+        relative = name.removeprefix("templates/")
+        path = (self.folder / "templates" / relative).resolve()
+        if not path.is_relative_to((self.folder / "templates").resolve()) or not path.is_file():
+            raise LocalError(f"The template {name} is not in {self.folder / 'templates'}")
+        return path
+
+    def outputs(self) -> dict[str, tuple[Path, bool]]:
+        """Output name -> (template, is the entrypoint): the default template and the supporting files."""
+        names = self.runtime_config.get("supporting_files_output_name") or {}
+
+        def output_name(template: str) -> str:
+            for key in (template, f"templates/{template}", template.removeprefix("templates/")):
+                if key in names:
+                    value = names[key]
+                    return value[0] if isinstance(value, list) else str(value)
+            base = template.rsplit("/", 1)[-1]
+            for suffix in SUFFIXES:
+                if base.endswith(suffix):
+                    return base[: -len(suffix)]
+            return base
+
+        default = str(self.runtime_config["default_template"])
+        mapping = {output_name(default): (self.template_path(default), True)}
+        for template in self.runtime_config.get("supporting_files") or []:
+            mapping[output_name(template)] = (self.template_path(template), False)
+        return mapping
+
+
+def render(application: LocalApplication, parameters: dict[str, Any], sbatch_params: list[str]) -> dict[str, str]:
+    """Output name -> rendered text."""
+    from jinja2 import TemplateError, Undefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class TestableUndefined(Undefined):
+        """Testable (``if x``, ``x is defined``, ``x | default``), never printed."""
+
+        __slots__ = ()
+
+        def __str__(self) -> str:
+            self._fail_with_undefined_error()
+            return ""  # pragma: no cover - the line above raises
+
+    environment = SandboxedEnvironment(undefined=TestableUndefined, keep_trailing_newline=True, autoescape=False)
+    context = {**parameters, "data": parameters}
+    rendered = {}
+    for name, (path, entrypoint) in application.outputs().items():
+        try:
+            text = environment.from_string(path.read_text()).render(context)
+        except TemplateError as error:
+            line = getattr(error, "lineno", None)
+            where = f" on line {line}" if line else ""
+            raise LocalError(f"{path.name}{where}: {error.message or error}") from None
+        rendered[name] = add_sbatch_lines(text, sbatch_params) if entrypoint else text
+    return rendered
+
+
+def add_sbatch_lines(script: str, params: list[str]) -> str:
+    """One ``#SBATCH`` line per parameter, after the shebang and the script's own leading comments."""
+    if not params:
+        return script
+    lines = script.splitlines(keepends=True)
+    header = 0
+    while header < len(lines) and (not lines[header].strip() or lines[header].lstrip().startswith("#")):
+        header += 1
+    if header == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    added = ["# Slurm options added by Jobbergate (sbatch_params)\n", *(f"#SBATCH {param}\n" for param in params)]
+    return "".join([*lines[:header], *added, *lines[header:]])
