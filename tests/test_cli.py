@@ -405,3 +405,15 @@ class TestUpstreamWorkflows:
 
         script = script_of(JobScript.objects.latest("id").pk)
         assert "--input /data/in" in script and "#SBATCH --array=1-8" in script and "gzip" not in script
+
+
+def test_submission_options_without_submit_are_a_usage_error():
+    result = subprocess.run(
+        [JOBBERGATE, "job-scripts", "create", "hello", "--cluster-name", "cluster-a"],
+        env={"PATH": os.environ["PATH"], "HOME": "/tmp", "BASE_API_URL": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "go with --submit" in result.stderr

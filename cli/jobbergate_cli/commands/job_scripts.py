@@ -104,6 +104,8 @@ def create(
     from jobbergate_cli.output import emit, table
     from jobbergate_cli.questions import ParamFileError, ask, load_param_file
 
+    if not submit and (on_site is not None or cluster_name or execution_directory or wait):
+        raise click.UsageError("--on-site, --cluster-name, --execution-directory and --wait go with --submit")
     try:
         given = load_param_file(param_file)
     except ParamFileError as error:
