@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_real_part
-from jobbergate.choices import FileType
-from jobscripts.models import JobScript
-from jobscripts.services import upload_job_script_file
+from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import ClusterStatus, JobSubmission
 
 pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
@@ -71,44 +69,15 @@ def api(live_server, agent, alice, slurm_cluster, tmp_path):
     return cycle
 
 
-def job_script(owner: str, body: str) -> JobScript:
-    script = JobScript.objects.create(name="e2e", description="", owner_email=owner)
-    upload_job_script_file(
-        job_script=script,
-        file_type=FileType.ENTRYPOINT,
-        filename="job.sh",
-        content=f"#!/bin/bash\n#SBATCH --job-name=e2e\n#SBATCH --output=out-%j.txt\n{body}\n".encode(),
-    )
-    upload_job_script_file(job_script=script, file_type=FileType.SUPPORT, filename="input.txt", content=b"42\n")
-    return script
-
-
 def submit(owner: str, body: str, directory: Path, **fields) -> JobSubmission:
     return JobSubmission.objects.create(
         name="e2e",
         owner_email=owner,
-        job_script=job_script(owner, body),
+        job_script=slurm_job_script(owner, body),
         client_id="cluster-a",
         execution_directory=str(directory),
         **fields,
     )
-
-
-def until(predicate, *, seconds: float, step: float = 1.0, each=None):
-    """Call ``each`` (an agent cycle) then ``predicate`` until it holds or the time is up; its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if each is not None:
-            each()
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-def fresh(row: JobSubmission) -> JobSubmission:
-    row.refresh_from_db()
-    return row
 
 
 def slurm_jobs_tagged(row: JobSubmission) -> list[str]:

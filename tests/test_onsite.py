@@ -11,16 +11,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import require_real_part
-from jobbergate.choices import FileType
-from jobscripts.models import JobScript
-from jobscripts.services import upload_job_script_file
+from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import JobSubmission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,18 +84,6 @@ def agent_cycle(live_server, agent, tmp_path):
     return cycle
 
 
-def job_script(owner: str, job_name: str, body: str) -> JobScript:
-    script = JobScript.objects.create(name="on site", description="", owner_email=owner)
-    upload_job_script_file(
-        job_script=script,
-        file_type=FileType.ENTRYPOINT,
-        filename="job.sh",
-        content=f"#!/bin/bash\n#SBATCH --job-name={job_name}\n#SBATCH --output=out-%j.txt\n{body}\n".encode(),
-    )
-    upload_job_script_file(job_script=script, file_type=FileType.SUPPORT, filename="input.txt", content=b"42\n")
-    return script
-
-
 def unique_name() -> str:
     return f"onsite-{uuid.uuid4().hex[:12]}"
 
@@ -117,22 +102,6 @@ def slurm_jobs_named(job_name: str) -> set[int]:
     return {int(line) for line in (queue + accounted).split() if line.strip().isdigit()}
 
 
-def until(predicate, *, seconds: float, step: float = 1.0, each=None):
-    deadline = time.monotonic() + seconds
-    while True:
-        if each is not None:
-            each()
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-def fresh(row: JobSubmission) -> JobSubmission:
-    row.refresh_from_db()
-    return row
-
-
 def json_out(result) -> dict:
     return json.loads(result.stdout[result.stdout.index("{") :])
 
@@ -142,7 +111,7 @@ def test_create_on_site_submits_here_and_the_agent_only_tracks_it(
     slurm_cluster, live_server, alice, agent_cycle, workdir
 ):
     name = unique_name()
-    script = job_script(alice.email, name, "cat input.txt; pwd")
+    script = slurm_job_script(alice.email, "cat input.txt; pwd", job_name=name, name="on site")
     result = jobbergate(
         live_server,
         alice.token,
@@ -232,7 +201,7 @@ def test_a_job_slurm_refuses_is_one_error_line_and_nothing_is_registered(
 ):
     name = unique_name()
     if command == "job-submissions":
-        script = job_script(alice.email, name, "true")
+        script = slurm_job_script(alice.email, "true", job_name=name, name="on site")
         arguments = ["create", "--job-script-id", str(script.pk), "--name", "x", "--sbatch-arguments=--partition=nope"]
     else:
         answers = workdir.parent / "answers.yaml"
@@ -252,7 +221,7 @@ def test_a_job_slurm_refuses_is_one_error_line_and_nothing_is_registered(
 def test_when_the_api_refuses_after_sbatch_the_job_id_is_printed(slurm_cluster, live_server, reader, workdir):
     """A token that may read job scripts but not create submissions: the job runs, and the user is told which."""
     name = unique_name()
-    script = job_script(reader.email, name, "true")
+    script = slurm_job_script(reader.email, "true", job_name=name, name="on site")
     result = jobbergate(
         live_server,
         reader.token,
@@ -302,7 +271,7 @@ def sbatch_calls(sbatch: Path) -> Path:
 def test_the_agent_path_when_on_site_is_off_or_sbatch_is_missing(
     live_server, alice, workdir, recording_sbatch, flag, sbatch, note
 ):
-    script = job_script(alice.email, "x", "true")
+    script = slurm_job_script(alice.email, "true", job_name="x", name="on site")
     path = recording_sbatch if sbatch == "recording" else sbatch
     flags = [flag] if flag else []
     arguments = ["job-submissions", "create", "-i", str(script.pk), "-n", "x", "--cluster-name", "cluster-a", *flags]
@@ -316,7 +285,7 @@ def test_the_agent_path_when_on_site_is_off_or_sbatch_is_missing(
 
 
 def test_on_site_without_sbatch_is_a_usage_error(live_server, alice, workdir):
-    script = job_script(alice.email, "x", "true")
+    script = slurm_job_script(alice.email, "true", job_name="x", name="on site")
     arguments = ["job-submissions", "create", "-i", str(script.pk), "-n", "x", "--cluster-name", "cluster-a"]
     result = jobbergate(live_server, alice.token, *arguments, "--on-site", sbatch="/nonexistent/sbatch", cwd=workdir)
     assert result.returncode == 2
@@ -326,7 +295,7 @@ def test_on_site_without_sbatch_is_a_usage_error(live_server, alice, workdir):
 
 def test_sbatch_arguments_reach_sbatch_as_separate_words(live_server, alice, workdir, recording_sbatch):
     """The stand-in sbatch shows the argument list (no shell in between); its job id is what gets registered."""
-    script = job_script(alice.email, "x", "true")
+    script = slurm_job_script(alice.email, "true", job_name="x", name="on site")
     result = jobbergate(
         live_server,
         alice.token,

@@ -63,22 +63,33 @@ def coerce_setting(name: str, value, default):
     return None if value in ("", None) else str(value)
 
 
-def load_settings(**flags) -> Settings:
-    """Settings from the config file, then the environment, then the flags given (None means not given)."""
+def layered(cls, path: Path, *, prefix: str = "", flags: dict, strict: bool = False):
+    """An instance of the settings dataclass ``cls`` from the TOML file at ``path``, then the environment
+    (``prefix`` + upper-case names), then the flags given (None means not given); ``strict`` refuses unknown keys
+    in the file."""
     values: dict = {}
-    path = config_file()
+    names = {item.name for item in fields(cls)}
     if path.is_file():
         try:
             loaded = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"{path}: {error}") from None
+        unknown = sorted({key.lower() for key in loaded} - names)
+        if strict and unknown:
+            raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}")
         values.update({key.lower(): value for key, value in loaded.items()})
-    for item in fields(Settings):
-        if item.name.upper() in os.environ:
-            values[item.name] = os.environ[item.name.upper()]
+    for name in names:
+        if prefix + name.upper() in os.environ:
+            values[name] = os.environ[prefix + name.upper()]
     values.update({key: value for key, value in flags.items() if value is not None})
-    settings = Settings()
-    for item in fields(Settings):
+    settings = cls()
+    for item in fields(cls):
         if item.name in values:
-            setattr(settings, item.name, coerce_setting(item.name, values[item.name], getattr(Settings, item.name)))
+            default = getattr(cls, item.name, None)
+            setattr(settings, item.name, coerce_setting(prefix + item.name, values[item.name], default))
     return settings
+
+
+def load_settings(**flags) -> Settings:
+    """Settings from the config file, then the environment, then the flags given (None means not given)."""
+    return layered(Settings, config_file(), flags=flags)

@@ -10,11 +10,10 @@ the file named by ``JOBBERGATE_AGENT_CONFIG``, with the same names in lower case
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from jobbergate_cli.config import ConfigError, Settings, coerce_setting
+from jobbergate_cli.config import ConfigError, Settings, layered
 
 PREFIX = "JOBBERGATE_AGENT_"
 
@@ -80,29 +79,7 @@ def config_file() -> Path:
 
 def load_agent_settings(**flags) -> AgentSettings:
     """Settings from the config file, then the environment, then the flags given (None means not given)."""
-    values: dict = {}
-    path = config_file()
-    if path.is_file():
-        try:
-            loaded = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"{path}: {error}") from None
-        known = {item.name for item in fields(AgentSettings)}
-        unknown = sorted(set(key.lower() for key in loaded) - known)
-        if unknown:
-            raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}")
-        values.update({key.lower(): value for key, value in loaded.items()})
-    for item in fields(AgentSettings):
-        name = PREFIX + item.name.upper()
-        if name in os.environ:
-            values[item.name] = os.environ[name]
-    values.update({key: value for key, value in flags.items() if value is not None})
-    settings = AgentSettings()
-    for item in fields(AgentSettings):
-        if item.name in values:
-            default = getattr(AgentSettings, item.name, None)
-            value = coerce_setting(PREFIX + item.name, values[item.name], default)
-            setattr(settings, item.name, value)
+    settings = layered(AgentSettings, config_file(), prefix=PREFIX, flags=flags, strict=True)
     if not settings.cache_dir:
         settings.cache_dir = _default_cache()
     if not settings.base_api_url:
