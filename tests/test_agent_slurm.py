@@ -115,7 +115,7 @@ def test_a_job_that_completes_ends_done_and_the_heartbeat_is_recorded(api, alice
     assert (workdir / f"out-{row.slurm_job_id}.txt").read_text() == f"42\n{workdir}\n"
     assert json.loads(row.slurm_job_info)["exit_code"] == 0
     assert [entry.status for entry in row.progress.order_by("id")][-1] == "DONE"
-    assert ClusterStatus.objects.get(client_id="cluster-a").interval == 5
+    assert ClusterStatus.objects.get(client_id="cluster-a").interval == 30
 
 
 def test_exit_3_ends_aborted_with_failed_and_its_exit_code(api, alice, workdir):

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -84,6 +85,7 @@ class Agent:
     stop: threading.Event = field(default_factory=threading.Event)
     # Job files fetched in this cycle: (job script id, file name) -> content.
     file_cache: dict[tuple, bytes] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Agent:
@@ -150,7 +152,9 @@ class Agent:
             raise CycleFailed(f"Slurm: {error}") from None
 
     def heartbeat(self) -> None:
-        interval = max(1, round(self.settings.interval))
+        # The server calls the cluster unhealthy when no report comes within this many seconds: allow a few cycles
+        # (a cycle that submits hundreds of jobs takes longer than the pause between cycles).
+        interval = max(30, round(3 * self.settings.interval))
         self.client.json("PUT", "clusters/status", params={"interval": interval})
 
     # Submitting --------------------------------------------------------------------------------------------------
@@ -159,14 +163,16 @@ class Agent:
         for submission_id, job_id in list(self.unreported.items()):
             self._report_submitted(submission_id, job_id)
 
-    def _report_submitted(self, submission_id: int, job_id: int, state: JobState | None = None) -> None:
+    def _report_submitted(
+        self, submission_id: int, job_id: int, state: JobState | None = None, *, client: ApiClient | None = None
+    ) -> None:
         reported_state = state.state if state else "PENDING"
         body: dict[str, object] = {"id": submission_id, "slurm_job_id": job_id, "slurm_job_state": reported_state}
         if state is not None:
             body["slurm_job_info"] = state.info()
         self.unreported[submission_id] = job_id
         try:
-            self.client.json("POST", f"{AGENT}/submitted", json=body)
+            (client or self.client).json("POST", f"{AGENT}/submitted", json=body)
         except ApiError as error:
             if error.status in (404, 409):  # deleted meanwhile, or already has a job: nothing more to say
                 log.warning("submission %s: the API did not take Slurm job %s: %s", submission_id, job_id, error)
@@ -177,11 +183,16 @@ class Agent:
         self.reported[submission_id] = reported_state
 
     def submit_pending(self, queue: dict[int, JobState]) -> int:
-        """Send every pending submission to Slurm (or report the job it already has); how many were seen."""
+        """Send every pending submission to Slurm (or report the job it already has); how many were seen.
+
+        The files are written one submission after the other (as each owner, which switches this process's ids);
+        then ``submit_workers`` threads run sbatch and report the job ids, so Slurm and the API work side by side.
+        """
         pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
         if not pending:
             return 0
         existing = self._existing_jobs(pending, queue)
+        prepared = []
         for row in pending:
             if self.stop.is_set():
                 break
@@ -190,8 +201,88 @@ class Agent:
                 log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
                 self._report_submitted(row["id"], job_id, queue.get(job_id))
                 continue
-            self.submit_one(row)
+            ready = self.prepare(row)
+            if ready is not None:
+                prepared.append(ready)
+        self.submit_prepared(prepared)
         return len(pending)
+
+    def prepare(self, row: dict) -> tuple[dict, Account, Path] | None:
+        """Map the owner and write the job files; None (and the submission rejected) when that cannot be done."""
+        try:
+            try:
+                account = self.mapper(row.get("owner_email") or "")
+            except LookupError:
+                raise
+            except Exception as error:  # a site's mapper whose directory (LDAP...) is down: try again later
+                raise CycleFailed(f"the user mapper failed: {error}") from None
+            if os.geteuid() != 0 and account.uid != os.geteuid():
+                raise LookupError(
+                    f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
+                    "run it as root, or use single-user-mapper"
+                )
+            directory = Path(
+                row.get("execution_directory") or self.settings.default_slurm_work_dir or account.home
+            ).expanduser()
+            entrypoint = self.write_files(row, account, directory)
+        except (LookupError, JobFilesError) as error:
+            self.reject(row["id"], str(error), self.client)
+            return None
+        return row, account, entrypoint
+
+    def submit_prepared(self, prepared: list[tuple[dict, Account, Path]]) -> None:
+        if not prepared:
+            return
+        workers = max(1, min(int(self.settings.submit_workers), len(prepared)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="sbatch") as pool:
+            failures = [failure for failure in pool.map(self._sbatch_and_report, prepared) if failure]
+        if failures:
+            raise CycleFailed(f"{len(failures)} of {len(prepared)} submissions wait for the next cycle: {failures[0]}")
+
+    def _sbatch_and_report(self, item: tuple[dict, Account, Path]) -> str | None:
+        """sbatch one prepared submission and report it (in a worker thread); what went wrong, or None."""
+        row, account, entrypoint = item
+        submission_id = row["id"]
+        if self.stop.is_set():
+            return None
+        client = self._thread_client()
+        try:
+            job_id = self.slurm.submit(
+                entrypoint,
+                account=account,
+                arguments=row.get("sbatch_arguments") or [],
+                tag=marker(self.cluster, submission_id, row.get("created_at")),
+            )
+        except SbatchRejected as error:
+            try:
+                self.reject(submission_id, str(error), client)
+            except ApiError as api_error:
+                return f"API: {api_error}"
+            return None
+        except SlurmError as error:
+            return f"Slurm: {error}"
+        log.info("submission %s is Slurm job %s (as %s)", submission_id, job_id, account.name)
+        try:
+            self._report_submitted(submission_id, job_id, client=client)
+        except ApiError as error:
+            return f"API: {error} (Slurm job {job_id} is kept and reported on the next cycle)"
+        return None
+
+    def reject(self, submission_id: int, message: str, client: ApiClient) -> None:
+        log.info("submission %s rejected: %s", submission_id, message)
+        client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+
+    def _thread_client(self) -> ApiClient:
+        """An API session per thread (the main thread's own client in the main thread)."""
+        if threading.current_thread() is threading.main_thread():
+            return self.client
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = ApiClient(
+                base_url=self.client.base_url, token=self.client.token, timeout=self.client.timeout, retries=0
+            )
+            self._local.client = client
+        return client
 
     def _existing_jobs(self, pending: list[dict], queue: dict[int, JobState]) -> dict[int, int]:
         """Submission id -> job id for the pending submissions Slurm already has a job for (a restarted agent)."""
@@ -223,39 +314,6 @@ class Agent:
             return (datetime.now() - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S")
         oldest = min(created).astimezone() - margin  # sacct reads local time
         return oldest.strftime("%Y-%m-%dT%H:%M:%S")
-
-    def submit_one(self, row: dict) -> None:
-        """Write the job files as the mapped user and sbatch them; reject with Slurm's words when refused."""
-        submission_id = row["id"]
-        try:
-            try:
-                account = self.mapper(row.get("owner_email") or "")
-            except LookupError:
-                raise
-            except Exception as error:  # a site's mapper whose directory (LDAP...) is down: try again later
-                raise CycleFailed(f"the user mapper failed: {error}") from None
-            if os.geteuid() != 0 and account.uid != os.geteuid():
-                raise LookupError(
-                    f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
-                    "run it as root, or use single-user-mapper"
-                )
-            directory = Path(
-                row.get("execution_directory") or self.settings.default_slurm_work_dir or account.home
-            ).expanduser()
-            entrypoint = self.write_files(row, account, directory)
-            job_id = self.slurm.submit(
-                entrypoint,
-                account=account,
-                arguments=row.get("sbatch_arguments") or [],
-                tag=marker(self.cluster, submission_id, row.get("created_at")),
-            )
-        except (LookupError, SbatchRejected, JobFilesError) as error:
-            message = str(error)
-            log.info("submission %s rejected: %s", submission_id, message)
-            self.client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
-            return
-        log.info("submission %s is Slurm job %s (as %s)", submission_id, job_id, account.name)
-        self._report_submitted(submission_id, job_id)
 
     def write_files(self, row: dict, account: Account, directory: Path) -> Path:
         """The job script's files in ``directory``, written as ``account``; the entrypoint's path."""

@@ -35,7 +35,8 @@ class AgentSettings:
     oidc_use_https: bool = True
     oidc_audience: str | None = None
     cache_dir: str = ""
-    task_jobs_interval_seconds: float = 5.0
+    task_jobs_interval_seconds: float = 2.0
+    submit_workers: float = 4.0  # sbatch calls (and their reports) at once
     page_size: float = 100.0
     request_timeout: float = 15.0
     slurm_timeout: float = 60.0

@@ -19,7 +19,7 @@ def agent():
 @click.option("--base-url", help="The API's base URL (JOBBERGATE_AGENT_BASE_API_URL).")
 @click.option("--cluster", "cluster_name", help="This cluster's name: its token's client id.")
 @click.option("--token", help="A server-issued cluster token (JOBBERGATE_AGENT_TOKEN).")
-@click.option("--interval", type=click.FloatRange(min=0.2), help="Seconds between cycles (default 5).")
+@click.option("--interval", type=click.FloatRange(min=0.2), help="Seconds between cycles (default 2).")
 @click.option("--user-mapper", help="single-user-mapper, email-local-part-mapper, or a plug-in's name.")
 @click.option("--submitter", help="The Unix account of single-user-mapper (default: the agent's own).")
 @click.option("--once", is_flag=True, help="Run one cycle and exit (status 1 when it failed).")
