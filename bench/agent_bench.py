@@ -197,7 +197,7 @@ class Agent:
     """``jobbergate agent run`` as its own process: default settings but the API's URL and the cluster token."""
 
     def __init__(self, server: Server, log_path: Path, interval: float | None = None):
-        cache = tempfile.mkdtemp(prefix="jobbergate-agent-cache-")
+        cache = tempfile.mkdtemp(prefix="agent-cache-", dir=log_path.parent)  # removed with the logs' folder
         environment = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/root"),
@@ -531,6 +531,7 @@ def api_costs(bench: Bench, samples: int = 200) -> dict[str, float]:
         started = time.perf_counter()
         bench.watcher.waiting(ids)
         polls.append(time.perf_counter() - started)
+    shutil.rmtree(directory, ignore_errors=True)
     return {"create": statistics.median(creates) * 1000, "poll": statistics.median(polls) * 1000}
 
 
