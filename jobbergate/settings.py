@@ -92,9 +92,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the admin read while the API writes; the timeout rides out short write locks.
+    # WAL lets the admin read while the API writes; the timeout rides out short write locks. IMMEDIATE takes the
+    # write lock when a transaction begins, so concurrent writers (the agent reports from several threads) wait
+    # their turn instead of failing when a read transaction cannot be upgraded.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

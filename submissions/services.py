@@ -150,7 +150,7 @@ def mark_submitted(
     row.slurm_job_info = slurm_job_info
     if row.status == JobSubmissionStatus.CREATED:
         row.status = JobSubmissionStatus.SUBMITTED
-    row.save()
+    row.save(update_fields=["slurm_job_id", "slurm_job_state", "slurm_job_info", "status", "updated_at"])
     _record(row, slurm_job_state_reason or f"Slurm job {slurm_job_id}")
     return row
 
@@ -165,7 +165,7 @@ def mark_rejected(*, client_id: str, submission_id: int, report_message: str) ->
         raise Conflict(f"Submission {row.pk} is {row.status}; only a CREATED one can be rejected.")
     row.status = JobSubmissionStatus.REJECTED
     row.report_message = report_message
-    row.save()
+    row.save(update_fields=["status", "report_message", "updated_at"])
     _record(row, report_message)
     return row
 
@@ -197,7 +197,16 @@ def update_slurm_state(
         elif slurm_job_state in FAILURE_STATES:
             row.status, changed = JobSubmissionStatus.ABORTED, True
             row.report_message = slurm_job_state_reason or f"Slurm job ended {slurm_job_state}"
-    row.save()
+    row.save(
+        update_fields=[
+            "slurm_job_id",
+            "slurm_job_state",
+            "slurm_job_info",
+            "status",
+            "report_message",
+            "updated_at",
+        ]
+    )
     if changed:
         _record(row, slurm_job_state_reason)
     return row

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from conftest import require_real_part
 from jobbergate.testing.slurm import fresh, slurm_job_script, until
@@ -57,6 +58,10 @@ def api(live_server, agent, alice, slurm_cluster, tmp_path):
         "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "agent-cache"),
         "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
     }
+    if connection.vendor == "sqlite":
+        # live_server's in-memory SQLite (shared cache) fails concurrent writers at once ("table is locked"), where
+        # a real SQLite file waits its turn; CI runs these tests on PostgreSQL with the default 4 submit threads.
+        environment["JOBBERGATE_AGENT_SUBMIT_WORKERS"] = "1"
 
     def cycle(**settings):
         env = {**environment, **{f"JOBBERGATE_AGENT_{key.upper()}": str(value) for key, value in settings.items()}}
@@ -116,6 +121,18 @@ def test_a_job_that_completes_ends_done_and_the_heartbeat_is_recorded(api, alice
     assert json.loads(row.slurm_job_info)["exit_code"] == 0
     assert [entry.status for entry in row.progress.order_by("id")][-1] == "DONE"
     assert ClusterStatus.objects.get(client_id="cluster-a").interval == 30
+
+
+def test_submissions_sharing_a_folder_each_run_their_own_script(api, alice, workdir):
+    first = submit(alice.email, "echo first", workdir)
+    second = submit(alice.email, "echo second", workdir)
+    same = submit(alice.email, "echo second", workdir)
+    assert api().returncode == 0
+    rows = [fresh(first), fresh(second), fresh(same)]
+    assert all(row.slurm_job_id for row in rows)
+    outputs = [workdir / f"out-{row.slurm_job_id}.txt" for row in rows]
+    assert until(lambda: all(path.exists() and path.read_text() for path in outputs), seconds=60)
+    assert [path.read_text() for path in outputs] == ["first\n", "second\n", "second\n"]
 
 
 def test_exit_3_ends_aborted_with_failed_and_its_exit_code(api, alice, workdir):

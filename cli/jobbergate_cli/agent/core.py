@@ -72,6 +72,17 @@ def acting_as(account: Account) -> Iterator[None]:
 
 
 @dataclass
+class PreparedJob:
+    """A pending submission ready for sbatch: who runs it, where, and its files."""
+
+    row: dict
+    account: Account
+    directory: Path
+    files: dict[str, bytes]
+    entrypoint: str
+
+
+@dataclass
 class Agent:
     settings: AgentSettings
     client: ApiClient
@@ -118,6 +129,7 @@ class Agent:
         settings = self.settings
         log.info("agent of cluster %s: %s, every %g s", self.cluster, settings.base_api_url, settings.interval)
         while True:
+            started = time.monotonic()
             try:
                 self.cycle()
                 failures = 0
@@ -130,7 +142,10 @@ class Agent:
             cycles += 1
             if once or self.stop.is_set() or (max_cycles is not None and cycles >= max_cycles):
                 return 0 if failures == 0 else 1
-            pause = self.settings.interval if failures == 0 else min(self.settings.interval * 2**failures, MAX_PAUSE)
+            if failures == 0:  # cycles start an interval apart (a long cycle is followed at once by the next)
+                pause = max(0.0, self.settings.interval - (time.monotonic() - started))
+            else:
+                pause = min(self.settings.interval * 2**failures, MAX_PAUSE)
             if self.stop.wait(pause):
                 return 0 if failures == 0 else 1
 
@@ -185,17 +200,17 @@ class Agent:
     def submit_pending(self, queue: dict[int, JobState]) -> int:
         """Send every pending submission to Slurm (or report the job it already has); how many were seen.
 
-        The files are written one submission after the other (as each owner, which switches this process's ids);
-        then ``submit_workers`` threads run sbatch and report the job ids, so Slurm and the API work side by side.
+        In waves: the files of a wave are written one submission after the other (as each owner, which switches
+        this process's ids), then ``submit_workers`` threads run sbatch and report the job ids, so Slurm and the
+        API work side by side. A submission whose files would overwrite a different file of another submission in
+        the same wave (same folder and name, other content) waits for the next wave, so each job gets its own.
         """
         pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
         if not pending:
             return 0
         existing = self._existing_jobs(pending, queue)
-        prepared = []
+        waiting = []
         for row in pending:
-            if self.stop.is_set():
-                break
             job_id = existing.get(row["id"])
             if job_id is not None:
                 log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
@@ -203,12 +218,24 @@ class Agent:
                 continue
             ready = self.prepare(row)
             if ready is not None:
-                prepared.append(ready)
-        self.submit_prepared(prepared)
+                waiting.append(ready)
+        while waiting and not self.stop.is_set():
+            wave, later = [], []
+            claimed: dict[tuple[Path, str], bytes] = {}
+            for job in waiting:
+                places = {(job.directory, name): content for name, content in job.files.items()}
+                if any(claimed.get(place, content) != content for place, content in places.items()):
+                    later.append(job)
+                    continue
+                claimed.update(places)
+                wave.append(job)
+            written = [job for job in wave if self.place_files(job)]
+            self.submit_prepared(written)
+            waiting = later
         return len(pending)
 
-    def prepare(self, row: dict) -> tuple[dict, Account, Path] | None:
-        """Map the owner and write the job files; None (and the submission rejected) when that cannot be done."""
+    def prepare(self, row: dict) -> PreparedJob | None:
+        """Map the owner, pick the folder and fetch the files; None (and the submission rejected) when refused."""
         try:
             try:
                 account = self.mapper(row.get("owner_email") or "")
@@ -224,13 +251,15 @@ class Agent:
             directory = Path(
                 row.get("execution_directory") or self.settings.default_slurm_work_dir or account.home
             ).expanduser()
-            entrypoint = self.write_files(row, account, directory)
+            if not directory.is_absolute():
+                raise JobFilesError(f"The execution directory must be an absolute path, not {str(directory)!r}")
+            files, entrypoint = self.job_files(row)
         except (LookupError, JobFilesError) as error:
             self.reject(row["id"], str(error), self.client)
             return None
-        return row, account, entrypoint
+        return PreparedJob(row, account, directory, files, entrypoint)
 
-    def submit_prepared(self, prepared: list[tuple[dict, Account, Path]]) -> None:
+    def submit_prepared(self, prepared: list[PreparedJob]) -> None:
         if not prepared:
             return
         workers = max(1, min(int(self.settings.submit_workers), len(prepared)))
@@ -239,16 +268,16 @@ class Agent:
         if failures:
             raise CycleFailed(f"{len(failures)} of {len(prepared)} submissions wait for the next cycle: {failures[0]}")
 
-    def _sbatch_and_report(self, item: tuple[dict, Account, Path]) -> str | None:
+    def _sbatch_and_report(self, job: PreparedJob) -> str | None:
         """sbatch one prepared submission and report it (in a worker thread); what went wrong, or None."""
-        row, account, entrypoint = item
+        row, account = job.row, job.account
         submission_id = row["id"]
         if self.stop.is_set():
             return None
         client = self._thread_client()
         try:
             job_id = self.slurm.submit(
-                entrypoint,
+                job.directory / job.entrypoint,
                 account=account,
                 arguments=row.get("sbatch_arguments") or [],
                 tag=marker(self.cluster, submission_id, row.get("created_at")),
@@ -315,10 +344,8 @@ class Agent:
         oldest = min(created).astimezone() - margin  # sacct reads local time
         return oldest.strftime("%Y-%m-%dT%H:%M:%S")
 
-    def write_files(self, row: dict, account: Account, directory: Path) -> Path:
-        """The job script's files in ``directory``, written as ``account``; the entrypoint's path."""
-        if not directory.is_absolute():
-            raise JobFilesError(f"The execution directory must be an absolute path, not {str(directory)!r}")
+    def job_files(self, row: dict) -> tuple[dict[str, bytes], str]:
+        """The job script's files (name -> content) and the entrypoint's name."""
         job_script = row.get("job_script") or {}
         files = job_script.get("files") or []
         entrypoints = [item for item in files if item.get("file_type") == "ENTRYPOINT"]
@@ -330,20 +357,27 @@ class Agent:
             if "/" in name or name in ("", ".", "..") or "\0" in name:
                 raise JobFilesError(f"Unsafe job file name {name!r}")
             contents[name] = self.job_file(job_script.get("id"), name)
-        with acting_as(account):
-            try:
-                if not directory.is_dir():
-                    raise JobFilesError(f"{directory} is not a directory {account.name} can use")
-                for name, content in contents.items():
-                    path = directory / name
+        return contents, entrypoints[0]["filename"]
+
+    def place_files(self, job: PreparedJob) -> bool:
+        """Write the job's files into its folder as its owner; False (and the submission rejected) on failure."""
+        try:
+            with acting_as(job.account):
+                if not job.directory.is_dir():
+                    raise JobFilesError(f"{job.directory} is not a directory {job.account.name} can use")
+                for name, content in job.files.items():
+                    path = job.directory / name
                     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
                     with os.fdopen(descriptor, "wb") as handle:
                         handle.write(content)
-            except OSError as error:
-                raise JobFilesError(
-                    f"Cannot write the job files in {directory} as {account.name}: {error.strerror}"
-                ) from None
-        return directory / entrypoints[0]["filename"]
+        except OSError as error:
+            message = f"Cannot write the job files in {job.directory} as {job.account.name}: {error.strerror}"
+            self.reject(job.row["id"], message, self.client)
+            return False
+        except JobFilesError as error:
+            self.reject(job.row["id"], str(error), self.client)
+            return False
+        return True
 
     def job_file(self, job_script_id, name: str) -> bytes:
         """A job script's file, fetched once per cycle however many submissions run that job script."""
