@@ -119,6 +119,25 @@ class SubmittedReportSerializer(serializers.Serializer):
     slurm_job_state_reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
 
+MAX_REPORTS_PER_REQUEST = 500
+
+
+class SubmittedReportsSerializer(serializers.Serializer):
+    """Many ``submitted`` reports in one request (ours; upstream agents send one at a time)."""
+
+    items = SubmittedReportSerializer(many=True, allow_empty=False, max_length=MAX_REPORTS_PER_REQUEST)
+
+
+class ReportResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status_code = serializers.IntegerField(help_text="What the single report would have answered: 202, 404 or 409.")
+    detail = serializers.CharField(allow_null=True)
+
+
+class ReportResultsSerializer(serializers.Serializer):
+    results = ReportResultSerializer(many=True)
+
+
 class RejectedReportSerializer(serializers.Serializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     report_message = serializers.CharField(allow_blank=True)

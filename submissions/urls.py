@@ -15,6 +15,11 @@ urlpatterns = [
     path(f"{PREFIX}/agent/pending", AgentViewSet.as_view({"get": "pending"}), name="agent-pending"),
     path(f"{PREFIX}/agent/active", AgentViewSet.as_view({"get": "active"}), name="agent-active"),
     path(f"{PREFIX}/agent/submitted", AgentViewSet.as_view({"post": "submitted"}), name="agent-submitted"),
+    path(
+        f"{PREFIX}/agent/submitted-many",
+        AgentViewSet.as_view({"post": "submitted_many"}),
+        name="agent-submitted-many",
+    ),
     path(f"{PREFIX}/agent/rejected", AgentViewSet.as_view({"post": "rejected"}), name="agent-rejected"),
     path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "report"}), name="agent-report"),
     path(f"{PREFIX}/cancel/{ID_KEY}", JobSubmissionViewSet.as_view({"put": "cancel"}), name="job-submissions-cancel"),

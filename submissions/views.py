@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from jobbergate.api.exceptions import BadRequest
+from jobbergate.api.exceptions import BadRequest, Conflict
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
@@ -23,8 +24,10 @@ from submissions.serializers import (
     JobSubmissionSerializer,
     PendingSubmissionSerializer,
     RejectedReportSerializer,
+    ReportResultsSerializer,
     SlurmStateReportSerializer,
     SubmittedReportSerializer,
+    SubmittedReportsSerializer,
 )
 
 
@@ -95,6 +98,7 @@ class AgentViewSet(viewsets.GenericViewSet):
         "pending": "read",
         "active": "read",
         "submitted": "update",
+        "submitted_many": "update",
         "rejected": "update",
         "report": "update",
     }
@@ -141,6 +145,31 @@ class AgentViewSet(viewsets.GenericViewSet):
         data = dict(report.validated_data)
         services.mark_submitted(client_id=self.cluster, submission_id=data.pop("id"), **data)
         return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_submitted_many",
+        request=SubmittedReportsSerializer,
+        responses={200: ReportResultsSerializer},
+        description="Many `submitted` reports at once, each applied in its own transaction exactly as the single "
+        "report is; the answer gives each one's outcome (202, 404 or 409). Not in upstream Jobbergate: our agent "
+        "uses it to report hundreds of job ids without a request each.",
+    )
+    def submitted_many(self, request):
+        reports = SubmittedReportsSerializer(data=request.data)
+        reports.is_valid(raise_exception=True)
+        results = []
+        with transaction.atomic():  # one commit; each report is its own savepoint, so a refused one undoes only itself
+            for item in reports.validated_data["items"]:
+                data = dict(item)
+                submission_id = data.pop("id")
+                try:
+                    services.mark_submitted(client_id=self.cluster, submission_id=submission_id, **data)
+                except (NotFound, Conflict) as error:
+                    detail = str(error.detail)
+                    results.append({"id": submission_id, "status_code": error.status_code, "detail": detail})
+                    continue
+                results.append({"id": submission_id, "status_code": status.HTTP_202_ACCEPTED, "detail": None})
+        return Response({"results": results})
 
     @extend_schema(
         operation_id="job_submissions_agent_rejected", request=RejectedReportSerializer, responses={202: None}

@@ -72,6 +72,47 @@ class TestReports:
         active = agent.client.get(f"{AGENT}/active").json()["items"]
         assert active == [{"id": row.pk, "name": row.name, "status": "CANCELLED", "slurm_job_id": 5}]
 
+    def test_many_submitted_reports_in_one_request_each_as_the_single_one(self, agent, alice):
+        fresh = make_submission(alice.email, client_id="cluster-a")
+        again = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=8)
+        clash = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        other = make_submission(alice.email, client_id="cluster-b")
+        items = [
+            {"id": fresh.pk, "slurm_job_id": 7, "slurm_job_state": "PENDING"},
+            {"id": again.pk, "slurm_job_id": 8},
+            {"id": clash.pk, "slurm_job_id": 10},
+            {"id": other.pk, "slurm_job_id": 11},
+        ]
+        response = agent.client.post(f"{AGENT}/submitted-many", {"items": items}, format="json")
+        assert response.status_code == 200
+        assert [(item["id"], item["status_code"]) for item in response.json()["results"]] == [
+            (fresh.pk, 202),
+            (again.pk, 202),
+            (clash.pk, 409),
+            (other.pk, 404),
+        ]
+        fresh.refresh_from_db(), clash.refresh_from_db(), other.refresh_from_db()
+        assert (fresh.status, fresh.slurm_job_id) == (Status.SUBMITTED, 7)
+        assert statuses(fresh).count(Status.SUBMITTED) == 1
+        assert (clash.slurm_job_id, other.status, other.slurm_job_id) == (9, Status.CREATED, None)
+
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"items": []}, {"items": [{"id": 1}]}, {"items": "x"}, [{"id": 1, "slurm_job_id": 2}]],
+        ids=["no-items", "empty", "no-job-id", "not-a-list", "bare-list"],
+    )
+    def test_a_bad_batch_is_422_and_changes_nothing(self, agent, alice, body):
+        row = make_submission(alice.email, client_id="cluster-a")
+        response = agent.client.post(f"{AGENT}/submitted-many", body, format="json")
+        assert response.status_code in (400, 422)
+        row.refresh_from_db()
+        assert row.status == Status.CREATED
+
+    def test_a_batch_larger_than_the_limit_is_refused(self, agent):
+        items = [{"id": number, "slurm_job_id": number} for number in range(1, 502)]
+        response = agent.client.post(f"{AGENT}/submitted-many", {"items": items}, format="json")
+        assert response.status_code == 422
+
     def test_rejected_records_slurms_message(self, agent, alice):
         row = make_submission(alice.email, client_id="cluster-a")
         message = "sbatch: error: invalid partition specified: nope"
