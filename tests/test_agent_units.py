@@ -16,6 +16,7 @@ import pytest
 from jobbergate_cli.agent.core import cluster_name
 from jobbergate_cli.agent.mappers import load_mapper
 from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
+from jobbergate_cli.client import ApiError
 from jobbergate_cli.config import ConfigError
 from jobbergate_cli.slurm import (
     Account,
@@ -229,3 +230,42 @@ def test_the_job_sees_none_of_the_agents_environment(monkeypatch):
     assert "JOBBERGATE_AGENT_TOKEN" not in environment
     assert environment["SLURM_CONF"] == "/etc/slurm-test/slurm.conf"
     assert (environment["USER"], environment["HOME"]) == ("root", "/root")
+
+
+class RecordingApi:
+    """Stands in for an upstream Jobbergate 5 server, which cannot run here: it has no submitted-many (404) and
+    takes single submitted reports."""
+
+    def __init__(self):
+        self.calls = []
+
+    def json(self, method, path, **kwargs):
+        self.calls.append((method, path, kwargs.get("json")))
+        if path.endswith("submitted-many"):
+            raise ApiError("Not Found (HTTP 404)", status=404)
+        return None
+
+
+def test_against_a_server_without_batch_reports_the_agent_reports_one_by_one():
+    from jobbergate_cli.agent.core import Agent
+    from jobbergate_cli.slurm import Slurm
+
+    api = RecordingApi()
+    agent = Agent(
+        settings=AgentSettings(base_api_url="http://x"),
+        client=api,
+        slurm=Slurm(),
+        mapper=lambda email: Account.current(),
+        cluster="cluster-a",
+    )
+    agent.report_many([(1, 101), (2, 102)])
+    agent.report_many([(3, 103)])
+    paths = [path for _, path, _ in api.calls]
+    assert paths == [
+        "job-submissions/agent/submitted-many",
+        "job-submissions/agent/submitted",
+        "job-submissions/agent/submitted",
+        "job-submissions/agent/submitted",
+    ]
+    assert [body["slurm_job_id"] for _, path, body in api.calls[1:]] == [101, 102, 103]
+    assert agent.unreported == {}

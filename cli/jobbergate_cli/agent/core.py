@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +47,7 @@ log = logging.getLogger("jobbergate.agent")
 
 AGENT = "job-submissions/agent"
 MAX_PAUSE = 300.0
+REPORT_BATCH = 100  # job ids per submitted-many request
 
 
 class CycleFailed(Exception):
@@ -97,6 +98,8 @@ class Agent:
     # Job files fetched in this cycle: (job script id, file name) -> content.
     file_cache: dict[tuple, bytes] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    # Whether the API takes many reports at once (None: not known yet; upstream servers do not).
+    batch_reports: bool | None = None
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Agent:
@@ -175,7 +178,36 @@ class Agent:
     # Submitting --------------------------------------------------------------------------------------------------
 
     def report_unreported(self) -> None:
-        for submission_id, job_id in list(self.unreported.items()):
+        """Report the job ids the API did not take before (raises ApiError while it still cannot)."""
+        pending = list(self.unreported.items())
+        for start in range(0, len(pending), REPORT_BATCH):
+            self.report_many(pending[start : start + REPORT_BATCH])
+
+    def report_many(self, reports: list[tuple[int, int]]) -> None:
+        """Report (submission id, job id) pairs in one request (``submitted-many``), or one by one against a server
+        without it (upstream Jobbergate). Pairs the API could not take stay in ``unreported``."""
+        if not reports:
+            return
+        self.unreported.update(reports)
+        if self.batch_reports is not False:
+            items = [{"id": sid, "slurm_job_id": job, "slurm_job_state": "PENDING"} for sid, job in reports]
+            try:
+                answer = self.client.json("POST", f"{AGENT}/submitted-many", json={"items": items})
+            except ApiError as error:
+                if error.status not in (404, 405):
+                    raise
+                log.info("the API has no submitted-many: reporting job ids one by one")
+                self.batch_reports = False
+            else:
+                self.batch_reports = True
+                for result in answer.get("results", []):
+                    submission_id = result.get("id")
+                    if result.get("status_code") != 202:
+                        log.warning("submission %s: the API did not take its job id: %s", submission_id, result)
+                    self.unreported.pop(submission_id, None)
+                    self.reported[submission_id] = "PENDING"
+                return
+        for submission_id, job_id in reports:
             self._report_submitted(submission_id, job_id)
 
     def _report_submitted(
@@ -263,17 +295,35 @@ class Agent:
         if not prepared:
             return
         workers = max(1, min(int(self.settings.submit_workers), len(prepared)))
+        failures, ready = [], []
         with ThreadPoolExecutor(workers, thread_name_prefix="sbatch") as pool:
-            failures = [failure for failure in pool.map(self._sbatch_and_report, prepared) if failure]
+            # The threads run sbatch; this thread reports their job ids a batch at a time meanwhile.
+            for outcome in as_completed([pool.submit(self._sbatch, job) for job in prepared]):
+                failure, report = outcome.result()
+                if failure:
+                    failures.append(failure)
+                if report:
+                    ready.append(report)
+                if len(ready) >= REPORT_BATCH:
+                    failures.extend(self._try_report(ready))
+                    ready = []
+        failures.extend(self._try_report(ready))
         if failures:
             raise CycleFailed(f"{len(failures)} of {len(prepared)} submissions wait for the next cycle: {failures[0]}")
 
-    def _sbatch_and_report(self, job: PreparedJob) -> str | None:
-        """sbatch one prepared submission and report it (in a worker thread); what went wrong, or None."""
+    def _try_report(self, ready: list[tuple[int, int]]) -> list[str]:
+        try:
+            self.report_many(ready)
+        except ApiError as error:
+            return [f"API: {error} ({len(ready)} Slurm job ids are kept and reported on the next cycle)"]
+        return []
+
+    def _sbatch(self, job: PreparedJob) -> tuple[str | None, tuple[int, int] | None]:
+        """sbatch one prepared submission (in a worker thread): what went wrong, and (submission id, job id)."""
         row, account = job.row, job.account
         submission_id = row["id"]
         if self.stop.is_set():
-            return None
+            return None, None
         client = self._thread_client()
         try:
             job_id = self.slurm.submit(
@@ -286,16 +336,13 @@ class Agent:
             try:
                 self.reject(submission_id, str(error), client)
             except ApiError as api_error:
-                return f"API: {api_error}"
-            return None
+                return f"API: {api_error}", None
+            return None, None
         except SlurmError as error:
-            return f"Slurm: {error}"
+            return f"Slurm: {error}", None
         log.info("submission %s is Slurm job %s (as %s)", submission_id, job_id, account.name)
-        try:
-            self._report_submitted(submission_id, job_id, client=client)
-        except ApiError as error:
-            return f"API: {error} (Slurm job {job_id} is kept and reported on the next cycle)"
-        return None
+        self.unreported[submission_id] = job_id  # kept until the API has it, whatever happens next
+        return None, (submission_id, job_id)
 
     def reject(self, submission_id: int, message: str, client: ApiClient) -> None:
         log.info("submission %s rejected: %s", submission_id, message)
