@@ -283,3 +283,34 @@ def test_a_stopped_controller_leaves_submissions_created_until_it_is_back(api, a
         )
     assert until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
     assert len(slurm_jobs_tagged(row)) == 1
+
+
+def test_with_client_credentials_from_the_openid_provider(api, alice, workdir, oidc, tmp_path):
+    """The agent signs in as its cluster with client credentials from a real provider (the one the server trusts),
+    caches the token with mode 0600, and submits that cluster's work."""
+    from jobbergate.testing.oidc import UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET
+
+    row = JobSubmission.objects.create(
+        name="e2e",
+        owner_email=alice.email,
+        job_script=slurm_job_script(alice.email, "true"),
+        client_id=UPSTREAM_AGENT_CLIENT,
+        execution_directory=str(workdir),
+    )
+    environment = {key: value for key, value in api.environment.items() if key != "JOBBERGATE_AGENT_TOKEN"}
+    environment.update(
+        {
+            "JOBBERGATE_AGENT_OIDC_DOMAIN": oidc.issuer,
+            "JOBBERGATE_AGENT_OIDC_CLIENT_ID": UPSTREAM_AGENT_CLIENT,
+            "JOBBERGATE_AGENT_OIDC_CLIENT_SECRET": UPSTREAM_AGENT_SECRET,
+        }
+    )
+    result = subprocess.run(
+        [JOBBERGATE, "agent", "run", "--once"], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert fresh(row).status == "SUBMITTED"
+    assert ClusterStatus.objects.filter(client_id=UPSTREAM_AGENT_CLIENT).exists()
+    token_file = Path(environment["JOBBERGATE_AGENT_CACHE_DIR"]) / "token" / "access.token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert UPSTREAM_AGENT_SECRET not in result.stderr
