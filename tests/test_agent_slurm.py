@@ -11,8 +11,10 @@ import json
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -314,3 +316,82 @@ def test_with_client_credentials_from_the_openid_provider(api, alice, workdir, o
     token_file = Path(environment["JOBBERGATE_AGENT_CACHE_DIR"]) / "token" / "access.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert UPSTREAM_AGENT_SECRET not in result.stderr
+
+
+class CuttableProxy:
+    """A TCP relay to the live server that drops every connection while the ``cut`` file exists: the API 'goes
+    away' (the file is made by the sbatch wrapper, so the cut comes between sbatch and the agent's report)."""
+
+    def __init__(self, target_url: str, cut: Path):
+        host, port = target_url.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.cut = cut
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            if self.cut.exists():
+                client.close()
+                continue
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client):
+        server = socket.create_connection(self.target)
+        for sock in (client, server):
+            sock.settimeout(0.2)
+        try:
+            while not self.closed.is_set():
+                for source, sink in ((client, server), (server, client)):
+                    try:
+                        data = source.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not data or self.cut.exists():
+                        return
+                    sink.sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            server.close()
+
+    def close(self):
+        self.closed.set()
+        self.listener.close()
+
+
+def test_an_api_that_goes_away_right_after_sbatch_loses_nothing_and_submits_once(api, alice, workdir, tmp_path):
+    flag = tmp_path / "api-down"
+    proxy = CuttableProxy(api.environment["JOBBERGATE_AGENT_BASE_API_URL"], flag)
+    wrapper = tmp_path / "sbatch-then-cut"
+    wrapper.write_text(f'#!/bin/sh\n/usr/bin/sbatch "$@"\nstatus=$?\ntouch {flag}\nexit $status\n')
+    wrapper.chmod(0o755)
+    environment = {
+        **api.environment,
+        "JOBBERGATE_AGENT_BASE_API_URL": proxy.url,
+        "JOBBERGATE_AGENT_SBATCH_PATH": str(wrapper),
+        "JOBBERGATE_AGENT_TASK_JOBS_INTERVAL_SECONDS": "0.5",
+    }
+    row = submit(alice.email, "sleep 5", workdir)
+    agent = subprocess.Popen([JOBBERGATE, "agent", "run"], env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        assert until(flag.exists, seconds=30, step=0.1), "the agent never ran sbatch"
+        time.sleep(3)  # a few cycles with the API unreachable
+        assert fresh(row).status == "CREATED"
+        flag.unlink()  # the API is back
+        assert until(lambda: fresh(row).status == "SUBMITTED", seconds=60, step=0.5)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, log = agent.communicate(timeout=60)
+        proxy.close()
+    assert slurm_jobs_tagged(row) == [str(row.slurm_job_id)]
+    assert "cycle failed" in log and "Cannot reach the Jobbergate API" in log
+    assert agent.returncode in (0, 1)
