@@ -395,3 +395,22 @@ def test_an_api_that_goes_away_right_after_sbatch_loses_nothing_and_submits_once
     assert slurm_jobs_tagged(row) == [str(row.slurm_job_id)]
     assert "cycle failed" in log and "Cannot reach the Jobbergate API" in log
     assert agent.returncode in (0, 1)
+
+
+def test_without_accounting_states_come_from_the_controller_and_the_log_says_so(api, alice, workdir, tmp_path):
+    # A cluster without accounting, as sacct answers there (AccountingStorageType=accounting_storage/none): the only
+    # stand-in of this file, because a second cluster without slurmdbd would cost another 10 s to start.
+    no_sacct = tmp_path / "sacct"
+    no_sacct.write_text("#!/bin/sh\necho 'sacct: error: Slurm accounting storage is disabled' >&2\nexit 1\n")
+    no_sacct.chmod(0o755)
+    logs = []
+
+    def cycle():
+        logs.append(api(sacct_path=no_sacct).stderr)
+
+    row = submit(alice.email, "exit 3", workdir)
+    assert until(lambda: fresh(row).status == "ABORTED", seconds=60, step=0.5, each=cycle)
+    assert row.slurm_job_state == "FAILED"
+    assert json.loads(row.slurm_job_info)["exit_code"] == 3
+    assert json.loads(row.slurm_job_info)["source"] in ("squeue", "scontrol")
+    assert any("no accounting on this cluster" in log for log in logs)
