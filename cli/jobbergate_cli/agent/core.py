@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from jobbergate_cli.agent.mappers import Mapper, load_mapper
@@ -126,9 +126,9 @@ class Agent:
 
     # The loop ----------------------------------------------------------------------------------------------------
 
-    def run(self, *, once: bool = False, max_cycles: int | None = None) -> int:
+    def run(self, *, once: bool = False) -> int:
         """Cycle until stopped (or once); 0 when the last cycle went through, 1 otherwise."""
-        failures, cycles = 0, 0
+        failures = 0
         settings = self.settings
         log.info("agent of cluster %s: %s, every %g s", self.cluster, settings.base_api_url, settings.interval)
         while True:
@@ -142,8 +142,7 @@ class Agent:
             except Exception:  # a bug: say where, keep serving the cluster
                 failures += 1
                 log.exception("cycle failed (%d in a row) on an unexpected error", failures)
-            cycles += 1
-            if once or self.stop.is_set() or (max_cycles is not None and cycles >= max_cycles):
+            if once or self.stop.is_set():
                 return 0 if failures == 0 else 1
             if failures == 0:  # cycles start an interval apart (a long cycle is followed at once by the next)
                 pause = max(0.0, self.settings.interval - (time.monotonic() - started))
@@ -269,12 +268,7 @@ class Agent:
     def prepare(self, row: dict) -> PreparedJob | None:
         """Map the owner, pick the folder and fetch the files; None (and the submission rejected) when refused."""
         try:
-            try:
-                account = self.mapper(row.get("owner_email") or "")
-            except LookupError:
-                raise
-            except Exception as error:  # a site's mapper whose directory (LDAP...) is down: try again later
-                raise CycleFailed(f"the user mapper failed: {error}") from None
+            account = self.map_owner(row.get("owner_email") or "")
             if os.geteuid() != 0 and account.uid != os.geteuid():
                 raise LookupError(
                     f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
@@ -290,6 +284,16 @@ class Agent:
             self.reject(row["id"], str(error), self.client)
             return None
         return PreparedJob(row, account, directory, files, entrypoint)
+
+    def map_owner(self, email: str) -> Account:
+        """The owner's account; LookupError rejects the submission, any other failure of a site's mapper (its LDAP
+        is down...) fails the cycle, to be tried again."""
+        try:
+            return self.mapper(email)
+        except LookupError:
+            raise
+        except Exception as error:
+            raise CycleFailed(f"the user mapper failed: {error}") from None
 
     def submit_prepared(self, prepared: list[PreparedJob]) -> None:
         if not prepared:
@@ -378,18 +382,11 @@ class Agent:
         return found
 
     def _lookback(self, rows: list[dict]) -> str:
-        """sacct's -S: a little before the oldest submission was created (a job cannot be older than that)."""
-        created = []
-        for row in rows:
-            try:
-                created.append(datetime.fromisoformat(str(row.get("created_at")).replace("Z", "+00:00")))
-            except ValueError:
-                continue
-        margin = timedelta(seconds=self.settings.sacct_lookback_seconds)
-        if not created:
-            return (datetime.now() - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S")
-        oldest = min(created).astimezone() - margin  # sacct reads local time
-        return oldest.strftime("%Y-%m-%dT%H:%M:%S")
+        """sacct's -S, in local time: a little before the oldest submission was created (a job cannot be older);
+        a week back when the API gives no creation times (an upstream server)."""
+        created = [second for second in (stamp(row.get("created_at")) for row in rows) if second]
+        since = min(created) - self.settings.sacct_lookback_seconds if created else time.time() - 7 * 86400
+        return datetime.fromtimestamp(since).strftime("%Y-%m-%dT%H:%M:%S")
 
     def job_files(self, row: dict) -> tuple[dict[str, bytes], str]:
         """The job script's files (name -> content) and the entrypoint's name."""
@@ -411,7 +408,7 @@ class Agent:
         try:
             with acting_as(job.account):
                 if not job.directory.is_dir():
-                    raise JobFilesError(f"{job.directory} is not a directory {job.account.name} can use")
+                    raise NotADirectoryError(0, "not a directory")
                 for name, content in job.files.items():
                     path = job.directory / name
                     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
@@ -420,9 +417,6 @@ class Agent:
         except OSError as error:
             message = f"Cannot write the job files in {job.directory} as {job.account.name}: {error.strerror}"
             self.reject(job.row["id"], message, self.client)
-            return False
-        except JobFilesError as error:
-            self.reject(job.row["id"], str(error), self.client)
             return False
         return True
 
@@ -445,15 +439,14 @@ class Agent:
         active = [row for row in self._pages(f"{AGENT}/active") if row.get("slurm_job_id") is not None]
         if not active:
             return
-        to_cancel = [
-            row["slurm_job_id"]
-            for row in active
-            if row["status"] == "CANCELLED" and not (queue.get(row["slurm_job_id"]) or _FINISHED).finished
-        ]
+        # A job the controller no longer holds has ended too.
+        jobs = [row["slurm_job_id"] for row in active]
+        ended = [job for job in jobs if job not in queue or queue[job].finished]
+        cancelled = [row["slurm_job_id"] for row in active if row["status"] == "CANCELLED"]
+        to_cancel = [job for job in cancelled if job not in ended]
         if to_cancel:
             log.info("cancelling Slurm jobs %s", ", ".join(map(str, to_cancel)))
             self.slurm.cancel(to_cancel)
-        ended = [row["slurm_job_id"] for row in active if (queue.get(row["slurm_job_id"]) or _FINISHED).finished]
         final = self.final_states(ended, queue)
         for row in active:
             job_id = row["slurm_job_id"]
@@ -527,9 +520,6 @@ def cluster_name(settings: AgentSettings) -> str:
 
 class JobFilesError(Exception):
     """The job files could not be put in place (a bad folder, a bad name): the submission is rejected."""
-
-
-_FINISHED = JobState(0, "UNKNOWN")  # stands for "not in the controller any more"
 
 
 def main_loop(settings: AgentSettings, *, once: bool = False) -> int:
