@@ -61,24 +61,29 @@ class LocalApplication:
 
     def outputs(self) -> dict[str, tuple[Path, bool]]:
         """Output name -> (template, is the entrypoint): the default template and the supporting files."""
-        names = self.runtime_config.get("supporting_files_output_name") or {}
-
-        def output_name(template: str) -> str:
-            for key in (template, f"templates/{template}", template.removeprefix("templates/")):
-                if key in names:
-                    value = names[key]
-                    return value[0] if isinstance(value, list) else str(value)
-            base = template.rsplit("/", 1)[-1]
-            for suffix in SUFFIXES:
-                if base.endswith(suffix):
-                    return base[: -len(suffix)]
-            return base
-
         default = str(self.runtime_config["default_template"])
-        mapping = {output_name(default): (self.template_path(default), True)}
+        mapping = {self.output_name(default): (self.template_path(default), True)}
         for template in self.runtime_config.get("supporting_files") or []:
-            mapping[output_name(template)] = (self.template_path(template), False)
+            mapping[self.output_name(template)] = (self.template_path(template), False)
         return mapping
+
+    def output_name(self, template: str) -> str:
+        return output_name(template.removeprefix("templates/"), self.runtime_config)
+
+
+def output_name(template_name: str, runtime_config: dict) -> str:
+    """The file a template renders to (APP-FORMAT.md; the server's names too): ``job.sh.j2`` -> ``job.sh``;
+    supporting files as ``supporting_files_output_name`` says. ``template_name`` is relative to ``templates/``."""
+    names = runtime_config.get("supporting_files_output_name") or {}
+    for key in (template_name, f"templates/{template_name}"):
+        if key in names:
+            value = names[key]
+            return value[0] if isinstance(value, list) else str(value)
+    base = template_name.rsplit("/", 1)[-1]
+    for suffix in SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
 
 
 def render(application: LocalApplication, parameters: dict[str, Any], sbatch_params: list[str]) -> dict[str, str]:

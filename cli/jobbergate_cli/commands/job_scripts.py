@@ -10,7 +10,6 @@ from jobbergate_cli.commands.shared import get_command, list_command
 
 PATH = "job-scripts"
 COLUMNS = ["id", "name", "parent_template_id", "owner_email", "description"]
-SUFFIXES = (".j2", ".jinja2")
 
 
 @click.group("job-scripts", help="Job scripts rendered from applications.\n\nExample: jobbergate job-scripts list")
@@ -32,22 +31,10 @@ job_scripts.add_command(
 )
 
 
-def output_name(template_name: str, runtime_config: dict) -> str:
-    """``job.sh.j2`` -> ``job.sh``; supporting files as ``supporting_files_output_name`` says."""
-    names = runtime_config.get("supporting_files_output_name") or {}
-    for key in (template_name, f"templates/{template_name}"):
-        if key in names:
-            value = names[key]
-            return value[0] if isinstance(value, list) else value
-    base = template_name.rsplit("/", 1)[-1]
-    for suffix in SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
-
-
 def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
     """Which templates to render into which files: the default template (the entrypoint) and every SUPPORT one."""
+    from jobbergate_cli.local import output_name
+
     default = str(runtime_config.get("default_template") or "").removeprefix("templates/")
     mapping = {}
     for row in application.get("template_files", []):
@@ -202,11 +189,14 @@ def download_files(obj, key, destination):
 
 
 def write_files(obj, key: int, destination: Path) -> None:
-    destination.mkdir(parents=True, exist_ok=True)
-    for row in obj.client.get(f"{PATH}/{key}")["files"]:
-        target = destination / Path(row["filename"]).name
-        target.write_bytes(obj.client.request("GET", f"{PATH}/{key}/upload/{row['filename']}").content)
-        click.echo(str(target), err=True)
+    from jobbergate_cli.folders import FolderError, save_job_script_files
+
+    try:
+        paths = save_job_script_files(obj.client, key, destination)
+    except FolderError as error:
+        raise click.ClickException(str(error)) from None
+    for path in paths:
+        click.echo(str(path), err=True)
 
 
 @job_scripts.command(
