@@ -1,10 +1,12 @@
-"""Application folders on the user's side: packing one into an archive and unpacking a download safely."""
+"""Files on the user's side: packing an application folder into an archive, unpacking a download safely, and
+saving a job script's files."""
 
 from __future__ import annotations
 
 import io
 import tarfile
 from pathlib import Path
+from urllib.parse import quote
 
 SKIPPED = {"__pycache__", ".git", ".DS_Store"}
 
@@ -37,3 +39,21 @@ def unpack(data: bytes, destination: Path) -> list[Path]:
         members = [member for member in archive.getmembers() if member.isfile()]
         archive.extractall(destination, members=members, filter="data")
     return [destination / member.name for member in members]
+
+
+def save_job_script_files(client, job_script_id: int, directory: Path, files: list[dict] | None = None) -> list[Path]:
+    """Download every file of a job script into ``directory`` (its rows from the API unless given); their paths.
+
+    A file keeps only the last part of its name, so nothing lands outside ``directory``."""
+    if files is None:
+        files = client.get(f"job-scripts/{job_script_id}")["files"]
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for row in files:
+        name = Path(row["filename"]).name
+        if name in ("", ".", ".."):
+            raise FolderError(f"Job script {job_script_id} has a file with no usable name: {row['filename']!r}.")
+        content = client.request("GET", f"job-scripts/{job_script_id}/upload/{quote(row['filename'], safe='')}")
+        (directory / name).write_bytes(content.content)
+        paths.append(directory / name)
+    return paths

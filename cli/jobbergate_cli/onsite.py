@@ -16,11 +16,11 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import click
 
 from jobbergate_cli.client import ApiClient, ApiError
+from jobbergate_cli.folders import FolderError, save_job_script_files
 from jobbergate_cli.slurm import Account, SbatchRejected, Slurm, SlurmError
 
 # The command's own secrets: sbatch exports its environment to the job, and Slurm keeps the job's environment.
@@ -72,13 +72,9 @@ def download_files(client: ApiClient, job_script_id: int, directory: Path) -> Pa
             f"(it has {len(entrypoints)})."
         )
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for row in files:
-            name = Path(row["filename"]).name
-            if name in ("", ".", ".."):
-                raise click.ClickException(f"Job script {job_script_id} has a file with no usable name: {name!r}.")
-            content = client.request("GET", f"job-scripts/{job_script_id}/upload/{quote(row['filename'], safe='')}")
-            (directory / name).write_bytes(content.content)
+        save_job_script_files(client, job_script_id, directory, files)
+    except FolderError as error:
+        raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(f"Cannot write the job script's files into {directory}: {error}") from None
     return directory / Path(entrypoints[0]["filename"]).name
