@@ -108,3 +108,12 @@ def agent(db):
         ],
         client_id="cluster-a",
     )
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """An execution directory for Slurm jobs: readable by everyone on the way (jobs may run as another user)."""
+    os.chmod(tmp_path, 0o755)
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o755)
+    return folder

@@ -41,14 +41,6 @@ def slurm_cluster():
 
 
 @pytest.fixture
-def workdir(tmp_path):
-    os.chmod(tmp_path, 0o755)
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o755)
-    return folder
-
-
-@pytest.fixture
 def api(live_server, agent, alice, slurm_cluster, tmp_path):
     """Runs one agent cycle as its own process against the live server; returns its exit status and log."""
     environment = {

@@ -35,14 +35,6 @@ def slurm_cluster():
         require_real_part(f"no {SBATCH}: apt-get install slurm-client")
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    os.chmod(tmp_path, 0o755)
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o755)
-    return folder
-
-
 def jobbergate(live_server, token, *arguments, sbatch=SBATCH, cwd=None):
     """The real command with SBATCH_PATH set (None: unset), as a user on the cluster's login node runs it."""
     environment = {
