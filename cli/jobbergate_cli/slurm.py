@@ -20,7 +20,7 @@ import pwd
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Words in Slurm's errors that mean "try again later", not "this job is refused".
@@ -203,7 +203,6 @@ class Slurm:
     scancel: str = "scancel"
     timeout: float = 60.0
     accounting: bool | None = None  # None: not known yet; False once sacct said accounting is off
-    calls: list[str] = field(default_factory=list, repr=False)
 
     def run(
         self,
@@ -214,7 +213,6 @@ class Slurm:
         environment: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         """Run one command as ``account`` (root switches to it; anyone else must already be it)."""
-        self.calls.append(Path(argv[0]).name)
         user = group = extra_groups = None
         if account is not None and os.geteuid() == 0 and account.uid != 0:
             user, group, extra_groups = account.uid, account.gid, account.groups()
@@ -289,9 +287,7 @@ class Slurm:
             states[state.job_id] = state
         return states
 
-    def accounted(
-        self, job_ids: Iterable[int] = (), *, since: str | None = None, users: Iterable[str] = ()
-    ) -> dict[int, JobState] | None:
+    def accounted(self, job_ids: Iterable[int] = (), *, since: str | None = None) -> dict[int, JobState] | None:
         """Final states from accounting, in one ``sacct`` call: the given jobs, or every job since a time.
 
         Returns None when this cluster keeps no accounting (then ``accounting`` is False and callers fall back).
@@ -302,8 +298,7 @@ class Slurm:
             argv += ["-j", ",".join(map(str, ids))]
         if since:
             argv += ["-S", since]
-        names = sorted(set(users))
-        argv += ["-u", ",".join(names)] if names else ["-a"]
+        argv.append("-a")  # every user's jobs
         result = self.run(argv)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip()
