@@ -21,11 +21,16 @@ ACTION_VERBS = {
     "destroy": "delete",
 }
 OWNER_ONLY_VERBS = {"update", "delete"}
+# OPTIONS (DRF's "metadata" action) describes an endpoint: reading that description needs read. DRF then asks
+# again, with the request's method set to POST or PUT, before it lists the form of each: those need their verb.
+METADATA_VERBS = {"OPTIONS": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 
 
-def required_verb(view) -> str:
-    verbs = {**ACTION_VERBS, **getattr(view, "action_verbs", {})}
+def required_verb(view, request) -> str:
     action = getattr(view, "action", None) or "retrieve"
+    if action == "metadata":
+        return METADATA_VERBS.get(request.method, "read")
+    verbs = {**ACTION_VERBS, **getattr(view, "action_verbs", {})}
     return verbs.get(action, "update")
 
 
@@ -41,7 +46,7 @@ class ResourcePermission(permissions.BasePermission):
         resource = getattr(view, "permission_resource", None)
         if resource is None:
             return principal.is_admin
-        verb = required_verb(view)
+        verb = required_verb(view, request)
         needed = f"jobbergate:{resource}:{verb}"
         if principal.has_any(needed, Permission.MAINTAINER.value):
             return True
@@ -50,7 +55,7 @@ class ResourcePermission(permissions.BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         principal: Principal = request.auth
-        if required_verb(view) not in OWNER_ONLY_VERBS or principal.is_privileged:
+        if required_verb(view, request) not in OWNER_ONLY_VERBS or principal.is_privileged:
             return True
         if obj.is_owned_by(principal):
             return True
