@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.principal import PRIVILEGED, account_permissions, principal_for_user, within_account
 from jobbergate.choices import Permission
 
 
@@ -16,10 +19,22 @@ def _new_jti() -> str:
     return uuid.uuid4().hex
 
 
+def _group_flag(name: str) -> str:
+    """The annotation telling whether a token's user is in the group ``name`` (see ``with_account_rights``)."""
+    return "user_in_" + name.replace(":", "_").replace("-", "_")
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         """Tokens that are neither revoked nor expired."""
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def with_account_rights(self):
+        """With the user, and whether they are in each privileged permission's group: what ``account_permissions``
+        needs, in the one query that checks the token."""
+        memberships = get_user_model().groups.through.objects.filter(user_id=OuterRef("user_id"))
+        flags = {_group_flag(name): Exists(memberships.filter(group__name=name)) for name in sorted(PRIVILEGED)}
+        return self.select_related("user").annotate(**flags)
 
 
 class ApiToken(models.Model):
@@ -49,6 +64,21 @@ class ApiToken(models.Model):
         unknown = sorted(set(self.permissions or []) - set(Permission.values))
         if unknown:
             raise ValidationError({"permissions": f"Unknown permission(s): {', '.join(unknown)}"})
+        if self.user_id and not self.client_id:
+            held = principal_for_user(self.user).permissions
+            lacking = sorted(set(self.permissions or []) - within_account(self.permissions or [], held))
+            if lacking:
+                raise ValidationError(
+                    {"permissions": f"{self.user} does not hold {', '.join(lacking)}: a token cannot give more"}
+                )
+
+    def effective_permissions(self, carried) -> frozenset[str]:
+        """What this token may do: a person's, what it carries less the privileged permissions its user no longer
+        holds (needs ``with_account_rights``); a cluster's, what it carries (its account holds no rights)."""
+        if self.client_id:
+            return frozenset(carried)
+        groups = [name for name in PRIVILEGED if getattr(self, _group_flag(name))]
+        return within_account(carried, account_permissions(is_superuser=self.user.is_superuser, group_names=groups))
 
     @property
     def is_active(self) -> bool:

@@ -159,9 +159,10 @@ class OIDCProvider:
     # Claims ---------------------------------------------------------------------------------------------------
 
     def check_claims(self, claims: dict[str, Any]) -> None:
+        """The provider keeps no rows here: its tokens are what it signed (its own revocation is its business)."""
         return None
 
-    def principal(self, claims: dict[str, Any], token: str) -> Principal:
+    def principal(self, claims: dict[str, Any], token: str, row: Any = None) -> Principal:
         """Map the provider's claims onto a principal, asking userinfo (once per token) for a missing e-mail."""
         client_id = claims.get("azp") or claims.get("client_id")
         email = claim_at(claims, self.email_claim)

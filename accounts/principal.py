@@ -41,13 +41,26 @@ class Principal:
         return self.is_admin or any(permission in self.permissions for permission in permissions)
 
 
-def principal_for_user(user) -> Principal:
-    """The principal of a user signed in with a Django session (admin, browsable API).
-
-    Superusers are ``jobbergate:admin``; other users hold the permissions named by their groups, so an operator
-    grants ``jobbergate:maintainer`` by adding a user to a group of that name.
-    """
-    permissions = {group.name for group in user.groups.all() if group.name.startswith("jobbergate:")}
-    if user.is_superuser:
+def account_permissions(*, is_superuser: bool, group_names) -> frozenset[str]:
+    """What a user account holds by itself: superusers are ``jobbergate:admin``; other users hold the permissions
+    named by their groups, so an operator grants ``jobbergate:maintainer`` by adding a user to a group of that name."""
+    permissions = {name for name in group_names if name.startswith("jobbergate:")}
+    if is_superuser:
         permissions.add(Permission.ADMIN.value)
-    return Principal(email=user.email or None, permissions=frozenset(permissions))
+    return frozenset(permissions)
+
+
+def within_account(carried, account: frozenset[str]) -> frozenset[str]:
+    """What a person's server-issued token may do: the permissions it carries, less the privileged ones (admin,
+    maintainer) its account no longer holds. The others are the token's own grant: there is no account right
+    behind them to lose."""
+    holder = Principal(email=None, permissions=account)
+    return frozenset(permission for permission in carried if permission not in PRIVILEGED or holder.has_any(permission))
+
+
+def principal_for_user(user) -> Principal:
+    """The principal of a user signed in with a Django session (admin, browsable API): what the account holds."""
+    permissions = account_permissions(
+        is_superuser=user.is_superuser, group_names=[group.name for group in user.groups.all()]
+    )
+    return Principal(email=user.email or None, permissions=permissions)

@@ -47,11 +47,11 @@ class Issuer(Protocol):
     def key_for(self, kid: str | None) -> Any:
         """The public key for ``kid``; raises TokenError when there is none."""
 
-    def check_claims(self, claims: dict[str, Any]) -> Any:
-        """Issuer-specific checks after the signature holds (e.g. revocation); may return the token's user."""
+    def check_claims(self, claims: dict[str, Any]) -> ApiToken | None:
+        """Issuer-specific checks after the signature holds (e.g. revocation); the token's row when it keeps one."""
 
-    def principal(self, claims: dict[str, Any], token: str) -> Principal:
-        """Map the verified claims onto the caller."""
+    def principal(self, claims: dict[str, Any], token: str, row: ApiToken | None) -> Principal:
+        """Map the verified claims (and the token's row, if any) onto the caller."""
 
 
 @dataclass
@@ -69,27 +69,32 @@ class LocalIssuer:
             raise TokenError("Token was signed with an unknown key (kid)")
         return key.public_key
 
-    def check_claims(self, claims: dict[str, Any]) -> Any:
-        """One query: the token must be known and usable; its user comes with it."""
-        row = ApiToken.objects.usable().select_related("user").filter(jti=claims.get("jti", "")).first()
+    def check_claims(self, claims: dict[str, Any]) -> ApiToken:
+        """One query: the token must be known and usable; its user and the user's rights come with it."""
+        row = ApiToken.objects.usable().with_account_rights().filter(jti=claims.get("jti", "")).first()
         if row is None:
             raise TokenError("Token has been revoked or is unknown to this server")
-        return row.user
+        return row
 
-    def principal(self, claims: dict[str, Any], token: str) -> Principal:
-        """Our own tokens carry exactly the claims we sign: ``email``, ``permissions``, ``azp``/``client_id``."""
+    def principal(self, claims: dict[str, Any], token: str, row: ApiToken | None) -> Principal:
+        """Our own tokens act with their row's current facts, not with what the claims said when signed: a person's
+        token is its user's current e-mail and may do what it carries *and* its user still holds; a cluster's token
+        is its client id and carries its permissions as issued."""
+        if row is None:
+            raise TokenError("Token is unknown to this server")
         permissions = claims.get("permissions") or []
         if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
             raise TokenError("Token 'permissions' claim must be a list of strings")
-        email = claims.get("email")
-        if email is not None and not isinstance(email, str):
-            raise TokenError("Token 'email' claim must be a string")
-        client_id = claims.get("client_id") or claims.get("azp")
+        if row.client_id:
+            return Principal(email=None, permissions=frozenset(permissions), client_id=row.client_id, token_id=row.jti)
+        if not row.user.email:
+            raise TokenError("The account of this token has no e-mail address")
+        client_id = claims.get("azp")
         return Principal(
-            email=email or None,
-            permissions=frozenset(permissions),
+            email=row.user.email,
+            permissions=row.effective_permissions(permissions),
             client_id=client_id if isinstance(client_id, str) else None,
-            token_id=claims.get("jti"),
+            token_id=row.jti,
         )
 
 
@@ -158,8 +163,10 @@ def verify_access_token(token: str) -> VerifiedToken:
         raise TokenError(f"Token lacks the {error.claim!r} claim") from None
     except jwt.PyJWTError as error:
         raise TokenError(f"Token is invalid: {error}") from None
-    user = issuer.check_claims(claims)
-    return VerifiedToken(claims=claims, principal=issuer.principal(claims, token), user=user)
+    row = issuer.check_claims(claims)
+    return VerifiedToken(
+        claims=claims, principal=issuer.principal(claims, token, row), user=row.user if row is not None else None
+    )
 
 
 @dataclass(frozen=True)

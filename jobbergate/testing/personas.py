@@ -29,7 +29,21 @@ def make_persona(email: str, permissions: list[str], *, client_id: str = "") -> 
     from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
+    if not client_id:
+        grant_account_rights(user, permissions)
     token = issue_api_token(user=user, permissions=permissions, client_id=client_id).token
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return Persona(email=email, token=token, client=client)
+
+
+def grant_account_rights(user, permissions: list[str]) -> None:
+    """Give the account the privileged rights its token will carry (a person's token acts only with those the
+    account holds): a superuser for ``jobbergate:admin``, the maintainers group for ``jobbergate:maintainer``."""
+    from accounts.authentication import maintainer_group
+
+    if Permission.ADMIN.value in permissions:
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+    if Permission.MAINTAINER.value in permissions:
+        user.groups.add(maintainer_group())
