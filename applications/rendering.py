@@ -123,7 +123,7 @@ def _render_one(name: str, source: str, context: dict[str, Any], limits: Limits)
     size = 0
     chunks = []
     try:
-        for chunk in template.generate(**context):
+        for chunk in template.generate(context):  # a dict, not **kwargs: a parameter may be named 'self'
             size += len(chunk)
             if size > limits.output_bytes:
                 raise RenderError(f"the output is larger than {limits.output_bytes:,} bytes.")

@@ -1,14 +1,18 @@
-"""Top-level URLs: the API under /jobbergate (no trailing slashes), its schema and docs, and the admin."""
+"""Top-level URLs: the API under /jobbergate (no trailing slashes), its schema and docs, and the admin.
+
+Errors Django answers itself (an unrouted path, an unhandled exception) are JSON with a ``detail`` under the API
+and Django's HTML pages elsewhere (the handlers in jobbergate/views.py).
+"""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from jobbergate.views import health
+from jobbergate import views
 
 api_patterns = [
-    path("health", health, name="health"),
+    path("health", views.health, name="health"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
@@ -18,8 +22,13 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("jobbergate/", include(api_patterns)),
+    path(views.API_ROOT, include(api_patterns)),
     path("admin/", admin.site.urls),
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("oidc/", include("accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
+
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

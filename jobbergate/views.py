@@ -1,10 +1,56 @@
-"""Project-level endpoints: the health probe."""
+"""Project-level endpoints: the health probe, and the error pages (JSON under the API, Django's HTML elsewhere)."""
 
-from django.http import HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpResponse, JsonResponse
+from django.views import defaults
+
+API_ROOT = "jobbergate/"
+"""Where the API lives (``/jobbergate/...``); every error under it is JSON with a ``detail``."""
 
 
-@require_GET
+def is_api_request(request) -> bool:
+    path = request.path_info
+    return path == "/" + API_ROOT.rstrip("/") or path.startswith("/" + API_ROOT)
+
+
+def json_error(status: int, detail: str, **headers) -> JsonResponse:
+    """The body every API error has (README): ``{"detail": ...}``."""
+    response = JsonResponse({"detail": detail}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 def health(request):
     """Answers 204 with no body and no authentication: for load balancers and the agent."""
+    if request.method not in ("GET", "HEAD"):
+        return json_error(405, f"Method {request.method!r} is not allowed; use GET.", Allow="GET, HEAD")
     return HttpResponse(status=204)
+
+
+# Error handlers (``handler400`` ... ``handler500`` in jobbergate/urls.py). Views of Django REST framework answer
+# their own errors in JSON (jobbergate/api/exceptions.py); these catch what reaches Django: unrouted paths, and
+# exceptions nothing handled. They never show the exception's text.
+
+
+def bad_request(request, exception):
+    if is_api_request(request):
+        return json_error(400, "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if is_api_request(request):
+        return json_error(403, "You do not have permission to perform this action.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if is_api_request(request):
+        return json_error(404, f"Not found: there is no endpoint {request.path_info}.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if is_api_request(request):
+        return json_error(500, "Internal server error: the failure was logged; please report it.")
+    return defaults.server_error(request)
