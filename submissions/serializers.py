@@ -106,9 +106,11 @@ class PendingSubmissionSerializer(serializers.ModelSerializer):
 
 
 class ActiveSubmissionSerializer(serializers.ModelSerializer):
+    """A submission the agent tracks; ``owner_email`` so it acts on the job only as the owner's account."""
+
     class Meta:
         model = JobSubmission
-        fields = ("id", "name", "status", "slurm_job_id")
+        fields = ("id", "name", "owner_email", "status", "slurm_job_id")
 
 
 class SubmittedReportSerializer(serializers.Serializer):

@@ -157,15 +157,29 @@ def mark_submitted(
 
 @transaction.atomic
 def mark_rejected(*, client_id: str, submission_id: int, report_message: str) -> JobSubmission:
-    """The agent could not submit (e.g. sbatch refused it): CREATED -> REJECTED with the reason."""
+    """The agent will not run or track the submission, with the reason:
+
+    - CREATED -> REJECTED: it could not submit (e.g. sbatch refused it);
+    - SUBMITTED or CANCELLED with a Slurm job id -> REJECTED: the job is not the owner's (a job id registered
+      on-site may be anyone's), so the agent acts on it in no way; whatever was recorded of that job is dropped.
+    """
     row = _cluster_row(client_id, submission_id)
     if row.status == JobSubmissionStatus.REJECTED:
         return row
-    if row.status != JobSubmissionStatus.CREATED:
-        raise Conflict(f"Submission {row.pk} is {row.status}; only a CREATED one can be rejected.")
+    foreign_job = row.slurm_job_id is not None and row.status in (
+        JobSubmissionStatus.SUBMITTED,
+        JobSubmissionStatus.CANCELLED,
+    )
+    if row.status != JobSubmissionStatus.CREATED and not foreign_job:
+        raise Conflict(
+            f"Submission {row.pk} is {row.status}; only a CREATED one, or a SUBMITTED or CANCELLED one with a Slurm "
+            "job, can be rejected."
+        )
     row.status = JobSubmissionStatus.REJECTED
     row.report_message = report_message
-    row.save(update_fields=["status", "report_message", "updated_at"])
+    row.slurm_job_state = None
+    row.slurm_job_info = None
+    row.save(update_fields=["status", "report_message", "slurm_job_state", "slurm_job_info", "updated_at"])
     _record(row, report_message)
     return row
 

@@ -8,6 +8,7 @@ MinJobAge=5) makes them wait in bounded loops.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pwd
 import signal
@@ -22,6 +23,7 @@ import pytest
 from django.db import connection
 
 from conftest import require_real_part
+from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
 from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import ClusterStatus, JobSubmission
 
@@ -29,6 +31,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
 
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 MAPPED_USER = "jbg-e2e-user"
+OTHER_USER = "jbg-e2e-other"
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +171,24 @@ def test_cancel_after_sbatch_scancels_the_job(api, alice, workdir):
     assert state.startswith("CANCELLED")
 
 
-@pytest.fixture(scope="module")
-def mapped_user(slurm_cluster):
+def site_user(name: str) -> pwd.struct_passwd:
     """A Unix account with a Slurm association, as a site's users have."""
     try:
-        pwd.getpwnam(MAPPED_USER)
+        pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", MAPPED_USER], check=True)
-    subprocess.run(["sacctmgr", "-i", "add", "user", MAPPED_USER, "Account=jobbergate"], capture_output=True)
-    return pwd.getpwnam(MAPPED_USER)
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    subprocess.run(["sacctmgr", "-i", "add", "user", name, "Account=jobbergate"], capture_output=True)
+    return pwd.getpwnam(name)
+
+
+@pytest.fixture(scope="module")
+def mapped_user(slurm_cluster):
+    return site_user(MAPPED_USER)
+
+
+@pytest.fixture(scope="module")
+def other_user(slurm_cluster):
+    return site_user(OTHER_USER)
 
 
 def test_a_mapped_user_runs_the_job_as_themselves_in_their_directory(api, mapped_user, alice):
@@ -406,3 +418,133 @@ def test_without_accounting_states_come_from_the_controller_and_the_log_says_so(
     assert json.loads(row.slurm_job_info)["exit_code"] == 3
     assert json.loads(row.slurm_job_info)["source"] in ("squeue", "scontrol")
     assert any("no accounting on this cluster" in log for log in logs)
+
+
+# Another user's job ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def held_job(slurm_cluster):
+    """Submits, with Slurm's own sbatch as the given user, a job that never starts (held); cancelled afterwards."""
+    jobs = []
+
+    def submit_as(user: str, *options: str) -> int:
+        argv = ["sbatch", "--parsable", "--hold", "--chdir=/tmp", "--output=/dev/null", *options, "--wrap=sleep 300"]
+        if user != "root":
+            argv = ["runuser", "-u", user, "--", *argv]
+        output = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+        jobs.append(int(output.strip().split(";")[0]))
+        return jobs[-1]
+
+    yield submit_as
+    subprocess.run(["scancel", *map(str, jobs)], capture_output=True, timeout=60)
+
+
+def slurm_state(job_id: int) -> str:
+    output = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", str(job_id), "-o", "%T"], capture_output=True, text=True, timeout=60
+    ).stdout
+    return output.strip()
+
+
+@pytest.mark.parametrize(
+    "mapper, cancel",
+    [("email-mapper", True), ("email-mapper", False), ("single-user-mapper", True)],
+    ids=["own-account-cancels", "own-account-only-registers", "agent-as-root-cancels"],
+)
+def test_a_job_id_of_another_user_rejects_the_submission_and_the_job_is_never_touched_nor_reported(
+    api, mapped_user, other_user, held_job, mapper, cancel
+):
+    """Bob registers someone else's job on-site and cancels it: the agent, whether Bob maps to his own account or
+    to the agent's (root), finds the job is not his, rejects the submission, and leaves the job alone."""
+    foreign = held_job(MAPPED_USER)
+    bob = make_persona(f"{OTHER_USER}@example.com", USER_PERMISSIONS)
+    script = slurm_job_script(bob.email, "true")
+    payload = {"name": "not mine", "job_script_id": script.pk, "client_id": "cluster-a", "slurm_job_id": foreign}
+    created = bob.client.post("/jobbergate/job-submissions", payload, format="json")
+    assert created.status_code == 201 and created.json()["status"] == "SUBMITTED"
+    row = JobSubmission.objects.get(pk=created.json()["id"])
+    if cancel:
+        assert bob.client.put(f"/jobbergate/job-submissions/cancel/{row.pk}").status_code == 200
+    logs = [api(slurm_user_mapper=mapper) for _ in range(2)]
+    assert all(result.returncode == 0 for result in logs), logs[-1].stderr
+    row = fresh(row)
+    assert row.status == "REJECTED"
+    assert row.report_message.startswith(f"Slurm job {foreign} belongs to another user, not to ")
+    assert MAPPED_USER not in row.report_message
+    assert (row.slurm_job_state, row.slurm_job_info) == (None, None)
+    assert slurm_state(foreign) == "PENDING"
+    assert not any("cancelling" in result.stderr for result in logs)
+    progress = [entry.additional_info for entry in row.progress.order_by("id")]
+    assert progress[-1] == row.report_message and all(MAPPED_USER not in (info or "") for info in progress)
+
+
+def test_scancel_as_an_account_cancels_its_own_jobs_and_slurm_refuses_the_others(mapped_user, held_job):
+    from jobbergate_cli.slurm import Account, Slurm
+
+    own, foreign = held_job(MAPPED_USER), held_job("root")
+    refused = Slurm().cancel([own, foreign], account=Account.named(MAPPED_USER))
+    assert refused and "permission denied" in refused.lower() and str(foreign) in refused
+    assert until(lambda: slurm_state(own) == "CANCELLED", seconds=10, step=0.5)
+    assert slurm_state(foreign) == "PENDING"
+
+
+def test_cancels_run_as_each_owners_account_and_one_slurm_refuses_does_not_stop_the_cycle(
+    live_server, agent, mapped_user, other_user, held_job, caplog
+):
+    """Dan's job is his account's; Erin's job was her account's until the site moved her to another one while
+    the agent ran: both cancel, each as the owner's account now, so Slurm refuses Erin's, and the cycle goes on."""
+    from jobbergate_cli.agent.core import Agent
+    from jobbergate_cli.agent.settings import AgentSettings
+    from jobbergate_cli.client import ApiClient
+    from jobbergate_cli.slurm import Account, Slurm
+
+    dans, erins = held_job(MAPPED_USER), held_job("root")
+    accounts = {"dan@example.com": MAPPED_USER, "erin@example.com": "root"}
+    rows = [
+        JobSubmission.objects.create(
+            name="on site",
+            owner_email=email,
+            job_script=slurm_job_script(email, "true"),
+            client_id="cluster-a",
+            status="SUBMITTED",
+            slurm_job_id=job_id,
+        )
+        for email, job_id in (("dan@example.com", dans), ("erin@example.com", erins))
+    ]
+    cluster_agent = Agent(
+        settings=AgentSettings(base_api_url=live_server.url),
+        client=ApiClient(base_url=live_server.url, token=lambda: agent.token, retries=0),
+        slurm=Slurm(),
+        mapper=lambda email: Account.named(accounts[email]),
+        cluster="cluster-a",
+    )
+    cluster_agent.cycle()
+    assert [fresh(row).slurm_job_state for row in rows] == ["PENDING", "PENDING"]
+    accounts["erin@example.com"] = OTHER_USER
+    for row in rows:
+        row.status = "CANCELLED"
+        row.save(update_fields=["status"])
+    with caplog.at_level(logging.INFO, logger="jobbergate.agent"):
+        cluster_agent.cycle()
+    assert f"cancelling Slurm jobs {dans} as {MAPPED_USER}" in caplog.text
+    assert f"cancelling Slurm jobs {erins} as {OTHER_USER}" in caplog.text
+    assert f"scancel as {OTHER_USER} refused" in caplog.text
+    assert until(lambda: slurm_state(dans) == "CANCELLED", seconds=10, step=0.5)
+    assert slurm_state(erins) == "PENDING"
+    assert until(lambda: fresh(rows[0]).slurm_job_state == "CANCELLED", seconds=30, each=cluster_agent.cycle)
+    assert fresh(rows[1]).slurm_job_state == "PENDING"
+
+
+def test_a_job_carrying_a_submissions_marker_counts_only_if_it_is_the_owners(
+    api, mapped_user, alice, workdir, held_job
+):
+    """Anyone can write a comment: a job of another user tagged with Alice's submission does not stand for it."""
+    row = submit(alice.email, "true", workdir)
+    forged = held_job(MAPPED_USER, f"--comment=jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}")
+    result = api()
+    assert result.returncode == 0, result.stderr
+    row = fresh(row)
+    assert row.status == "SUBMITTED" and row.slurm_job_id != forged
+    assert "the job carrying its marker is ignored" in result.stderr
+    assert slurm_state(forged) == "PENDING"

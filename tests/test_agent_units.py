@@ -173,7 +173,7 @@ class TestMarker:
         created = "2026-12-01T10:00:00.123456Z"
         tag = marker("cluster-a", 12, created)
         assert tag == f"jobbergate:cluster-a:12:{stamp(created)}"
-        state = sacct_state(f"7|COMPLETED|0:0|None|my note {tag}")
+        state = sacct_state(f"7|COMPLETED|0:0|None|0|root|my note {tag}")
         assert tagged([state]) == {("cluster-a", 12, stamp(created)): 7}
 
     def test_the_users_comment_is_kept_in_front_of_the_tag(self):
@@ -209,7 +209,7 @@ class TestReaders:
         assert (state.state, state.exit_code, state.finished) == ("RUNNING", 0, False)
 
     def test_sacct_cancelled_by_and_signals(self):
-        state = sacct_state("9|CANCELLED by 0|0:15|None|")
+        state = sacct_state("9|CANCELLED by 0|0:15|None|0|root|")
         assert (state.state, state.exit_code, state.signal, state.comment) == ("CANCELLED", 0, 15, None)
         assert "ended CANCELLED by signal 15" in state.describe()
         assert sacct_state("9.batch|COMPLETED|0:0") is None
@@ -219,8 +219,24 @@ class TestReaders:
         state = scontrol_state(text)
         assert (state.job_id, state.state, state.reason, state.source) == (3, "TIMEOUT", "TimeLimit", "scontrol")
 
+    def test_each_reader_keeps_whose_job_it_is_and_info_leaves_it_out(self):
+        root, other = Account.named("root"), Account("someone", 4321, 4321, "/home/someone")
+        states = [
+            squeue_state({"job_id": 4, "job_state": "PENDING", "user_id": 4321, "user_name": "someone"}),
+            sacct_state("4|PENDING|0:0|None|4321|someone|a|b"),
+            scontrol_state("JobId=4 JobName=x UserId=someone(4321) GroupId=someone(4321) JobState=PENDING"),
+        ]
+        for state in states:
+            assert (state.owned_by(other), state.owned_by(root)) == (True, False)
+            assert "someone" not in state.info() and "4321" not in state.info()
+        assert states[1].comment == "a|b"
+        assert squeue_state({"job_id": 4, "job_state": "PENDING"}).owned_by(root) is None
+
     def test_a_failed_job_is_described_with_its_exit_code(self):
-        assert sacct_state("8|FAILED|3:0|NonZeroExitCode|").describe() == "Slurm job 8 ended FAILED with exit code 3"
+        assert (
+            sacct_state("8|FAILED|3:0|NonZeroExitCode|0|root|").describe()
+            == "Slurm job 8 ended FAILED with exit code 3"
+        )
 
 
 def test_the_job_sees_none_of_the_agents_environment(monkeypatch):

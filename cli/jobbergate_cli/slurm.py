@@ -10,6 +10,10 @@ Used by the cluster agent and by on-site submission. Facts this module is built 
   ``AccountingStoreFlags=job_comment``.
 - Every job the agent submits carries its submission in ``--comment`` (see ``marker``), so a restarted agent finds
   a job it already submitted instead of submitting it twice.
+- Each reader keeps the job's Slurm user (``user_id``/``user_name`` in squeue, ``UID``/``User`` in sacct,
+  ``UserId=name(uid)`` in scontrol): the agent acts on a job only for the account it belongs to (``owned_by``).
+- ``scancel`` run as an ordinary user cancels that user's jobs only ("Access/permission denied" for the others,
+  exit status non-zero); the jobs of that user named in the same call are cancelled all the same.
 """
 
 from __future__ import annotations
@@ -113,13 +117,24 @@ class JobState:
     reason: str | None = None
     comment: str | None = None
     source: str = "squeue"
+    user_id: int | None = None  # the job's Slurm user
+    user_name: str | None = None
 
     @property
     def finished(self) -> bool:
         return self.state not in ACTIVE_STATES
 
+    def owned_by(self, account: Account) -> bool | None:
+        """Whether the job is ``account``'s (by uid, by name when Slurm gave no uid); None when Slurm did not say."""
+        if self.user_id is not None:
+            return self.user_id == account.uid
+        if self.user_name:
+            return self.user_name == account.name
+        return None
+
     def info(self) -> str:
-        return json.dumps({key: value for key, value in asdict(self).items() if value is not None}, sort_keys=True)
+        shown = {key: value for key, value in asdict(self).items() if value is not None and key not in OWNER_FIELDS}
+        return json.dumps(shown, sort_keys=True)
 
     def describe(self) -> str:
         """One line for people: the state, the exit code and Slurm's reason."""
@@ -132,6 +147,9 @@ class JobState:
             parts.append(f"({self.reason})")
         return " ".join(parts)
 
+
+# Who the job belongs to: what the agent checks, not what it reports.
+OWNER_FIELDS = frozenset({"user_id", "user_name"})
 
 # States after which Slurm may still run the job (the rest are final).
 ACTIVE_STATES = frozenset(
@@ -292,7 +310,7 @@ class Slurm:
 
         Returns None when this cluster keeps no accounting (then ``accounting`` is False and callers fall back).
         """
-        argv = [self.sacct, "-P", "-n", "-X", "-o", "JobID,State,ExitCode,Reason,Comment"]
+        argv = [self.sacct, "-P", "-n", "-X", "-o", SACCT_FIELDS]
         ids = sorted(set(job_ids))
         if ids:
             argv += ["-j", ",".join(map(str, ids))]
@@ -324,15 +342,22 @@ class Slurm:
             raise SlurmError(message or "scontrol failed", transient=is_transient(message))
         return scontrol_state(result.stdout)
 
-    def cancel(self, job_ids: Iterable[int]) -> None:
-        """``scancel`` the jobs in one call; jobs that already ended are not an error."""
+    def cancel(self, job_ids: Iterable[int], *, account: Account) -> str | None:
+        """``scancel`` the jobs in one call as ``account``, so Slurm itself refuses jobs that are not that account's.
+
+        Returns Slurm's message when it refused some of them (another user's job, one that already ended), None when
+        all went through; raises SlurmError(transient=True) when Slurm could not be reached.
+        """
         ids = sorted(set(job_ids))
         if not ids:
-            return
-        result = self.run([self.scancel, *map(str, ids)])
-        message = (result.stderr or "").strip()
-        if result.returncode != 0 and is_transient(message):
+            return None
+        result = self.run([self.scancel, *map(str, ids)], account=account)
+        if result.returncode == 0:
+            return None
+        message = (result.stderr or result.stdout).strip() or f"scancel exited {result.returncode}"
+        if is_transient(message):
             raise SlurmError(message, transient=True)
+        return message
 
 
 def _number(value) -> int | None:
@@ -361,23 +386,32 @@ def squeue_state(job: dict) -> JobState:
         reason=job.get("state_reason") or None,
         comment=job.get("comment") or None,
         source="squeue",
+        user_id=_number(job.get("user_id")),
+        user_name=job.get("user_name") or None,
     )
 
 
+# The columns ``accounted`` asks sacct for; Comment last, as it may hold the separator.
+SACCT_FIELDS = "JobID,State,ExitCode,Reason,UID,User,Comment"
+
+
 def sacct_state(line: str) -> JobState | None:
+    """One line of ``sacct -P`` with ``SACCT_FIELDS``."""
     parts = line.split("|")
-    if len(parts) < 3 or not parts[0].isdigit():
+    if len(parts) < 7 or not parts[0].isdigit():
         return None
-    job_id, state, exit_code = parts[0], parts[1], parts[2]
+    job_id, state, exit_code, reason, uid, user = parts[:6]
     code, _, signal = exit_code.partition(":")
     return JobState(
         job_id=int(job_id),
         state=state.split()[0] if state else "UNKNOWN",  # "CANCELLED by 0"
         exit_code=int(code) if code.isdigit() else None,
         signal=int(signal) if signal.isdigit() and int(signal) else None,
-        reason=(parts[3] or None) if len(parts) > 3 else None,
-        comment="|".join(parts[4:]) or None if len(parts) > 4 else None,
+        reason=reason or None,
+        comment="|".join(parts[6:]) or None,
         source="sacct",
+        user_id=int(uid) if uid.isdigit() else None,
+        user_name=user or None,
     )
 
 
@@ -386,6 +420,7 @@ def scontrol_state(text: str) -> JobState | None:
     if "JobId" not in fields:
         return None
     code, _, signal = fields.get("ExitCode", "").partition(":")
+    user = re.fullmatch(r"(?P<name>[^(]*)\((?P<uid>\d+)\)", fields.get("UserId", ""))  # root(0)
     return JobState(
         job_id=int(fields["JobId"]),
         state=fields.get("JobState", "UNKNOWN"),
@@ -394,6 +429,8 @@ def scontrol_state(text: str) -> JobState | None:
         reason=fields.get("Reason") or None,
         comment=fields.get("Comment") or None,
         source="scontrol",
+        user_id=int(user["uid"]) if user else None,
+        user_name=(user["name"] or None) if user else None,
     )
 
 

@@ -70,7 +70,9 @@ class TestReports:
         row.refresh_from_db()
         assert (row.status, row.slurm_job_id) == (Status.CANCELLED, 5)
         active = agent.client.get(f"{AGENT}/active").json()["items"]
-        assert active == [{"id": row.pk, "name": row.name, "status": "CANCELLED", "slurm_job_id": 5}]
+        assert active == [
+            {"id": row.pk, "name": row.name, "owner_email": alice.email, "status": "CANCELLED", "slurm_job_id": 5}
+        ]
 
     def test_many_submitted_reports_in_one_request_each_as_the_single_one(self, agent, alice):
         fresh = make_submission(alice.email, client_id="cluster-a")
@@ -120,6 +122,29 @@ class TestReports:
         assert response.status_code == 202
         row.refresh_from_db()
         assert (row.status, row.report_message) == (Status.REJECTED, message)
+
+    @pytest.mark.parametrize("status", [Status.SUBMITTED, Status.CANCELLED])
+    def test_a_job_of_another_user_rejects_the_submission_and_drops_what_was_recorded_of_it(self, agent, bob, status):
+        row = make_submission(
+            bob.email, client_id="cluster-a", status=status, slurm_job_id=4242, slurm_job_state="RUNNING"
+        )
+        JobSubmission.objects.filter(pk=row.pk).update(slurm_job_info='{"comment": "not bob\'s"}')
+        message = "Slurm job 4242 belongs to another user, not to bob (your account on this cluster)"
+        response = agent.client.post(f"{AGENT}/rejected", {"id": row.pk, "report_message": message}, format="json")
+        assert response.status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.report_message) == (Status.REJECTED, message)
+        assert (row.slurm_job_state, row.slurm_job_info) == (None, None)
+        assert (row.progress.last().status, row.progress.last().additional_info) == (Status.REJECTED, message)
+        assert agent.client.get(f"{AGENT}/active").json()["items"] == []
+
+    @pytest.mark.parametrize("status, job_id", [(Status.DONE, 7), (Status.ABORTED, 7), (Status.CANCELLED, None)])
+    def test_an_ended_submission_or_one_without_a_job_cannot_be_rejected(self, agent, alice, status, job_id):
+        row = make_submission(alice.email, client_id="cluster-a", status=status, slurm_job_id=job_id)
+        response = agent.client.post(f"{AGENT}/rejected", {"id": row.pk, "report_message": "no"}, format="json")
+        assert response.status_code == 409
+        row.refresh_from_db()
+        assert row.status == status
 
     @pytest.mark.parametrize(
         "state, status",

@@ -7,9 +7,11 @@ One cycle, every few seconds:
 3. pending submissions, all pages: a submission whose job is already in Slurm (found by the marker in its comment,
    in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted again; the others are
    written to their execution directory as the mapped user and sent with ``sbatch --parsable`` as that user;
-4. active submissions: cancelled ones are ``scancel``-ed in one call; a job that ended is looked up in accounting
-   (one ``sacct`` call for all of them) for its final state, exit code and reason; ``scontrol`` when there is no
-   accounting.
+4. active submissions: the first time the agent sees a submission's job, the job's Slurm user must be the account
+   the owner maps to, or the submission is rejected and nothing of the job is reported or cancelled (a job id given
+   on-site may be anyone's); cancelled ones are ``scancel``-ed as their owner's account, one call per account, so
+   Slurm itself refuses another user's job; a job that ended is looked up in accounting (one ``sacct`` call for all
+   of them) for its final state, exit code and reason; ``scontrol`` when there is no accounting.
 
 A failure of the API or of Slurm is logged in one line and retried on the next cycle (with a growing pause); a job id
 the API could not take is kept and reported first on the next cycle, and the marker covers a restart.
@@ -97,6 +99,12 @@ class Agent:
     stop: threading.Event = field(default_factory=threading.Event)
     # Job files fetched in this cycle: (job script id, file name) -> content.
     file_cache: dict[tuple, bytes] = field(default_factory=dict)
+    # Owners mapped in this cycle: e-mail -> account (or the LookupError that refused it).
+    account_cache: dict[str, Account | LookupError] = field(default_factory=dict)
+    # (submission id, job id) whose job is the owner's own account's, checked once per agent run...
+    verified: set[tuple[int, int]] = field(default_factory=set)
+    # ...and those whose job is not: never reported nor cancelled.
+    foreign: set[tuple[int, int]] = field(default_factory=set)
     _local: threading.local = field(default_factory=threading.local, repr=False)
     # Whether the API takes many reports at once (None: not known yet; upstream servers do not).
     batch_reports: bool | None = None
@@ -154,6 +162,7 @@ class Agent:
     def cycle(self) -> None:
         """One pass over the cluster's work. Raises CycleFailed when the API or Slurm could not be reached."""
         self.file_cache.clear()
+        self.account_cache.clear()
         try:
             self.heartbeat()
             queue = self.slurm.queue()
@@ -242,10 +251,12 @@ class Agent:
         existing = self._existing_jobs(pending, queue)
         waiting = []
         for row in pending:
-            job_id = existing.get(row["id"])
-            if job_id is not None:
+            found = existing.get(row["id"])
+            if found is not None and self._is_owners(row, found):
+                job_id = found.job_id
                 log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
                 self._report_submitted(row["id"], job_id, queue.get(job_id))
+                self.verified.add((row["id"], job_id))
                 continue
             ready = self.prepare(row)
             if ready is not None:
@@ -268,7 +279,7 @@ class Agent:
     def prepare(self, row: dict) -> PreparedJob | None:
         """Map the owner, pick the folder and fetch the files; None (and the submission rejected) when refused."""
         try:
-            account = self.map_owner(row.get("owner_email") or "")
+            account = self.account_of(row)
             if os.geteuid() != 0 and account.uid != os.geteuid():
                 raise LookupError(
                     f"The agent runs as uid {os.geteuid()} and cannot submit as {account.name}: "
@@ -284,6 +295,26 @@ class Agent:
             self.reject(row["id"], str(error), self.client)
             return None
         return PreparedJob(row, account, directory, files, entrypoint)
+
+    def account_of(self, row: dict) -> Account:
+        """The account a submission's owner maps to, once per cycle per owner (LookupError when there is none)."""
+        email = row.get("owner_email") or ""
+        if email not in self.account_cache:
+            try:
+                self.account_cache[email] = self.map_owner(email)
+            except LookupError as error:
+                self.account_cache[email] = error
+        found = self.account_cache[email]
+        if isinstance(found, LookupError):
+            raise found
+        return found
+
+    def _is_owners(self, row: dict, state: JobState) -> bool:
+        """Whether a job carrying the submission's marker is its owner's (a comment is anyone's to write)."""
+        refusal = self._not_owners(row, state)
+        if refusal:
+            log.warning("submission %s: the job carrying its marker is ignored: %s", row["id"], refusal)
+        return refusal is None
 
     def map_owner(self, email: str) -> Account:
         """The owner's account; LookupError rejects the submission, any other failure of a site's mapper (its LDAP
@@ -364,10 +395,10 @@ class Agent:
             self._local.client = client
         return client
 
-    def _existing_jobs(self, pending: list[dict], queue: dict[int, JobState]) -> dict[int, int]:
-        """Submission id -> job id for the pending submissions Slurm already has a job for (a restarted agent)."""
+    def _existing_jobs(self, pending: list[dict], queue: dict[int, JobState]) -> dict[int, JobState]:
+        """Submission id -> the job Slurm already has for a pending submission (a restarted agent)."""
         wanted = {(self.cluster, row["id"], stamp(row.get("created_at"))): row["id"] for row in pending}
-        found = {wanted[key]: job for key, job in tagged(queue.values()).items() if key in wanted}
+        found = {wanted[key]: queue[job] for key, job in tagged(queue.values()).items() if key in wanted}
         missing = [row for row in pending if row["id"] not in found]
         if not missing or self.slurm.accounting is False:
             return found
@@ -378,7 +409,7 @@ class Agent:
             return found
         for key, job in tagged(accounted.values()).items():
             if key in wanted:
-                found.setdefault(wanted[key], job)
+                found.setdefault(wanted[key], accounted[job])
         return found
 
     def _lookback(self, rows: list[dict]) -> str:
@@ -437,17 +468,30 @@ class Agent:
 
     def track_active(self, queue: dict[int, JobState]) -> None:
         active = [row for row in self._pages(f"{AGENT}/active") if row.get("slurm_job_id") is not None]
+        current = {(row["id"], row["slurm_job_id"]) for row in active}
+        self.verified &= current  # what left the active list needs no memory
+        self.foreign &= current
         if not active:
             return
         # A job the controller no longer holds has ended too.
         jobs = [row["slurm_job_id"] for row in active]
         ended = [job for job in jobs if job not in queue or queue[job].finished]
-        cancelled = [row["slurm_job_id"] for row in active if row["status"] == "CANCELLED"]
-        to_cancel = [job for job in cancelled if job not in ended]
-        if to_cancel:
-            log.info("cancelling Slurm jobs %s", ", ".join(map(str, to_cancel)))
-            self.slurm.cancel(to_cancel)
         final = self.final_states(ended, queue)
+        active = self.owners_jobs(active, queue, final)
+        to_cancel: dict[Account, list[int]] = {}
+        for row in active:
+            if row["status"] == "CANCELLED" and row["slurm_job_id"] not in ended:
+                try:
+                    to_cancel.setdefault(self.account_of(row), []).append(row["slurm_job_id"])
+                except LookupError as error:
+                    log.warning(
+                        "submission %s: Slurm job %s is not cancelled: %s", row["id"], row["slurm_job_id"], error
+                    )
+        for account, job_ids in to_cancel.items():
+            log.info("cancelling Slurm jobs %s as %s", ", ".join(map(str, job_ids)), account.name)
+            refused = self.slurm.cancel(job_ids, account=account)
+            if refused:
+                log.warning("scancel as %s refused some of Slurm jobs %s: %s", account.name, job_ids, refused)
         for row in active:
             job_id = row["slurm_job_id"]
             state = final.get(job_id) or queue.get(job_id)
@@ -456,6 +500,56 @@ class Agent:
             if row["status"] == "CANCELLED" and not state.finished:
                 continue  # scancel is on its way; report once it has ended
             self.report_state(row["id"], state)
+
+    def owners_jobs(self, active: list[dict], queue: dict[int, JobState], final: dict[int, JobState]) -> list[dict]:
+        """The active submissions whose Slurm job is their owner's own; the others are rejected.
+
+        Checked the first time the agent sees each submission's job: the job's Slurm user must be the account the
+        owner maps to. A job id registered on-site may name anyone's job; such a submission is rejected without a
+        word of the job (not even whose it is), and the agent never reports or cancels that job.
+        """
+        owned = []
+        for row in active:
+            job_id = row["slurm_job_id"]
+            key = (row["id"], job_id)
+            if key in self.foreign:
+                continue
+            if key not in self.verified:
+                state = queue.get(job_id) or final.get(job_id)
+                if state is None:
+                    continue  # in neither the controller nor accounting yet: look again next cycle
+                refusal = self._not_owners(row, state)
+                if refusal:
+                    self._reject_foreign(row, refusal)
+                    continue
+                self.verified.add(key)
+            owned.append(row)
+        return owned
+
+    def _not_owners(self, row: dict, state: JobState) -> str | None:
+        """Why the agent will not act on this job for this submission; None when the job is the owner's."""
+        try:
+            account = self.account_of(row)
+        except LookupError as error:
+            return f"Slurm job {state.job_id} cannot be checked: {error}"
+        owned = state.owned_by(account)
+        if owned is None:
+            return f"Slurm job {state.job_id} cannot be checked: Slurm no longer says whose job it is"
+        if not owned:
+            return (
+                f"Slurm job {state.job_id} belongs to another user, not to {account.name} (your account on this "
+                "cluster): Jobbergate neither reports nor cancels it"
+            )
+        return None
+
+    def _reject_foreign(self, row: dict, message: str) -> None:
+        try:
+            self.reject(row["id"], message, self.client)
+        except ApiError as error:
+            if error.status not in (404, 409):
+                raise
+            log.warning("submission %s: the API did not take its rejection: %s", row["id"], error)
+        self.foreign.add((row["id"], row["slurm_job_id"]))
 
     def final_states(self, job_ids: list[int], queue: dict[int, JobState]) -> dict[int, JobState]:
         """Final states of jobs that ended: from accounting; from the controller when there is none."""
