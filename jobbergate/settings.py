@@ -8,9 +8,11 @@ Nothing secret lives here: the Django secret key and the token signing key come 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from jobbergate.env import (
@@ -46,6 +48,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "jobbergate",
     "accounts",
     "applications",
@@ -55,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -62,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "jobbergate.urls"
@@ -187,7 +193,7 @@ OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"audience": OIDC_AUDIENCE[0]} if OIDC_AUDIENCE
 OIDC_AUTHENTICATE_CLASS = "accounts.views.OIDCSignInView"
 OIDC_CALLBACK_CLASS = "accounts.views.OIDCCallbackView"
 OIDC_ADMIN_SIGN_IN = bool(OIDC_ISSUER_URL and OIDC_RP_CLIENT_ID)
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"] + (
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"] + (
     ["accounts.authentication.JobbergateOIDCBackend"] if OIDC_ADMIN_SIGN_IN else []
 )
 LOGIN_URL = "/admin/login/"
@@ -243,3 +249,39 @@ SESSION_COOKIE_SECURE = env_bool("JOBBERGATE_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS deployments (README, "HTTPS deployments"): HSTS is sent only on HTTPS requests; behind a proxy that ends
+# TLS, Django learns a request was HTTPS from the proxy's X-Forwarded-Proto.
+SECURE_HSTS_SECONDS = env_int("JOBBERGATE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("JOBBERGATE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("JOBBERGATE_BEHIND_HTTPS_PROXY", False) else None
+)
+
+# Content-Security-Policy (django-csp) on every response: nothing loads from elsewhere, and no inline script runs
+# (the admin, Swagger UI and ReDoc are served from this server's static files; the Swagger page loads its start-up
+# script from its own URL). Inline styles stay allowed: ReDoc and DRF's browsable API need them, and they run no code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Password logins (the admin's, and any form that signs in through django.contrib.auth) are throttled by
+# django-axes: after JOBBERGATE_LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair
+# is refused (429), the right password too, until JOBBERGATE_LOGIN_COOLOFF_MINUTES pass without another try.
+# Attempts are kept in the database, so every worker sees them; operators clear them in the admin or with
+# manage.py axes_reset_username.
+AXES_FAILURE_LIMIT = env_int("JOBBERGATE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("JOBBERGATE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True

@@ -30,6 +30,20 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Every page of the tab adds what its Content-Security-Policy refused to one list (kept in sessionStorage, so it
+# outlives navigation), for csp_violations() to read.
+RECORD_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const seen = JSON.parse(sessionStorage.getItem("cspViolations") || "[]");
+  seen.push(event.violatedDirective + " " + (event.blockedURI || "inline"));
+  sessionStorage.setItem("cspViolations", JSON.stringify(seen));
+});
+"""
+
+
+def csp_violations(page) -> list[str]:
+    """What the policy refused on every page of this origin the tab has shown."""
+    return page.evaluate('JSON.parse(sessionStorage.getItem("cspViolations") || "[]")')
 
 
 @pytest.fixture
@@ -46,6 +60,7 @@ def browser_page():
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(15_000)
+            page.add_init_script(RECORD_CSP_VIOLATIONS)
             yield page
             browser.close()
     finally:
@@ -87,10 +102,30 @@ def test_an_operator_finds_reads_and_clones_a_job_script(live_server, browser_pa
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-clone.png"), full_page=True)
 
+    assert csp_violations(page) == []
+
     clone = JobScript.objects.exclude(pk=wanted.pk).get(name="weather model")
     assert clone.cloned_from_id == wanted.pk
     assert clone.owner_email == "carol@example.com"
     assert clone.files.count() == 2
+
+
+def test_the_api_docs_load_their_local_scripts_within_the_content_security_policy(live_server, browser_page):
+    page = browser_page
+    page.goto(f"{live_server.url}/jobbergate/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Jobbergate API" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock-tag")
+    assert csp_violations(page) == []
+
+    page.goto(f"{live_server.url}/jobbergate/redoc")
+    page.wait_for_selector("h1")
+    assert "Jobbergate API" in page.inner_text("h1")
+    page.wait_for_selector("[data-section-id]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "api-redoc.png"))
+    # ReDoc always asks its maker's site for a logo: the policy refuses it, as it should, and the page works.
+    assert csp_violations(page) == ["img-src https://cdn.redoc.ly/redoc/logo-mini.svg"]
 
 
 @pytest.fixture
@@ -102,7 +137,7 @@ def admin_sign_in(settings, oidc):
     settings.OIDC_RP_CLIENT_SECRET = ADMIN_SECRET
     settings.OIDC_ADMIN_SIGN_IN = True
     settings.AUTHENTICATION_BACKENDS = [
-        "django.contrib.auth.backends.ModelBackend",
+        *settings.AUTHENTICATION_BACKENDS,
         "accounts.authentication.JobbergateOIDCBackend",
     ]
     return oidc
