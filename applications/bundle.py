@@ -1,15 +1,20 @@
 """Whole application folders: reading them safely from archives or uploads, checking them, writing them back.
 
 An application folder holds ``jobbergate.yaml``, an optional ``jobbergate.py`` and ``templates/`` (any depth).
-Archives (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``) are read member by member without extracting anything to disk:
-absolute paths, ``..``, links, devices and duplicate names are refused, and the number of files and the bytes
-after decompression are bounded (zip and gzip bombs). Nothing here runs ``jobbergate.py``: it is only parsed.
+Archives (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``; tar also with bzip2 or xz) are read member by member without
+extracting anything to disk: absolute paths, ``..``, links, devices and duplicate names are refused, and the number
+of members (folders included), the bytes of each file and every byte read after decompression (headers included)
+are bounded, so zip, gzip and header bombs stop at the limit. ``jobbergate.yaml`` is read as plain JSON values with
+a bounded depth and size (aliases count each time they are used). Nothing here runs ``jobbergate.py``: it is only
+parsed.
 """
 
 from __future__ import annotations
 
-import ast
+import bz2
+import gzip
 import io
+import lzma
 import posixpath
 import stat
 import tarfile
@@ -17,16 +22,19 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
 from applications.questions import QuestionsError, check_questions
+from jobbergate.validation import (
+    JINJA_SUFFIXES,
+    JsonValueError,
+    jinja_syntax_problem,
+    load_yaml,
+    python_syntax_problem,
+    relative_path_problem,
+)
 
 CONFIG_FILE = "jobbergate.yaml"
 WORKFLOW_FILE = "jobbergate.py"
 TEMPLATES_DIR = "templates/"
-JINJA_SUFFIXES = (".j2", ".jinja2")
 
 
 class BundleError(Exception):
@@ -39,8 +47,12 @@ class BundleError(Exception):
 
 @dataclass(frozen=True)
 class BundleLimits:
-    max_files: int = 200
-    max_bytes: int = 20 * 1024 * 1024
+    """What one application may hold; the values come from settings (``applications.services.bundle_limits``)."""
+
+    max_files: int  # members of an archive or files of a folder, folders included
+    max_bytes: int  # bytes read after decompression, archive headers included
+    max_file_bytes: int  # one file
+    max_config_bytes: int  # jobbergate.yaml, and each JSON value stored from it
 
 
 @dataclass
@@ -66,16 +78,9 @@ def strip_templates_prefix(path: str) -> str:
 
 
 def check_relative_path(name: str) -> str:
-    """A safe relative path inside the folder (``a/b.j2``): no absolute path, ``..``, backslash, NUL or empty part."""
-    if not name or len(name) > 255:
-        raise BundleError(f"{name[:60]!r}: a path must have 1 to 255 characters")
-    if name.startswith("/") or "\\" in name or "\x00" in name:
-        raise BundleError(f"{name!r}: absolute paths, backslashes and NUL are not allowed")
-    parts = name.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise BundleError(f"{name!r}: '..', '.' and empty path parts are not allowed")
-    if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise BundleError(f"{name!r}: control characters are not allowed")
+    """A safe relative path inside the folder (``a/b.j2``), by the one rule of ``jobbergate.validation``."""
+    if problem := relative_path_problem(name):
+        raise BundleError(problem)
     return name
 
 
@@ -88,37 +93,73 @@ class _Collector:
     def __init__(self, limits: BundleLimits):
         self.limits = limits
         self.files: dict[str, bytes] = {}
+        self.members = 0
         self.total = 0
+
+    def count_member(self) -> None:
+        """Every member counts, folders too: an archive of a million empty folders is as costly as of files."""
+        self.members += 1
+        if self.members > self.limits.max_files:
+            raise BundleError(f"more than {self.limits.max_files} members (files and folders)")
 
     def add(self, name: str, read, declared_size: int) -> None:
         name = name[2:] if name.startswith("./") else name
         check_relative_path(name)
         if name in self.files:
             raise BundleError(f"{name!r} appears twice")
-        if len(self.files) >= self.limits.max_files:
-            raise BundleError(f"more than {self.limits.max_files} files")
-        if self.total + declared_size > self.limits.max_bytes:
-            raise BundleError(f"more than {self.limits.max_bytes:,} bytes after decompression")
-        content = read(self.limits.max_bytes - self.total + 1)
+        self.count_member()
+        limit = self.limits.max_file_bytes
+        if declared_size > limit:
+            raise BundleError(f"{name!r} is larger than {limit:,} bytes, the limit for one file")
+        content = read(limit + 1)
+        if len(content) > limit:
+            raise BundleError(f"{name!r} is larger than {limit:,} bytes, the limit for one file")
         self.total += len(content)
         if self.total > self.limits.max_bytes:
             raise BundleError(f"more than {self.limits.max_bytes:,} bytes after decompression")
         self.files[name] = content
 
 
+class _BoundedReader:
+    """A decompressed stream that refuses to hand out more than ``limit`` bytes in all (headers included)."""
+
+    def __init__(self, raw, limit: int):
+        self.raw = raw
+        self.limit = limit
+        self.count = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        allowed = self.limit - self.count + 1
+        data = self.raw.read(allowed if size is None or size < 0 or size > allowed else size)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise BundleError(f"more than {self.limit:,} bytes after decompression (archive headers included)")
+        return data
+
+
+def _decompressed(data: bytes):
+    """The tar stream inside ``data``, by its magic number: gzip, bzip2, xz, or a plain tar."""
+    if data[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=io.BytesIO(data))
+    if data[:3] == b"BZh":
+        return bz2.BZ2File(io.BytesIO(data))
+    if data[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(io.BytesIO(data))
+    return io.BytesIO(data)
+
+
 def read_archive(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
-    """The files of a tar (optionally gzip-compressed) or zip archive, checked member by member."""
+    """The files of a tar (optionally compressed) or zip archive, checked member by member."""
     if zipfile.is_zipfile(io.BytesIO(data)):
         return _read_zip(data, limits)
-    try:
-        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-    except (tarfile.TarError, EOFError, OSError):
-        raise BundleError("not a .tar.gz, .tgz, .tar or .zip archive") from None
     collector = _Collector(limits)
+    stream = _BoundedReader(_decompressed(data), limits.max_bytes)
     try:
-        with archive:
+        # Stream mode ("r|"): members are read in order, straight from the bounded stream, never seeking back.
+        with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
             for member in archive:
                 if member.isdir():
+                    collector.count_member()
                     continue
                 if member.issym() or member.islnk():
                     raise BundleError(f"{member.name!r} is a link; links are not allowed")
@@ -126,7 +167,11 @@ def read_archive(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
                     raise BundleError(f"{member.name!r} is a device, FIFO or other special file")
                 handle = archive.extractfile(member)
                 collector.add(member.name, handle.read, member.size)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+    except tarfile.ReadError:
+        if not collector.members:
+            raise BundleError("not a .tar.gz, .tgz, .tar or .zip archive") from None
+        raise BundleError("the archive is damaged: ReadError") from None
+    except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as error:
         raise BundleError(f"the archive is damaged: {error.__class__.__name__}") from None
     return strip_common_folder(collector.files)
 
@@ -135,8 +180,15 @@ def _read_zip(data: bytes, limits: BundleLimits) -> dict[str, bytes]:
     collector = _Collector(limits)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist():
+            members = archive.infolist()
+            if len(members) > limits.max_files:
+                raise BundleError(f"more than {limits.max_files} members (files and folders)")
+            declared = sum(info.file_size for info in members)
+            if declared > limits.max_bytes:
+                raise BundleError(f"more than {limits.max_bytes:,} bytes after decompression")
+            for info in members:
                 if info.is_dir():
+                    collector.count_member()
                     continue
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
@@ -172,9 +224,6 @@ def strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
 # Checking -------------------------------------------------------------------------------------------------
 
 
-_parser = SandboxedEnvironment()
-
-
 def _text(name: str, content: bytes, problems: list[str]) -> str | None:
     try:
         return content.decode("utf-8")
@@ -183,14 +232,17 @@ def _text(name: str, content: bytes, problems: list[str]) -> str | None:
         return None
 
 
-def parse_config(source: bytes) -> dict[str, Any]:
-    """``jobbergate.yaml`` with the safe loader only: a tag that would construct an object is an error."""
+def parse_config(source: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """``jobbergate.yaml`` as plain JSON values (``jobbergate.validation.load_yaml``): no tag builds an object, and
+    the file and what it holds are at most ``max_bytes`` (aliases count each time they are used)."""
+    if len(source) > max_bytes:
+        raise BundleError(f"{CONFIG_FILE}: larger than {max_bytes:,} bytes")
     try:
-        config = yaml.safe_load(source.decode("utf-8"))
+        config = load_yaml(source.decode("utf-8"), what=CONFIG_FILE, max_bytes=max_bytes)
     except UnicodeDecodeError:
         raise BundleError(f"{CONFIG_FILE}: not UTF-8 text") from None
-    except yaml.YAMLError as error:
-        raise BundleError(f"{CONFIG_FILE}: not valid YAML: {str(error).splitlines()[0]}") from None
+    except JsonValueError as error:
+        raise BundleError(str(error)) from None
     if not isinstance(config, dict):
         raise BundleError(f"{CONFIG_FILE}: must be a mapping with jobbergate_config and application_config")
     for section in ("jobbergate_config", "application_config"):
@@ -201,11 +253,11 @@ def parse_config(source: bytes) -> dict[str, Any]:
     return config
 
 
-def check_bundle(files: dict[str, bytes]) -> ApplicationBundle:
+def check_bundle(files: dict[str, bytes], limits: BundleLimits) -> ApplicationBundle:
     """Check a whole folder and say everything that is wrong with it at once."""
     if CONFIG_FILE not in files:
         raise BundleError(f"{CONFIG_FILE} is missing")
-    config = parse_config(files[CONFIG_FILE])
+    config = parse_config(files[CONFIG_FILE], max_bytes=limits.max_config_bytes)
     problems: list[str] = []
     runtime_config = dict(config["jobbergate_config"])
     templates = {
@@ -219,18 +271,13 @@ def check_bundle(files: dict[str, bytes]) -> ApplicationBundle:
     for name, content in templates.items():
         text = _text(f"templates/{name}", content, problems)
         if text is not None and name.endswith(JINJA_SUFFIXES):
-            try:
-                _parser.parse(text)
-            except TemplateSyntaxError as error:
-                problems.append(f"templates/{name}: Jinja2 syntax error on line {error.lineno}: {error.message}")
+            if problem := jinja_syntax_problem(f"templates/{name}", text):
+                problems.append(problem)
     workflow = files.get(WORKFLOW_FILE)
     if workflow is not None:
         text = _text(WORKFLOW_FILE, workflow, problems)
-        if text is not None:
-            try:
-                ast.parse(text, filename=WORKFLOW_FILE)
-            except (SyntaxError, ValueError) as error:
-                problems.append(f"{WORKFLOW_FILE}: not valid Python (line {getattr(error, 'lineno', '?')})")
+        if text is not None and (problem := python_syntax_problem(WORKFLOW_FILE, text)):
+            problems.append(problem)
     default = runtime_config.get("default_template")
     if not isinstance(default, str) or not default:
         problems.append(f"{CONFIG_FILE}: jobbergate_config.default_template is required")
@@ -314,7 +361,8 @@ def read_folder(path, limits: BundleLimits) -> dict[str, bytes]:
                 raise BundleError(f"{relative!r} is a link; links are not allowed")
             if not full.is_file():
                 raise BundleError(f"{relative!r} is a device, FIFO or other special file")
-            collector.add(relative, full.open("rb").read, full.stat().st_size)
+            with full.open("rb") as handle:
+                collector.add(relative, handle.read, full.stat().st_size)
         for name in subdirectories:
             if (Path(directory) / name).is_symlink():
                 raise BundleError(f"{(Path(directory) / name).relative_to(root).as_posix()!r} is a link")

@@ -118,9 +118,9 @@ class TestFolderUpload:
 
 
 def _limits():
-    from applications.bundle import BundleLimits
+    from applications.services import bundle_limits
 
-    return BundleLimits()
+    return bundle_limits()
 
 
 def symlink(info):

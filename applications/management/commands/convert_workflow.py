@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from applications.bundle import CONFIG_FILE, WORKFLOW_FILE, BundleError, parse_config
 from applications.convert import convert_workflow
 from applications.questions import QuestionsError, check_questions
+from applications.services import bundle_limits
 
 
 class Command(BaseCommand):
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         if write:
             config_path = root / CONFIG_FILE
             try:
-                config = parse_config(config_path.read_bytes())
+                config = parse_config(config_path.read_bytes(), max_bytes=bundle_limits().max_config_bytes)
             except (OSError, BundleError) as error:
                 raise CommandError(f"{config_path}: {error}") from None
             if config.get("questions"):
