@@ -5,16 +5,49 @@ condition on earlier answers: ``{name: value}`` or ``{name: [values]}``). Types:
 ``integer`` and ``float`` (``min``, ``max``), ``choice`` and ``multi_choice`` (``choices``), ``boolean``, ``path``
 and ``constant`` (never asked; always its default). The server publishes them as JSON Schema and checks every
 render's parameters against them before anything renders.
+
+A ``pattern`` is an RE2 regular expression (``compile_pattern``): it matches in time linear in the answer, so no
+pattern can hold a web worker; what RE2 cannot do in linear time (backreferences, lookaround) is refused at upload.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
+
+import re2
+
+PATTERN_MAX_LENGTH = 1000
+PATTERN_MAX_MEMORY = 1 << 20  # bytes of RE2's compiled program: refuses patterns like (a{100}){100} at upload
 
 QUESTION_TYPES = ("text", "integer", "float", "choice", "multi_choice", "boolean", "path", "constant")
 KNOWN_KEYS = {"name", "type", "message", "default", "help", "required", "when", "pattern", "min", "max", "choices"}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PatternError(ValueError):
+    """A ``pattern`` RE2 refuses, or one too long; the message says why."""
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str):
+    """The one way a question's ``pattern`` is compiled: RE2, bounded in length and memory, cached.
+
+    RE2 guarantees matching in time linear in the text (no backtracking), which is what keeps a pattern such
+    as ``(a+)+b`` harmless. Raises ``PatternError``.
+    """
+    if len(pattern) > PATTERN_MAX_LENGTH:
+        raise PatternError(f"a pattern may have at most {PATTERN_MAX_LENGTH} characters")
+    options = re2.Options()
+    options.max_mem = PATTERN_MAX_MEMORY
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        raise PatternError(f"not a regular expression RE2 can match in linear time ({reason})") from None
 
 
 class QuestionsError(Exception):
@@ -66,9 +99,9 @@ def check_questions(raw: Any) -> list[dict[str, Any]]:
                     problems.append(f"{where}: {bound} must be a number")
         if kind == "text" and "pattern" in question:
             try:
-                re.compile(str(question["pattern"]))
-            except re.error as error:
-                problems.append(f"{where}: pattern is not a regular expression ({error})")
+                compile_pattern(str(question["pattern"]))
+            except PatternError as error:
+                problems.append(f"{where}: pattern is {error}")
         when = question.get("when")
         if when is not None:
             if not isinstance(when, dict) or not when:
@@ -104,8 +137,13 @@ def answer_problems(question: dict[str, Any], value: Any) -> list[str]:
         if "\x00" in value:
             return ["must not contain NUL"]
         pattern = question.get("pattern")
-        if kind == "text" and pattern and not re.fullmatch(str(pattern), value):
-            return [f"must match {pattern}"]
+        if kind == "text" and pattern:
+            try:
+                matches = compile_pattern(str(pattern)).fullmatch(value)
+            except PatternError as error:  # stored before patterns were checked with RE2
+                return [f"cannot be checked: the application's pattern is {error}"]
+            if not matches:
+                return [f"must match {pattern}"]
     elif kind == "choice":
         if value not in question.get("choices", []):
             return [f"must be one of {', '.join(map(str, question.get('choices', [])))}"]
