@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from jobbergate.choices import FileType
 from jobbergate.models import Resource, ResourceQuerySet, StoredFile
+from jobbergate.validation import JsonValueError, check_json_value, identifier_problem
+
+
+def validate_identifier(value: str | None) -> None:
+    """The identifier alphabet (``jobbergate.validation.identifier_problem``), for forms such as the admin's."""
+    if value is not None and (problem := identifier_problem(value)):
+        raise ValidationError(problem)
+
+
+def validate_config_json(value) -> None:
+    """An application's stored configuration is plain JSON of at most ``APPLICATION_MAX_CONFIG_BYTES``: every
+    catalogue listing sends it, so one large value would slow every user's listing."""
+    try:
+        check_json_value(value, what="This value", max_bytes=settings.APPLICATION_MAX_CONFIG_BYTES)
+    except JsonValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class TemplateQuerySet(ResourceQuerySet):
@@ -18,6 +37,13 @@ class TemplateQuerySet(ResourceQuerySet):
             return self.none()
         return self.filter(identifier=key)
 
+    def identifier_taken(self, identifier: str, *, exclude_pk: int | None = None) -> str | None:
+        """The identifier already stored that ``identifier`` would clash with (uniqueness ignores case), or None."""
+        rows = self.filter(identifier__iexact=identifier)
+        if exclude_pk is not None:
+            rows = rows.exclude(pk=exclude_pk)
+        return rows.values_list("identifier", flat=True).first()
+
 
 class JobScriptTemplate(Resource):
     """An application: Jinja2 templates, default template variables and an optional ``jobbergate.py``.
@@ -26,13 +52,18 @@ class JobScriptTemplate(Resource):
     all digits, so the two cannot be confused.
     """
 
-    identifier = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    template_vars = models.JSONField(default=dict, blank=True, help_text="Default values of template variables.")
+    identifier = models.CharField(max_length=255, unique=True, null=True, blank=True, validators=[validate_identifier])
+    template_vars = models.JSONField(
+        default=dict, blank=True, validators=[validate_config_json], help_text="Default values of template variables."
+    )
     config_source = models.TextField(
         blank=True, default="", help_text="The application's jobbergate.yaml as uploaded with its folder."
     )
     questions = models.JSONField(
-        default=list, blank=True, help_text="Typed questions declared in jobbergate.yaml (questions:)."
+        default=list,
+        blank=True,
+        validators=[validate_config_json],
+        help_text="Typed questions declared in jobbergate.yaml (questions:).",
     )
 
     objects = TemplateQuerySet.as_manager()
@@ -44,6 +75,7 @@ class JobScriptTemplate(Resource):
                 condition=Q(identifier__isnull=True) | ~Q(identifier=""),
                 name="template_identifier_not_empty",
             ),
+            models.UniqueConstraint(Lower("identifier"), name="template_identifier_unique_ignoring_case"),
         ]
 
 
@@ -64,7 +96,7 @@ class WorkflowFile(StoredFile):
 
     parent = models.ForeignKey(JobScriptTemplate, on_delete=models.CASCADE, related_name="workflow_files")
     filename = models.CharField(max_length=255, default="jobbergate.py")
-    runtime_config = models.JSONField(default=dict, blank=True)
+    runtime_config = models.JSONField(default=dict, blank=True, validators=[validate_config_json])
 
     storage_prefix = "workflows"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
+from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile, validate_config_json
 from jobbergate.api.exceptions import Conflict
 from jobbergate.api.serializers import (
     FILE_FIELDS,
@@ -14,7 +15,7 @@ from jobbergate.api.serializers import (
     FileSerializer,
     ResourceSerializer,
 )
-from jobbergate.validation import check_identifier, contains_nul
+from jobbergate.validation import check_identifier
 
 
 class TemplateFileSerializer(FileSerializer):
@@ -38,15 +39,21 @@ class IdentifierField(serializers.CharField):
 
 
 class TemplateVarsField(serializers.JSONField):
+    """A JSON object fit to store (``validate_config_json``: plain JSON, bounded in depth and size).
+
+    Checked before DRF's own JSON check, which would recurse through the value.
+    """
+
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if value is None:
+        if data is None:
             return {}
-        if not isinstance(value, dict):
+        if not isinstance(data, dict):
             raise serializers.ValidationError("template_vars must be a JSON object.")
-        if contains_nul(value):
-            raise serializers.ValidationError("template_vars must not contain NUL characters.")
-        return value
+        try:
+            validate_config_json(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return super().to_internal_value(data)
 
 
 class JobScriptTemplateListSerializer(ResourceSerializer):
@@ -59,11 +66,9 @@ class JobScriptTemplateListSerializer(ResourceSerializer):
         read_only_fields = RESOURCE_READ_ONLY
 
     def validate_identifier(self, value):
-        taken = JobScriptTemplate.objects.filter(identifier=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if value is not None and taken.exists():
-            raise Conflict(f"The identifier {value!r} is already in use.")
+        exclude_pk = self.instance.pk if self.instance is not None else None
+        if value is not None and (taken := JobScriptTemplate.objects.identifier_taken(value, exclude_pk=exclude_pk)):
+            raise Conflict(f"The identifier {value!r} is already in use (as {taken!r}; case does not count).")
         return value
 
 

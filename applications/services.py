@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import yaml
 from django.conf import settings
@@ -69,8 +70,8 @@ def clone_template(
     template_vars: dict | None = None,
 ) -> JobScriptTemplate:
     """Copy an application with its files; the caller owns the copy. The identifier is not copied (it is unique)."""
-    if identifier is not None and JobScriptTemplate.objects.filter(identifier=identifier).exists():
-        raise Conflict(f"The identifier {identifier!r} is already in use.")
+    if identifier is not None and (taken := JobScriptTemplate.objects.identifier_taken(identifier)):
+        raise Conflict(f"The identifier {identifier!r} is already in use (as {taken!r}; case does not count).")
     clone = JobScriptTemplate.objects.create(
         name=name or source.name,
         identifier=identifier,
@@ -122,13 +123,19 @@ def files_content_hash(contents: dict[str, bytes]) -> str:
 
 
 def bundle_limits() -> BundleLimits:
-    return BundleLimits(max_files=settings.APPLICATION_MAX_FILES, max_bytes=settings.APPLICATION_MAX_BYTES)
+    """The limits of one application, from settings (docs/configuration.md)."""
+    return BundleLimits(
+        max_files=settings.APPLICATION_MAX_FILES,
+        max_bytes=settings.APPLICATION_MAX_BYTES,
+        max_file_bytes=settings.MAX_UPLOAD_BYTES,
+        max_config_bytes=settings.APPLICATION_MAX_CONFIG_BYTES,
+    )
 
 
 def load_bundle(files: dict[str, bytes]) -> ApplicationBundle:
     """Check an application folder; every problem becomes one line of a 422."""
     try:
-        bundle = check_bundle(files)
+        bundle = check_bundle(files, bundle_limits())
     except BundleError as error:
         raise Unprocessable(error.problems) from None
     return bundle
@@ -143,19 +150,31 @@ def upsert_application(
     name: str | None = None,
     description: str | None = None,
     template: JobScriptTemplate | None = None,
+    check_change: Callable[[JobScriptTemplate], None] | None = None,
 ) -> tuple[JobScriptTemplate, bool]:
     """Create the application ``identifier`` from a checked folder, or replace the files of the existing one.
 
+    The row is locked before anything is decided, and ``check_change`` (which raises to refuse) is called on an
+    existing row under that lock: whoever may change it is decided by the row that is written, never by one read
+    before (two users uploading the same new identifier at once: one creates it, the other is checked against it).
     Returns the application and whether it was created. Template sub-folders are kept as relative paths;
     templates listed in ``supporting_files`` become SUPPORT, the others ENTRYPOINT.
     """
-    if template is None:
-        template = JobScriptTemplate.objects.select_for_update().filter(identifier=identifier).first()
+    locked = JobScriptTemplate.objects.select_for_update()
+    if template is not None:
+        template = locked.get(pk=template.pk)
+    else:
+        template = locked.filter(identifier=identifier).first()
     created = template is None
-    if created:
+    if template is None:
+        if taken := JobScriptTemplate.objects.identifier_taken(identifier):
+            raise Conflict(f"The identifier {identifier!r} is already in use (as {taken!r}; case does not count).")
         template = JobScriptTemplate(identifier=identifier, owner_email=owner_email, name=name or identifier)
-    elif name:
-        template.name = name
+    else:
+        if check_change is not None:
+            check_change(template)
+        if name:
+            template.name = name
     if description is not None:
         template.description = description
     template.template_vars = bundle.template_vars

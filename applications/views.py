@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from applications import services
 from applications.bundle import BundleError, read_archive, read_uploads, write_archive
 from applications.filters import JobScriptTemplateFilter
-from applications.models import JobScriptTemplate
+from applications.models import JobScriptTemplate, validate_config_json
 from applications.questions import json_schema
 from applications.serializers import (
     JobScriptTemplateCloneSerializer,
@@ -27,6 +28,8 @@ from applications.serializers import (
 )
 from jobbergate.api.exceptions import BadRequest, Unprocessable
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
+from jobbergate.api.serializers import CloneSerializer
+from jobbergate.api.throttling import heavy_request
 from jobbergate.api.viewsets import (
     BASE_SORT_FIELDS,
     ResourceViewSet,
@@ -35,7 +38,7 @@ from jobbergate.api.viewsets import (
     read_upload,
     upload_from_request,
 )
-from jobbergate.validation import check_identifier, check_relative_path, contains_nul
+from jobbergate.validation import check_identifier, check_relative_path
 
 FOLDER_UPLOAD_REQUEST = inline_serializer("ApplicationFolderUpload", {"archive": serializers.FileField(required=False)})
 WORKFLOW_UPLOAD_REQUEST = inline_serializer(
@@ -64,26 +67,41 @@ class ApplicationFolderViews:
     )
     def upload_application(self, request, pk):
         key = str(pk)
+        owner_email = self.require_email()  # before the body is read: an agent's token is refused at once
         template = self.get_queryset().by_key(key).first()
         if template is not None:
-            if not self.principal.has_any("jobbergate:job-templates:update", "jobbergate:maintainer"):
-                raise PermissionDenied("This needs the permission 'jobbergate:job-templates:update'.")
-            if not (self.principal.is_privileged or template.is_owned_by(self.principal)):
-                raise PermissionDenied("Only the owner, a maintainer or an admin may change this.")
+            self.check_folder_change(template)  # early, so a refused caller costs no parsing; again under the lock
+        elif key.isdigit():
+            raise NotFound(f"There is no application {key}.")
         else:
-            if key.isdigit():
-                raise NotFound(f"There is no application {key}.")
             check_identifier(key)
-        files = read_folder_upload(request)
+        with heavy_request(self.principal, what="application folder uploads"):
+            bundle = services.load_bundle(read_folder_upload(request))
+        # The name and description have the same bounds as everywhere else (255 characters, no NUL).
+        names = CloneSerializer(
+            data={
+                "name": request.query_params.get("name") or request.data.get("name") or None,
+                "description": request.query_params.get("description", request.data.get("description")),
+            }
+        )
+        names.is_valid(raise_exception=True)
         template, created = services.upsert_application(
             identifier=template.identifier if template else key,
             template=template,
-            bundle=services.load_bundle(files),
-            owner_email=self.require_email(),
-            name=request.query_params.get("name") or request.data.get("name") or None,
-            description=request.query_params.get("description", request.data.get("description")),
+            bundle=bundle,
+            owner_email=owner_email,
+            name=names.validated_data.get("name"),
+            description=names.validated_data.get("description"),
+            check_change=self.check_folder_change,
         )
         return self.detail_response(template, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def check_folder_change(self, template: JobScriptTemplate) -> None:
+        """Replacing an existing application's folder needs the update permission and its ownership."""
+        if not self.principal.has_any("jobbergate:job-templates:update", "jobbergate:maintainer"):
+            raise PermissionDenied("This needs the permission 'jobbergate:job-templates:update'.")
+        if not (self.principal.is_privileged or template.is_owned_by(self.principal)):
+            raise PermissionDenied("Only the owner, a maintainer or an admin may change this.")
 
     @extend_schema(
         operation_id="job_script_templates_application_download",
@@ -223,6 +241,8 @@ def parse_runtime_config(raw) -> dict | None:
         raise BadRequest("runtime_config must be JSON text.") from None
     if not isinstance(value, dict):
         raise BadRequest("runtime_config must be a JSON object.")
-    if contains_nul(value):
-        raise BadRequest("runtime_config must not contain NUL characters.")
+    try:
+        validate_config_json(value)
+    except ValidationError as error:
+        raise BadRequest(f"runtime_config: {error.messages[0]}") from None
     return value

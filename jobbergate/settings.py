@@ -139,15 +139,22 @@ MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minim
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 
-# Whole application folders uploaded as an archive or many files: bounds after decompression.
+# Whole application folders uploaded as an archive or many files: members (folders included) and every byte read
+# after decompression (headers included); each file is also at most MAX_UPLOAD_BYTES.
 APPLICATION_MAX_FILES = env_int("JOBBERGATE_APPLICATION_MAX_FILES", 200, minimum=1)
 APPLICATION_MAX_BYTES = env_int("JOBBERGATE_APPLICATION_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# An application's configuration as stored: jobbergate.yaml, and each of template_vars, questions and the runtime
+# config as JSON text (YAML aliases counted each time they are used). Every catalogue listing sends template_vars.
+APPLICATION_MAX_CONFIG_BYTES = env_int("JOBBERGATE_APPLICATION_MAX_CONFIG_BYTES", 64 * 1024, minimum=1024)
 
 # Rendering job scripts from application templates: each render runs in a worker process within these limits.
 RENDER_TIMEOUT_SECONDS = env_float("JOBBERGATE_RENDER_TIMEOUT_SECONDS", 2.0, minimum=0.1)
 RENDER_MAX_OUTPUT_BYTES = env_int("JOBBERGATE_RENDER_MAX_OUTPUT_BYTES", 1_000_000, minimum=1)
 RENDER_MEMORY_MB = env_int("JOBBERGATE_RENDER_MEMORY_MB", 1024, minimum=64)
 RENDER_WORKERS = env_int("JOBBERGATE_RENDER_WORKERS", 1, minimum=1)
+# Costly requests (renders, application folder uploads) one caller may run at once, across all server processes;
+# more get 429 at once (jobbergate/api/throttling.py), so one user's flood never queues ahead of others' work.
+HEAVY_REQUESTS_PER_USER = env_int("JOBBERGATE_HEAVY_REQUESTS_PER_USER", 1, minimum=1)
 
 # Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
 TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")

@@ -75,7 +75,7 @@ def import_application(path: Path, *, owner: str | None, dry_run: bool = False) 
         return ImportResult(identifier, "failed", "; ".join(str(item) for item in detail))
     except OSError as error:
         return ImportResult(identifier, "failed", f"cannot read: {error.strerror}")
-    existing = JobScriptTemplate.objects.filter(identifier=identifier).first()
+    existing = JobScriptTemplate.objects.filter(identifier__iexact=identifier).first()  # uniqueness ignores case
     if existing is not None and services.application_folder(existing) == _normalised(bundle):
         return ImportResult(identifier, "unchanged")
     if existing is None and not owner:
@@ -85,6 +85,7 @@ def import_application(path: Path, *, owner: str | None, dry_run: bool = False) 
         return ImportResult(identifier, "would update" if existing else "would create", summary)
     _, created = services.upsert_application(
         identifier=identifier,
+        template=existing,
         bundle=bundle,
         owner_email=owner or existing.owner_email,
         name=None if existing else bundle.config.get("name") or identifier,
