@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from applications.models import JobScriptTemplate
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
+from jobbergate.api.throttling import heavy_request
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, upload_from_request
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
@@ -65,12 +66,13 @@ class JobScriptViewSet(ResourceViewSet):
         body = RenderFromTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         template = get_object_or_404(JobScriptTemplate.objects.visible_to(self.principal).by_key(str(key)))
-        job_script = services.render_job_script(
-            template=template,
-            owner_email=self.require_email(),
-            **body.validated_data["create_request"],
-            **body.validated_data["render_request"],
-        )
+        with heavy_request(self.principal, what="renders"):
+            job_script = services.render_job_script(
+                template=template,
+                owner_email=self.require_email(),
+                **body.validated_data["create_request"],
+                **body.validated_data["render_request"],
+            )
         return self.detail_response(job_script, status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="job_scripts_file_download", responses={(200, "text/plain"): OpenApiTypes.STR})
