@@ -1,0 +1,322 @@
+"""The neighbour test (issue 10): one user sends the worst inputs we know of, in parallel, while another user works.
+
+The service runs as in production (gunicorn with the workers ``scripts/serve`` starts) on the test's PostgreSQL
+database. Bob, an ordinary user, sends for a bounded time, from several connections at once: answers against a
+catastrophic pattern, slow renders, a YAML alias bomb, an archive whose header holds 256 MB, an archive of 50,000
+folders, a zip bomb and a JSON body nested 100,000 deep. Meanwhile alice lists, reads, renders, creates and submits
+as usual. None of alice's requests may fail and their p99 must stay under 1 s; bob gets only 4xx answers; and the
+server writes nothing outside its data folder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
+from applications.tests.test_hostile_applications import alias_bomb, folder_flood
+from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTACK_SECONDS = 20
+WORKERS = 2  # as scripts/serve starts by default
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def data_folder(tmp_path):
+    folder = tmp_path / "data"
+    (folder / "tmp").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def server(data_folder):
+    """gunicorn serving the test database; its data folder, HOME and TMPDIR all inside ``data_folder``."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "JOBBERGATE_VAR_DIR": str(data_folder),
+        "JOBBERGATE_TOKEN_SIGNING_KEY_FILE": str(settings.TOKEN_SIGNING_KEY_FILE),
+        "JOBBERGATE_LOG_LEVEL": "ERROR",
+        "HOME": str(data_folder),
+        "TMPDIR": str(data_folder / "tmp"),
+    }
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "jobbergate.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "error",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(data_folder.parent / "gunicorn.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}/jobbergate"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/health", timeout=2).status_code == 204:
+                break
+        except requests.RequestException:  # not listening yet, or the workers are still starting
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"gunicorn did not start: {(data_folder.parent / 'gunicorn.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield base
+    print("gunicorn's log:", (data_folder.parent / "gunicorn.log").read_text()[-3000:])
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def session_for(persona) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {persona.token}"
+    return session
+
+
+# Bob's worst ---------------------------------------------------------------------------------------------------
+
+
+SLOW_TEMPLATE = b"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done\n"
+PATTERN_CONFIG = b'questions:\n  - name: word\n    type: text\n    pattern: "(a+)+b"\n'
+
+
+def header_bomb(name_bytes: int = 256 * 1024 * 1024) -> bytes:
+    """A .tar.gz whose one member's GNU long-name header holds ``name_bytes`` bytes, written without holding them."""
+    buffer = io.BytesIO()
+    header = tarfile.TarInfo("././@LongLink")
+    header.type = tarfile.GNUTYPE_LONGNAME
+    header.size = name_bytes
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1) as stream:
+        stream.write(header.tobuf(format=tarfile.GNU_FORMAT))
+        chunk = b"n" * (1024 * 1024)
+        for _ in range(name_bytes // len(chunk)):
+            stream.write(chunk)
+        stream.write(b"\0" * (512 - name_bytes % 512 if name_bytes % 512 else 0))
+        stream.write(tarfile.TarInfo("templates/x.j2").tobuf(format=tarfile.GNU_FORMAT))
+    return buffer.getvalue()
+
+
+def zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in FOLDER.items():
+            archive.writestr(name, content)
+        archive.writestr("templates/zeros.j2", b"0" * (60 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+def attacks(base: str) -> list[tuple[str, dict]]:
+    """(name, keyword arguments of requests.request) for each of bob's requests."""
+    bomb_config = CONFIG.replace(b"application_config:\n  partition: debug\n  nodes: 2\n", b"") + alias_bomb()
+    render = f"{base}/job-scripts/render-from-template"
+
+    def upload(identifier: str, data: bytes) -> dict:
+        return {
+            "method": "PUT",
+            "url": f"{base}/job-script-templates/{identifier}/application",
+            "files": {"archive": ("app.tar.gz", data)},
+        }
+
+    def render_body(data: dict) -> dict:
+        mapping = {"job.sh.j2": "job.sh"}
+        return {
+            "create_request": {"name": "x"},
+            "render_request": {"template_output_name_mapping": mapping, "param_dict": {"data": data}},
+        }
+
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    return [
+        (
+            "catastrophic pattern",
+            {"method": "POST", "url": f"{render}/bob-pattern", "json": render_body({"word": "a" * 5000 + "!"})},
+        ),
+        (
+            "slow render",
+            {"method": "POST", "url": f"{render}/bob-slow", "json": render_body({"partition": "p", "nodes": 1})},
+        ),
+        ("alias bomb", upload("bob-bomb", tar_gz({**FOLDER, "jobbergate.yaml": bomb_config}))),
+        ("header bomb", upload("bob-headers", header_bomb())),
+        ("folder flood", upload("bob-flood", folder_flood(50_000, "tar.gz"))),
+        ("zip bomb", upload("bob-zip", zip_bomb())),
+        (
+            "deep JSON",
+            {
+                "method": "POST",
+                "url": f"{base}/job-script-templates",
+                "data": deep,
+                "headers": {"Content-Type": "application/json"},
+            },
+        ),
+    ]
+
+
+def attack(session: requests.Session, plan: list[tuple[str, dict]], until: float, seen: dict, offset: int) -> None:
+    index = offset
+    while time.monotonic() < until:
+        name, arguments = plan[index % len(plan)]
+        index += 1
+        response = session.request(timeout=30, **arguments)
+        seen.setdefault(name, set()).add(response.status_code)
+
+
+# Alice's day ---------------------------------------------------------------------------------------------------
+
+
+def ordinary_requests(base: str, job_script_id: int) -> list[tuple[str, dict, int]]:
+    render = {
+        "create_request": {"name": "nightly"},
+        "render_request": {
+            "template_output_name_mapping": {"job.sh.j2": "job.sh"},
+            "param_dict": {"data": {"partition": "debug", "nodes": 2}},
+        },
+    }
+    return [
+        ("list applications", {"method": "GET", "url": f"{base}/job-script-templates?size=50"}, 200),
+        ("list job scripts", {"method": "GET", "url": f"{base}/job-scripts?size=50"}, 200),
+        ("get a job script", {"method": "GET", "url": f"{base}/job-scripts/{job_script_id}"}, 200),
+        ("create a job script", {"method": "POST", "url": f"{base}/job-scripts", "json": {"name": "by hand"}}, 201),
+        (
+            "render",
+            {"method": "POST", "url": f"{base}/job-scripts/render-from-template/alice-app", "json": render},
+            201,
+        ),
+        (
+            "submit",
+            {
+                "method": "POST",
+                "url": f"{base}/job-submissions",
+                "json": {"name": "run", "job_script_id": job_script_id, "client_id": "cluster-a"},
+            },
+            201,
+        ),
+    ]
+
+
+def test_one_users_worst_never_slows_or_fails_anothers_requests(server, data_folder, tmp_path):
+    alice = make_persona("alice@example.com", USER_PERMISSIONS)
+    bob = make_persona("bob@example.com", USER_PERMISSIONS)
+    alice_session, bob_session = session_for(alice), session_for(bob)
+
+    def put_folder(session, identifier, files):
+        response = session.put(
+            f"{server}/job-script-templates/{identifier}/application",
+            files={"archive": ("app.tar.gz", tar_gz(files))},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+
+    put_folder(alice_session, "alice-app", FOLDER)
+    put_folder(bob_session, "bob-pattern", {**FOLDER, "jobbergate.yaml": CONFIG + PATTERN_CONFIG})
+    put_folder(bob_session, "bob-slow", {**FOLDER, "templates/job.sh.j2": SLOW_TEMPLATE})
+    ordinary = ordinary_requests(server, 0)
+    _, render, _ = ordinary[4]
+    job_script = alice_session.request(timeout=30, **render).json()  # rendered: it can be submitted
+    ordinary = ordinary_requests(server, job_script["id"])
+    plan = attacks(server)
+
+    marker = tmp_path / "marker"
+    marker.write_text("before the attack")
+    time.sleep(1.1)  # file times have one-second resolution on some file systems
+
+    until = time.monotonic() + ATTACK_SECONDS
+    seen: dict[str, set[int]] = {}
+    attackers = [
+        threading.Thread(target=attack, args=(session_for(bob), plan, until, seen, offset)) for offset in range(4)
+    ]
+    for thread in attackers:
+        thread.start()
+    latencies: list[float] = []
+    slowest: list[tuple[float, str]] = []
+    failures: list[str] = []
+    index = 0
+    while time.monotonic() < until:
+        name, arguments, expected = ordinary[index % len(ordinary)]
+        index += 1
+        started = time.perf_counter()
+        try:
+            response = alice_session.request(timeout=30, **arguments)
+            status = response.status_code
+        except requests.RequestException as error:
+            status, response = -1, error
+        latencies.append(time.perf_counter() - started)
+        slowest.append((latencies[-1], name))
+        if status != expected:
+            failures.append(f"{name}: {status} {getattr(response, 'text', response)!s:.200}")
+        time.sleep(0.05)
+    for thread in attackers:
+        thread.join(timeout=60)
+
+    assert not failures, failures
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    print(
+        f"alice: {len(latencies)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+    )
+    print("alice's slowest:", [f"{name} {seconds:.2f} s" for seconds, name in sorted(slowest)[-8:]])
+    print("bob's answers:", {name: sorted(codes) for name, codes in seen.items()})
+    assert len(latencies) > 50
+    assert p99 < 1.0, f"alice's p99 was {p99:.2f} s"
+    assert set(seen) == {name for name, _ in plan}, "every attack ran"
+    for name, codes in seen.items():
+        assert all(400 <= code < 500 for code in codes), (name, codes)
+
+    written = written_since(marker, exclude=[tmp_path])
+    assert not written, f"written outside the data folder: {written[:20]}"
+
+
+def written_since(marker: Path, *, exclude: list[Path]) -> list[str]:
+    """Files newer than ``marker`` where the server could write: the repository, HOME and the temporary folder.
+
+    Left out: ``exclude`` (this test's folder, which holds the server's data folder), ``__pycache__`` (Python's own
+    byte-code cache, written by any import) and the folders of the throw-away servers and of the test run itself
+    (PostgreSQL, Slurm, the OpenID provider, scripts/test's work folder, pytest's temporary folders).
+    """
+    roots = {ROOT, Path.home(), Path("/tmp")}
+    command = ["find", *map(str, sorted(roots)), "-xdev", "-newer", str(marker), "-type", "f"]
+    for path in exclude:
+        command += ["-not", "-path", f"{path}/*"]
+    throw_away = ("jobbergate-pg.*", "jobbergate-slurm.*", "jobbergate-oidc-*", "jobbergate-test.*", "pytest-of-*")
+    for pattern in ("*/__pycache__/*", *(f"/tmp/{name}/*" for name in throw_away)):
+        command += ["-not", "-path", pattern]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return [line for line in result.stdout.splitlines() if line]
