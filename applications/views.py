@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -27,6 +25,7 @@ from applications.serializers import (
     WorkflowFileSerializer,
 )
 from jobbergate.api.exceptions import BadRequest, Unprocessable
+from jobbergate.api.parsers import load_json
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.throttling import heavy_request
@@ -236,9 +235,9 @@ def parse_runtime_config(raw) -> dict | None:
     if raw is None or raw == "":
         return None
     try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        raise BadRequest("runtime_config must be JSON text.") from None
+        value = load_json(raw)
+    except (TypeError, ValueError) as error:
+        raise BadRequest(f"runtime_config must be JSON text: {error}") from None
     if not isinstance(value, dict):
         raise BadRequest("runtime_config must be a JSON object.")
     try:

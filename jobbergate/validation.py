@@ -261,25 +261,6 @@ def check_json_value(value, *, what: str, max_bytes: int | None = None, max_dept
     return size
 
 
-def contains_nul(value) -> bool:
-    """True when a string anywhere in a JSON-like value holds NUL, which PostgreSQL cannot store.
-
-    Iterative, so no nesting exhausts the stack. ``check_json_value`` checks this and more; prefer it.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def check_identifier(value: str) -> str:
     """Return ``value`` if it is a valid application identifier (``identifier_problem``), or raise 422."""
     if problem := identifier_problem(value):

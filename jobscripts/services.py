@@ -11,7 +11,7 @@ from applications.services import files_content_hash, render_templates
 from jobbergate.api.exceptions import Unprocessable
 from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
-from jobbergate.validation import check_filename
+from jobbergate.validation import JsonValueError, check_filename, check_json_value
 from jobscripts.models import JobScript, JobScriptFile
 
 
@@ -90,7 +90,8 @@ def render_job_script(
 
     Every mapped template must exist and exactly one of them must be an ENTRYPOINT; the entrypoint gets the
     ``#SBATCH`` lines of ``sbatch_params``. The job script records the parameters and the hash of the template
-    files it came from. A template that fails to render leaves no job script behind.
+    files it came from. ``param_dict`` must be plain JSON fit to store (``check_json_value``). A template that
+    fails to render leaves no job script behind.
     """
     files = {row.filename: row for row in template.template_files.all()}
     missing = sorted(set(template_output_name_mapping) - set(files))
@@ -107,6 +108,10 @@ def render_job_script(
             f"Exactly one mapped template must be an ENTRYPOINT; {len(entrypoints)} are "
             f"({', '.join(entrypoints) or 'none'})."
         )
+    try:
+        check_json_value(param_dict or {}, what="param_dict")
+    except JsonValueError as error:
+        raise Unprocessable(str(error)) from None
     param_dict = answers_checked_against_questions(template, param_dict or {})
     contents = {filename: row.read_bytes() for filename, row in files.items()}
     sources = {name: contents[name].decode("utf-8") for name in template_output_name_mapping}

@@ -6,11 +6,15 @@ Every test here answered 500 (or a misleading 409) before its fix.
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from applications.models import JobScriptTemplate
+from applications.models import JobScriptTemplate, WorkflowFile
+from applications.serializers import JobScriptTemplateListSerializer
 from applications.services import upload_template_file
+from jobbergate.api.exceptions import Unprocessable
 from jobbergate.testing.factories import make_template
 from jobscripts.models import JobScript, JobScriptFile
+from jobscripts.services import render_job_script
 from submissions.models import JobSubmission
 
 TEMPLATES = "/jobbergate/job-script-templates"
@@ -22,6 +26,18 @@ def row_counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count() for model in (JobScriptTemplate, JobScript, JobScriptFile, JobSubmission)
     }
+
+
+def nested(depth: int, leaf="x"):
+    """A value ``depth`` levels deep: {"a": {"a": ... leaf}}."""
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def deep_json_text(depth: int) -> str:
+    return "[" * depth + "]" * depth
 
 
 @pytest.fixture
@@ -40,11 +56,94 @@ def render_body(param_dict) -> dict:
     }
 
 
+def render_with_service(template, persona, param_dict):
+    """The service itself, as a command would call it: no JSON parser in front of it."""
+    return render_job_script(
+        template=template,
+        owner_email=persona.email,
+        name="rendered",
+        template_output_name_mapping={"job.sh.j2": "job.sh"},
+        param_dict=param_dict,
+    )
+
+
 def assert_refused(response, status: int, *words: str) -> None:
     assert response.status_code == status, response.content
     detail = response.json()["detail"]
     for word in words:
         assert word in detail.lower()
+
+
+@pytest.mark.django_db
+class TestDeepJSONBodies:
+    @pytest.mark.parametrize("url", [TEMPLATES, f"{RENDER}/demo", SUBMISSIONS])
+    def test_a_body_nested_100k_deep_is_400_and_creates_nothing(self, alice, app, url):
+        before = row_counts()
+        response = alice.client.post(url, deep_json_text(100_000), content_type="application/json")
+        assert_refused(response, 400, "nest")
+        assert row_counts() == before
+
+    def test_a_param_dict_900_deep_is_refused(self, alice, app):
+        before = row_counts()
+        response = alice.client.post(f"{RENDER}/demo", render_body({"data": nested(900)}), format="json")
+        assert_refused(response, 400, "nest")
+        assert row_counts() == before
+
+    def test_template_vars_900_deep_are_refused(self, alice):
+        before = row_counts()
+        response = alice.client.post(TEMPLATES, {"name": "x", "template_vars": nested(900)}, format="json")
+        assert_refused(response, 400, "nest")
+        assert row_counts() == before
+
+    def test_a_body_at_the_depth_limit_is_accepted_one_more_level_is_not(self, alice):
+        # The body is one level, template_vars one more, and the leaf a level of its own: 64 in all.
+        response = alice.client.post(TEMPLATES, {"name": "x", "template_vars": nested(62)}, format="json")
+        assert response.status_code == 201, response.content
+        response = alice.client.post(TEMPLATES, {"name": "y", "template_vars": nested(63)}, format="json")
+        assert_refused(response, 400, "nested deeper than 64 levels")
+        assert JobScriptTemplate.objects.count() == 1
+
+    @pytest.mark.parametrize("runtime_config", [deep_json_text(100_000), '{"a": NaN}'])
+    def test_a_runtime_config_form_field_is_parsed_as_strictly_as_a_json_body(self, alice, app, runtime_config):
+        before = WorkflowFile.objects.count()
+        data = {"upload_file": SimpleUploadedFile("jobbergate.py", b"x = 1\n"), "runtime_config": runtime_config}
+        response = alice.client.put(f"{TEMPLATES}/demo/upload/workflow", data, format="multipart")
+        assert_refused(response, 400, "runtime_config must be json text")
+        assert WorkflowFile.objects.count() == before
+
+    def test_template_vars_are_bounded_whatever_fills_the_serializer(self, alice):
+        # Not through the JSON parser: a Python value, as a command or the admin would pass.
+        serializer = JobScriptTemplateListSerializer(data={"name": "x", "template_vars": nested(900)})
+        assert not serializer.is_valid()
+        assert "nested deeper than 64 levels" in str(serializer.errors["template_vars"])
+
+    def test_the_render_service_refuses_a_deep_param_dict_whatever_calls_it(self, alice, app):
+        before = row_counts()
+        with pytest.raises(Unprocessable, match="param_dict is nested deeper than 64 levels"):
+            render_with_service(app, alice, {"data": nested(900)})
+        assert row_counts() == before
+
+
+@pytest.mark.django_db
+class TestNonFiniteNumbers:
+    @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
+    def test_a_non_finite_number_is_400_not_409(self, alice, constant):
+        before = row_counts()
+        body = '{"name": "x", "template_vars": {"v": CONSTANT}}'.replace("CONSTANT", constant)
+        response = alice.client.post(TEMPLATES, body, content_type="application/json")
+        assert_refused(response, 400, "non-finite numbers")
+        assert row_counts() == before
+
+    @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+    def test_non_finite_template_vars_are_refused_whatever_fills_the_serializer(self, alice, number):
+        serializer = JobScriptTemplateListSerializer(data={"name": "x", "template_vars": {"v": number}})
+        assert not serializer.is_valid()
+        assert "not finite" in str(serializer.errors["template_vars"])
+
+    def test_the_render_service_refuses_a_non_finite_parameter(self, alice, app):
+        with pytest.raises(Unprocessable, match="not finite"):
+            render_with_service(app, alice, {"value": float("nan")})
+        assert not JobScript.objects.exists()
 
 
 @pytest.mark.django_db
