@@ -5,12 +5,43 @@ Actions call the same services as the API, so an operator's click and a client's
 
 from __future__ import annotations
 
+import json
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.html import format_html
 
+from jobbergate.api.parsers import JSONTextError, load_json
 from jobbergate.services import set_archived
 
 PREVIEW_LIMIT = 20_000
+
+
+class _BoundedJSONDecoder(json.JSONDecoder):
+    """Django's JSON form field parses with this: the API's strict ``load_json`` (depth 64, finite numbers)."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return load_json(s)
+        except JSONTextError as error:
+            raise json.JSONDecodeError(str(error), s, 0) from None
+
+
+class BoundedJSONFormField(forms.JSONField):
+    """A JSON text area read as strictly as an API body, with the reason shown next to the field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "decoder": _BoundedJSONDecoder})
+
+    def to_python(self, value):
+        if isinstance(value, str) and value not in self.empty_values and not self.disabled:
+            try:
+                load_json(value)
+            except JSONTextError as error:
+                raise ValidationError(str(error), code="invalid") from None
+        return super().to_python(value)
 
 
 class ResourceAdmin(admin.ModelAdmin):
@@ -26,6 +57,7 @@ class ResourceAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = ["archive", "unarchive", "clone"]
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
 
     def clone_service(self, *, source, owner_email):
         raise NotImplementedError

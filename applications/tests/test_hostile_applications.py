@@ -156,11 +156,19 @@ def test_template_vars_over_the_size_limit_are_422_through_the_api(alice, settin
     assert not JobScriptTemplate.objects.exists()
 
 
-def test_the_admin_refuses_template_vars_over_the_size_limit(settings, carol):
+def test_the_admin_refuses_template_vars_over_the_size_limit(settings):
+    settings.APPLICATION_MAX_CONFIG_BYTES = 2048
+    template, response = change_in_the_admin(template_vars='{"blob": "' + "x" * 3000 + '"}')
+    assert response.status_code == 200  # the form again, with the error
+    assert "larger than 2,048 bytes" in response.content.decode()
+    assert template.template_vars == {}
+
+
+def change_in_the_admin(**fields):
+    """Post the admin's change form of a new application with ``fields``; the row as stored afterwards."""
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    settings.APPLICATION_MAX_CONFIG_BYTES = 2048
     template = JobScriptTemplate.objects.create(name="t", identifier="t", owner_email="carol@example.com")
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-the-test")
     browser = Client()
@@ -170,16 +178,15 @@ def test_the_admin_refuses_template_vars_over_the_size_limit(settings, carol):
         "identifier": "t",
         "description": "",
         "owner_email": "carol@example.com",
-        "template_vars": '{"blob": "' + "x" * 3000 + '"}',
+        "template_vars": "{}",
         "questions": "[]",
         "config_source": "",
         **inline_management_forms(),
+        **fields,
     }
     response = browser.post(f"/admin/applications/jobscripttemplate/{template.pk}/change/", form)
-    assert response.status_code == 200  # the form again, with the error
-    assert "larger than 2,048 bytes" in response.content.decode()
     template.refresh_from_db()
-    assert template.template_vars == {}
+    return template, response
 
 
 def inline_management_forms() -> dict[str, str]:
@@ -427,3 +434,22 @@ def test_a_folder_uploads_name_and_description_have_the_usual_bounds(alice, fiel
     response = put_archive(alice, "long", tar_gz(FOLDER), **{field: "x" * 10_000})
     assert_refused(response, 422, "255")
     assert not JobScriptTemplate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [("[" * 100_000 + "]" * 100_000, "nested deeper than 64"), ('{"a": NaN}', "non-finite")],
+)
+def test_the_admin_refuses_json_the_api_would_refuse_with_the_reason(text, fragment):
+    template, response = change_in_the_admin(template_vars=text)
+    assert response.status_code == 200
+    assert fragment in response.content.decode()
+    assert template.template_vars == {}
+
+
+@pytest.mark.parametrize("identifier", ["caf\u00e9", "Hello App", "\u202eppa"])
+def test_the_admin_refuses_an_identifier_outside_the_alphabet(identifier):
+    template, response = change_in_the_admin(identifier=identifier)
+    assert response.status_code == 200
+    assert "may hold only ASCII letters" in response.content.decode()
+    assert template.identifier == "t"
