@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from applications.bundle import BundleError, read_archive
 from applications.models import JobScriptTemplate
 from applications.services import bundle_limits
-from applications.tests.test_folders import CONFIG, FOLDER, URL, put_archive, tar_gz
+from applications.tests.test_folders import CONFIG, FOLDER, URL, put_archive, tar_gz, zip_bytes
 from jobscripts.models import JobScript
 
 pytestmark = pytest.mark.django_db
@@ -294,17 +294,9 @@ def test_folder_entries_count_toward_the_member_limit(alice, settings, kind):
 def test_the_per_file_limit_applies_inside_archives(alice, settings):
     settings.MAX_UPLOAD_BYTES = 100_000
     big = {**FOLDER, "templates/big.j2": b"x" * 150_000}
-    for data in (tar_gz(big), zip_of(big)):
+    for data in (tar_gz(big), zip_bytes(big)):
         assert_refused(put_archive(alice, "big", data), 422, "the limit for one file")
     assert not JobScriptTemplate.objects.exists()
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def test_read_archive_bounds_every_byte_it_reads():
