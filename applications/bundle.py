@@ -19,6 +19,7 @@ import posixpath
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,7 @@ from applications.questions import QuestionsError, check_questions
 from jobbergate.validation import (
     JINJA_SUFFIXES,
     JsonValueError,
-    jinja_syntax_problem,
     load_yaml,
-    python_syntax_problem,
     relative_path_problem,
 )
 
@@ -253,8 +252,17 @@ def parse_config(source: bytes, *, max_bytes: int) -> dict[str, Any]:
     return config
 
 
-def check_bundle(files: dict[str, bytes], limits: BundleLimits) -> ApplicationBundle:
-    """Check a whole folder and say everything that is wrong with it at once."""
+def check_bundle(
+    files: dict[str, bytes],
+    limits: BundleLimits,
+    *,
+    source_problems: Callable[[dict[str, str]], list[str]],
+) -> ApplicationBundle:
+    """Check a whole folder and say everything that is wrong with it at once.
+
+    ``source_problems`` parses the Jinja2 templates and ``jobbergate.py`` (by file name) and says what is wrong with
+    them; the server passes one that parses in a render worker, under its time and memory limits.
+    """
     if CONFIG_FILE not in files:
         raise BundleError(f"{CONFIG_FILE} is missing")
     config = parse_config(files[CONFIG_FILE], max_bytes=limits.max_config_bytes)
@@ -268,16 +276,18 @@ def check_bundle(files: dict[str, bytes], limits: BundleLimits) -> ApplicationBu
         problems.append(f"files outside templates/ are not part of an application: {', '.join(others[:5])}")
     if not templates:
         problems.append("templates/ holds no template")
+    sources: dict[str, str] = {}
     for name, content in templates.items():
         text = _text(f"templates/{name}", content, problems)
         if text is not None and name.endswith(JINJA_SUFFIXES):
-            if problem := jinja_syntax_problem(f"templates/{name}", text):
-                problems.append(problem)
+            sources[f"templates/{name}"] = text
     workflow = files.get(WORKFLOW_FILE)
     if workflow is not None:
         text = _text(WORKFLOW_FILE, workflow, problems)
-        if text is not None and (problem := python_syntax_problem(WORKFLOW_FILE, text)):
-            problems.append(problem)
+        if text is not None:
+            sources[WORKFLOW_FILE] = text
+    if sources:
+        problems.extend(source_problems(sources))
     default = runtime_config.get("default_template")
     if not isinstance(default, str) or not default:
         problems.append(f"{CONFIG_FILE}: jobbergate_config.default_template is required")

@@ -7,18 +7,20 @@ processes come from a forkserver pool; a worker that dies or hangs is replaced a
 the server goes on serving others. Compiled templates are cached in each worker by the hash of their source, so
 a template that did not change is never parsed again.
 
-This module does not import Django: workers import only it.
+This module does not import Django: workers import only it (and ``jobbergate.syntax``, which does not either).
+Uploaded sources are parsed here too (``check_sources``), under the same limits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import multiprocessing
 import resource
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +30,8 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from jobbergate.syntax import syntax_problem
 
 
 class RenderError(Exception):
@@ -151,24 +155,46 @@ def _on_alarm(signum, frame):
     raise _Deadline()
 
 
-def render_all(templates: dict[str, str], param_dict: Mapping[str, Any], limits: Limits) -> dict[str, str]:
-    """Render every template with the same parameters, within the limits (in the calling process).
+@contextlib.contextmanager
+def _deadline(seconds: float, message: str) -> Iterator[None]:
+    """Stop what runs inside after ``seconds`` with a ``RenderError(message)``.
 
-    In a worker this runs in the main thread, where ``SIGALRM`` can interrupt a runaway loop.
+    In a worker this runs in the main thread, where ``SIGALRM`` can interrupt a runaway loop; elsewhere (a test
+    calling in-process from another thread) there is no deadline.
     """
-    context = render_context(param_dict)
     use_alarm = threading.current_thread() is threading.main_thread()
     if use_alarm:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, limits.seconds)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return {name: _render_one(name, source, context, limits) for name, source in templates.items()}
+        yield
     except _Deadline:
-        raise RenderError(f"Rendering took longer than {limits.seconds:g} s and was stopped.") from None
+        raise RenderError(message) from None
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+
+def render_all(templates: dict[str, str], param_dict: Mapping[str, Any], limits: Limits) -> dict[str, str]:
+    """Render every template with the same parameters, within the limits (in the calling process)."""
+    context = render_context(param_dict)
+    with _deadline(limits.seconds, f"Rendering took longer than {limits.seconds:g} s and was stopped."):
+        return {name: _render_one(name, source, context, limits) for name, source in templates.items()}
+
+
+def check_sources(sources: dict[str, str], limits: Limits) -> list[str]:
+    """The syntax problems of uploaded sources by file name (``jobbergate.syntax``), within the same time limit.
+
+    Parsing is costly for large inputs (a megabyte of Jinja2 or YAML takes seconds and ``ast`` can take a gigabyte),
+    so it runs here, in a worker, and never in a web worker.
+    """
+    message = f"Checking the syntax took longer than {limits.seconds:g} s and was stopped: the file is too complex."
+    with _deadline(limits.seconds, message):
+        try:
+            return [problem for name, text in sources.items() if (problem := syntax_problem(name, text))]
+        except MemoryError:
+            raise RenderError("Checking the syntax needed more memory than allowed: the file is too complex.") from None
 
 
 SBATCH_HEADER = "# Slurm options added by Jobbergate (sbatch_params)"
@@ -230,16 +256,22 @@ class RenderPool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     def render(self, templates: dict[str, str], param_dict: Mapping[str, Any]) -> dict[str, str]:
+        return self._call("Rendering", render_all, templates, dict(param_dict), self.limits)
+
+    def check_sources(self, sources: dict[str, str]) -> list[str]:
+        return self._call("Checking the syntax", check_sources, sources, self.limits)
+
+    def _call(self, what: str, function, *arguments):
         executor = self._pool()
         try:
-            future = executor.submit(render_all, templates, dict(param_dict), self.limits)
+            future = executor.submit(function, *arguments)
             return future.result(timeout=self.limits.seconds + 5)
         except FutureTimeout:
             self._discard(executor)
-            raise RenderError(f"Rendering took longer than {self.limits.seconds:g} s and was stopped.") from None
+            raise RenderError(f"{what} took longer than {self.limits.seconds:g} s and was stopped.") from None
         except BrokenProcessPool:
             self._discard(executor)
-            raise RenderError("Rendering needed more memory than allowed and was stopped.") from None
+            raise RenderError(f"{what} needed more memory than allowed and was stopped.") from None
 
     def shutdown(self) -> None:
         with self._lock:

@@ -12,10 +12,11 @@ from django.db import transaction
 from applications.bundle import ApplicationBundle, BundleError, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
 from applications.rendering import Limits, RenderError, RenderPool
+from jobbergate import syntax
 from jobbergate.api.exceptions import Conflict, Unprocessable
 from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
-from jobbergate.validation import check_relative_path
+from jobbergate.validation import check_relative_path, decode_text
 
 WORKFLOW_FILENAME = "jobbergate.py"
 
@@ -34,6 +35,7 @@ def upload_template_file(
         related_name="template_files",
         filename=filename,
         content=content,
+        check_content=check_uploaded_file,
         previous_filename=previous_filename,
         file_type=parse_file_type(file_type),
     )
@@ -43,15 +45,18 @@ def delete_template_file(*, template: JobScriptTemplate, filename: str) -> None:
     delete_file(parent=template, related_name="template_files", filename=filename, check=check_relative_path)
 
 
-@transaction.atomic
 def upload_workflow(*, template: JobScriptTemplate, content: bytes | None, runtime_config: dict | None) -> WorkflowFile:
     """Create or replace the application's ``jobbergate.py`` and its runtime config."""
-    existing = template.workflow_files.select_for_update().first()
-    if existing is None and (content is None or runtime_config is None):
+    if not template.workflow_files.exists() and (content is None or runtime_config is None):
         raise Unprocessable("A new workflow needs both upload_file and runtime_config.")
-    fields = {} if runtime_config is None else {"runtime_config": runtime_config}
+    fields: dict = {} if runtime_config is None else {"runtime_config": runtime_config}
     return put_file(
-        parent=template, related_name="workflow_files", filename=WORKFLOW_FILENAME, content=content, **fields
+        parent=template,
+        related_name="workflow_files",
+        filename=WORKFLOW_FILENAME,
+        content=content,
+        check_content=check_uploaded_file,
+        **fields,
     )
 
 
@@ -96,8 +101,8 @@ def delete_template(*, template: JobScriptTemplate) -> None:
 _render_pool: RenderPool | None = None
 
 
-def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str]:
-    """Render template sources with the parameters in a worker process, within the configured limits."""
+def render_pool() -> RenderPool:
+    """The render workers of this process, with the configured limits (replaced when the settings change)."""
     global _render_pool
     limits = Limits(
         seconds=settings.RENDER_TIMEOUT_SECONDS,
@@ -108,10 +113,38 @@ def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str
         if _render_pool is not None:
             _render_pool.shutdown()
         _render_pool = RenderPool(settings.RENDER_WORKERS, limits)
+    return _render_pool
+
+
+def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str]:
+    """Render template sources with the parameters in a worker process, within the configured limits."""
     try:
-        return _render_pool.render(sources, param_dict)
+        return render_pool().render(sources, param_dict)
     except RenderError as error:
         raise Unprocessable(str(error)) from None
+
+
+def source_problems(sources: dict[str, str]) -> list[str]:
+    """The syntax problems of sources by file name, parsed in a render worker within the render limits: parsing a
+    large file takes seconds and memory, so it never runs in a web worker. Files that are not parsed skip the pool."""
+    parsed = {name: text for name, text in sources.items() if is_parsed(name)}
+    if not parsed:
+        return []
+    try:
+        return render_pool().check_sources(parsed)
+    except RenderError as error:
+        return [str(error)]
+
+
+def is_parsed(filename: str) -> bool:
+    return filename.lower().endswith((".py", *syntax.YAML_SUFFIXES, *syntax.JINJA_SUFFIXES))
+
+
+def check_uploaded_file(filename: str, content: bytes) -> None:
+    """An uploaded file is UTF-8 text (400 otherwise) whose syntax parses (422 otherwise)."""
+    problems = source_problems({filename: decode_text(filename, content)})
+    if problems:
+        raise Unprocessable(problems[0])
 
 
 def files_content_hash(contents: dict[str, bytes]) -> str:
@@ -135,7 +168,7 @@ def bundle_limits() -> BundleLimits:
 def load_bundle(files: dict[str, bytes]) -> ApplicationBundle:
     """Check an application folder; every problem becomes one line of a 422."""
     try:
-        bundle = check_bundle(files, bundle_limits())
+        bundle = check_bundle(files, bundle_limits(), source_problems=source_problems)
     except BundleError as error:
         raise Unprocessable(error.problems) from None
     return bundle

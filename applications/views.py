@@ -113,7 +113,8 @@ class ApplicationFolderViews:
         if archive_format not in ("tar.gz", "zip"):
             raise BadRequest("archive_format must be tar.gz or zip.")
         root = template.identifier or f"application-{template.pk}"
-        data = write_archive(services.application_folder(template, root=root), archive_format)
+        with heavy_request(self.principal, what="application downloads"):
+            data = write_archive(services.application_folder(template, root=root), archive_format)
         response = HttpResponse(data, content_type="application/zip" if archive_format == "zip" else "application/gzip")
         response["Content-Disposition"] = content_disposition_header(True, f"{root}.{archive_format}")
         return response
@@ -197,7 +198,10 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
     def upload_template(self, request, pk, name):
-        row = services.upload_template_file(template=self.get_object(), file_type=name, **upload_from_request(request))
+        with heavy_request(self.principal, what="file uploads"):
+            row = services.upload_template_file(
+                template=self.get_object(), file_type=name, **upload_from_request(request)
+            )
         return Response(TemplateFileSerializer(row).data)
 
     @extend_schema(operation_id="job_script_templates_template_file_delete", responses={200: None})
@@ -219,9 +223,12 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     def upload_workflow(self, request, pk):
         template = self.get_object()
         content, _ = read_upload(request, required=False)
-        row = services.upload_workflow(
-            template=template, content=content, runtime_config=parse_runtime_config(request.data.get("runtime_config"))
-        )
+        with heavy_request(self.principal, what="file uploads"):
+            row = services.upload_workflow(
+                template=template,
+                content=content,
+                runtime_config=parse_runtime_config(request.data.get("runtime_config")),
+            )
         return Response(WorkflowFileSerializer(row).data)
 
     @extend_schema(operation_id="job_script_templates_workflow_delete", responses={200: None})

@@ -6,17 +6,19 @@ touch file rows or storage directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Count, Model, Sum
 from django.utils import timezone
 
 from jobbergate import files
 from jobbergate.api.exceptions import BadRequest, Conflict, PayloadTooLarge, Unprocessable
 from jobbergate.choices import FileType
 from jobbergate.models import StoredFile
-from jobbergate.validation import check_filename, check_upload
+from jobbergate.validation import check_filename
 
 
 def parse_file_type(value: str) -> FileType:
@@ -39,28 +41,42 @@ def touch(parent: Model) -> None:
     type(parent).objects.filter(pk=parent.pk).update(updated_at=timezone.now())
 
 
-@transaction.atomic
 def put_file(
     *,
     parent: Model,
     related_name: str,
     filename: str,
     content: bytes | None,
+    check_content: Callable[[str, bytes], None],
     previous_filename: str | None = None,
     **fields,
 ) -> StoredFile:
     """Create, replace or rename one file of ``parent`` (its ``related_name`` manager) and return the row.
 
-    ``previous_filename`` renames that file to ``filename``; ``content`` (when given) replaces the bytes;
-    ``fields`` sets other columns (e.g. ``file_type``). A new file needs content.
+    ``previous_filename`` renames that file to ``filename``; ``content`` (when given) replaces the bytes, once
+    ``check_content(filename, content)`` accepted them (parsing may take a while: it runs before the transaction,
+    holding no lock); ``fields`` sets other columns (e.g. ``file_type``). A new file needs content. A row holds
+    at most ``APPLICATION_MAX_FILES`` files of at most ``APPLICATION_MAX_BYTES`` together.
     """
-    manager = getattr(parent, related_name)
     filename = check_filename(filename)
     if content is not None:
         check_size(filename, content)
-        check_upload(filename, content)
+        check_content(filename, content)
     if previous_filename:
         check_filename(previous_filename)
+    return _store_file(
+        parent=parent,
+        related_name=related_name,
+        filename=filename,
+        content=content,
+        previous_filename=previous_filename,
+        **fields,
+    )
+
+
+@transaction.atomic
+def _store_file(*, parent: Model, related_name: str, filename: str, content, previous_filename, **fields):
+    manager = getattr(parent, related_name)
     if previous_filename and previous_filename != filename:
         row = manager.select_for_update().filter(filename=previous_filename).first()
         if row is None:
@@ -74,6 +90,8 @@ def put_file(
         if content is None:
             raise Unprocessable(f"upload_file is required to create the file {filename!r}.")
         row = manager.model(parent=parent, filename=filename)
+    if content is not None:
+        check_room(manager, replacing=row.pk, new_bytes=len(content))
     for name, value in fields.items():
         setattr(row, name, value)
     try:
@@ -85,6 +103,19 @@ def put_file(
     row.save()
     touch(parent)
     return row
+
+
+def check_room(manager, *, replacing: int | None, new_bytes: int) -> None:
+    """A row's files: at most ``APPLICATION_MAX_FILES`` of them, ``APPLICATION_MAX_BYTES`` together (the bounds of
+    an application folder, so that whatever is stored can be downloaded, cloned and rendered at a bounded cost)."""
+    others = manager.exclude(pk=replacing) if replacing else manager.all()
+    stats = others.aggregate(count=Count("pk"), total=Sum("size"))
+    if replacing is None and stats["count"] >= settings.APPLICATION_MAX_FILES:
+        raise Unprocessable(
+            f"There are already {stats['count']} files here; the limit is {settings.APPLICATION_MAX_FILES}."
+        )
+    if (stats["total"] or 0) + new_bytes > settings.APPLICATION_MAX_BYTES:
+        raise PayloadTooLarge(f"The files here would hold more than {settings.APPLICATION_MAX_BYTES:,} bytes together.")
 
 
 @transaction.atomic

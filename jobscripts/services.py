@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from applications.questions import complete_answers
 from applications.rendering import inject_sbatch_params
-from applications.services import files_content_hash, render_templates
+from applications.services import check_uploaded_file, files_content_hash, render_templates
 from jobbergate.api.exceptions import Unprocessable
 from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
@@ -29,6 +29,7 @@ def upload_job_script_file(
         related_name="files",
         filename=filename,
         content=content,
+        check_content=check_uploaded_file,
         previous_filename=previous_filename,
         file_type=parse_file_type(file_type),
     )

@@ -87,9 +87,10 @@ class JobScriptViewSet(ResourceViewSet):
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
     def upload_file(self, request, pk, name):
-        row = services.upload_job_script_file(
-            job_script=self.get_object(), file_type=name, **upload_from_request(request)
-        )
+        with heavy_request(self.principal, what="file uploads"):
+            row = services.upload_job_script_file(
+                job_script=self.get_object(), file_type=name, **upload_from_request(request)
+            )
         return Response(JobScriptFileSerializer(row).data)
 
     @extend_schema(operation_id="job_scripts_file_delete", responses={200: None})

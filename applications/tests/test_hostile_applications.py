@@ -445,3 +445,62 @@ def test_the_admin_refuses_an_identifier_outside_the_alphabet(identifier):
     assert response.status_code == 200
     assert "may hold only ASCII letters" in response.content.decode()
     assert template.identifier == "t"
+
+
+# Parsing costs, and how much a row may hold ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filename, content",
+    [
+        ("data.yaml", b"[" + b"1," * 1_000_000 + b"1]"),  # ~2 MB: half a minute of pure-Python YAML composing
+        ("job.sh.j2", b"{{ [" + b"1," * 1_000_000 + b"1] }}"),
+        ("helper.py", b"x = (" + b"1," * 1_000_000 + b"1)\n"),  # ast would take about a gigabyte
+    ],
+)
+def test_parsing_an_uploaded_file_runs_in_a_render_worker_within_its_limits(alice, settings, filename, content):
+    """The web worker never parses: a file too costly to parse within RENDER_TIMEOUT_SECONDS is a 422."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.RENDER_TIMEOUT_SECONDS = 0.3
+    settings.RENDER_MEMORY_MB = 256
+    script = JobScript.objects.create(name="s", owner_email=alice.email)
+    response = alice.client.put(
+        f"/jobbergate/job-scripts/{script.pk}/upload/SUPPORT?" + urlencode({"filename": filename}),
+        {"upload_file": SimpleUploadedFile(filename, content)},
+        format="multipart",
+    )
+    assert response.status_code == 422, response.content
+    assert "Checking the syntax" in response.json()["detail"]
+    assert not script.files.exists()
+
+
+def test_a_folder_whose_templates_are_too_costly_to_parse_is_a_422(alice, settings):
+    settings.RENDER_TIMEOUT_SECONDS = 0.3
+    big = b"{{ [" + b"1," * 1_000_000 + b"1] }}"
+    assert_refused(put_archive(alice, "costly", tar_gz({**FOLDER, "templates/job.sh.j2": big})), 422, "took longer")
+    assert not JobScriptTemplate.objects.exists()
+
+
+def test_files_uploaded_one_by_one_are_bounded_like_a_folder(alice, settings):
+    """Without a bound, 30 files of 5 MB made every download, clone and render of the application cost seconds."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.APPLICATION_MAX_FILES = 3
+    settings.APPLICATION_MAX_BYTES = 250_000
+    template = JobScriptTemplate.objects.create(name="t", identifier="t", owner_email=alice.email)
+
+    def upload(name: str, size: int):
+        return alice.client.put(
+            f"{URL}/{template.pk}/upload/template/SUPPORT?filename={name}",
+            {"upload_file": SimpleUploadedFile(name, b"x" * size)},
+            format="multipart",
+        )
+
+    assert upload("a.txt", 100_000).status_code == 200
+    assert upload("b.txt", 100_000).status_code == 200
+    assert_refused(upload("c.txt", 100_000), 413, "more than 250,000 bytes together")
+    assert upload("b.txt", 50_000).status_code == 200  # replacing a file counts its new size only
+    assert upload("c.txt", 10).status_code == 200
+    assert_refused(upload("d.txt", 10), 422, "the limit is 3")
+    assert template.template_files.count() == 3
