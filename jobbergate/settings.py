@@ -71,6 +71,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "jobbergate.urls"
+CSRF_FAILURE_VIEW = "jobbergate.views.csrf_failure"  # JSON under /jobbergate, Django's page elsewhere
 WSGI_APPLICATION = "jobbergate.wsgi.application"
 APPEND_SLASH = False
 
@@ -216,6 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["jobbergate.api.permissions.ResourcePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if env_bool("JOBBERGATE_BROWSABLE_API", True) else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "jobbergate.api.negotiation.HtmlForAdminSessions",
     "DEFAULT_PARSER_CLASSES": [
         "jobbergate.api.parsers.LimitedJSONParser",
         "jobbergate.api.parsers.LimitedMultiPartParser",

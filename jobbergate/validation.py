@@ -41,6 +41,10 @@ def filename_problem(filename: str | None) -> str | None:
         return f"File name {filename!r} must not contain NUL, control, bidi or other invisible characters."
     if filename in {".", ".."} or filename.startswith(".."):
         return f"File name {filename!r} must not be or start with '..'."
+    if filename.startswith("-"):
+        return f"File name {filename!r} must not start with '-': it would be read as an option."
+    if not unicodedata.is_normalized("NFC", filename):
+        return f"File name {filename!r} must be in Unicode normal form C (NFC), so that no two names look alike."
     return None
 
 
@@ -72,6 +76,21 @@ def check_relative_path(path: str | None) -> str:
     if problem := relative_path_problem(path):
         raise BadRequest(problem)
     return path  # type: ignore[return-value]
+
+
+def display_text_problem(value: str, *, what: str) -> str | None:
+    """Names, descriptions and cluster names are shown to other people: no control, bidi or invisible characters,
+    which could make one look like another (a right-to-left override, a zero-width space)."""
+    if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value):
+        return f"{what} must not contain control, bidi or other invisible characters."
+    return None
+
+
+def sbatch_argument_problem(argument: str) -> str | None:
+    """An sbatch argument or parameter is one line: a newline would smuggle a line into the script's header."""
+    if any(char in argument for char in "\n\r\x00"):
+        return "An sbatch argument must be one line, without NUL."
+    return None
 
 
 def identifier_problem(value: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 API_ROOT = "jobbergate/"
 """Where the API lives (``/jobbergate/...``); every error under it is JSON with a ``detail``."""
@@ -20,6 +21,7 @@ def json_error(status: int, detail: str, **headers) -> JsonResponse:
     return response
 
 
+@csrf_exempt  # it changes nothing: a POST gets the JSON 405, not the CSRF page
 def health(request):
     """Answers 204 with no body and no authentication: for load balancers and the agent."""
     if request.method not in ("GET", "HEAD"):
@@ -54,3 +56,12 @@ def server_error(request):
     if is_api_request(request):
         return json_error(500, "Internal server error: the failure was logged; please report it.")
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a form post without its CSRF token (a session caller's POST to the API)."""
+    if is_api_request(request):
+        return json_error(403, "CSRF check failed: send the API a bearer token, or the admin session's CSRF token.")
+    from django.views.csrf import csrf_failure as default_csrf_failure
+
+    return default_csrf_failure(request, reason)

@@ -11,6 +11,7 @@ from jobbergate.api.serializers import (
     RESOURCE_READ_ONLY,
     FileSerializer,
     ResourceSerializer,
+    one_line_sbatch_arguments,
 )
 from jobscripts.models import JobScript, JobScriptFile
 
@@ -49,14 +50,15 @@ class RenderCreateRequestSerializer(ResourceSerializer):
 class RenderRequestSerializer(serializers.Serializer):
     template_output_name_mapping = serializers.DictField(child=serializers.CharField(max_length=255), allow_empty=False)
     sbatch_params = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=50, required=False, allow_null=True
+        child=serializers.CharField(max_length=255),
+        max_length=50,
+        required=False,
+        allow_null=True,
+        validators=[one_line_sbatch_arguments],
     )
     param_dict = serializers.DictField(required=False, default=dict)
 
     def validate_sbatch_params(self, value):
-        for param in value or []:
-            if "\n" in param or "\r" in param:
-                raise serializers.ValidationError("An sbatch parameter must be one line.")
         return value or []
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from jobbergate.api.query import MAX_DB_INTEGER
-from jobbergate.api.serializers import RESOURCE_FIELDS, RESOURCE_READ_ONLY, ResourceSerializer
+from jobbergate.api.serializers import (
+    RESOURCE_FIELDS,
+    RESOURCE_READ_ONLY,
+    ResourceSerializer,
+    one_line_sbatch_arguments,
+    visible_text,
+)
 from jobscripts.models import JobScript
 from submissions.choices import SlurmJobState
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
@@ -44,10 +50,15 @@ class JobSubmissionSerializer(ResourceSerializer):
 
     job_script_id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     execution_directory = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
-    client_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    client_id = serializers.CharField(
+        max_length=255, required=False, allow_null=True, validators=[visible_text("A cluster name")]
+    )
     slurm_job_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_DB_INTEGER)
     sbatch_arguments = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=MAX_SBATCH_ARGUMENTS, required=False
+        child=serializers.CharField(max_length=255),
+        max_length=MAX_SBATCH_ARGUMENTS,
+        required=False,
+        validators=[one_line_sbatch_arguments],
     )
     job_script = EmbeddedJobScriptSerializer(read_only=True, allow_null=True)
 

@@ -504,3 +504,17 @@ def test_files_uploaded_one_by_one_are_bounded_like_a_folder(alice, settings):
     assert upload("c.txt", 10).status_code == 200
     assert_refused(upload("d.txt", 10), 422, "the limit is 3")
     assert template.template_files.count() == 3
+
+
+@pytest.mark.parametrize("filename", ["-rf", "--wrap=id", "cafe\u0301.j2"])
+def test_file_names_that_read_as_options_or_are_not_nfc_are_refused(alice, filename):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    script = JobScript.objects.create(name="s", owner_email=alice.email)
+    response = alice.client.put(
+        f"/jobbergate/job-scripts/{script.pk}/upload/SUPPORT?" + urlencode({"filename": filename}),
+        {"upload_file": SimpleUploadedFile("x", b"x")},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.content
+    assert not script.files.exists()

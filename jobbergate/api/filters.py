@@ -30,6 +30,10 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
+MAX_SEARCH_TERMS = 10
+MAX_SEARCH_TERM_LENGTH = 100
+
+
 class ListConventionsFilter(BaseFilterBackend):
     """Search terms OR-ed across the searchable fields, stable sorting, owner and archive scoping."""
 
@@ -44,6 +48,13 @@ class ListConventionsFilter(BaseFilterBackend):
         terms = params.get("search", "").split()
         if any("\x00" in term for term in terms):
             raise BadRequest("Query parameter 'search' must not contain NUL characters.")
+        if len(terms) > MAX_SEARCH_TERMS or any(len(term) > MAX_SEARCH_TERM_LENGTH for term in terms):
+            # Each term is a condition on every searchable field: hundreds of them overflowed SQLite's expression
+            # tree (a 500) and made PostgreSQL scan with thousands of ILIKEs.
+            raise BadRequest(
+                f"Query parameter 'search' may hold at most {MAX_SEARCH_TERMS} terms of at most "
+                f"{MAX_SEARCH_TERM_LENGTH} characters."
+            )
         if terms:
             conditions = [Q(**{f"{field}__icontains": term}) for term in terms for field in view.search_fields]
             queryset = queryset.filter(reduce(or_, conditions))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from jobbergate.api.exceptions import BadRequest
 
 # Ids and Slurm job ids are 64-bit signed integers in the database; larger numbers can match nothing.
@@ -9,6 +11,17 @@ MAX_DB_INTEGER = 2**63 - 1
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _plain_int(raw: str, name: str) -> int:
+    """ASCII digits only, at most 19 of them: Python's int() would also take '１', '١', '1_0' and 4,000 digits."""
+    text = raw.strip()
+    if not _DIGITS.fullmatch(text.lstrip("-")):
+        raise BadRequest(f"Query parameter {name!r} must be a whole number in ASCII digits, got {raw[:50]!r}.")
+    return int(text)
 
 
 def query_bool(params, name: str, default: bool) -> bool:
@@ -27,10 +40,7 @@ def query_int(params, name: str, default: int, *, minimum: int, maximum: int | N
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be an integer, got {raw[:50]!r}.") from None
+    value = _plain_int(raw, name)
     if value < minimum:
         raise BadRequest(f"Query parameter {name!r} must be at least {minimum}, got {value}.")
     if maximum is not None and value > maximum:
@@ -43,10 +53,7 @@ def query_int_list(params, name: str) -> list[int] | None:
     raw = params.get(name)
     if raw is None or raw.strip() == "":
         return None
-    try:
-        values = [int(item) for item in raw.split(",") if item.strip()]
-    except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be comma-separated integers.") from None
+    values = [_plain_int(item, name) for item in raw.split(",") if item.strip()]
     if any(not 0 <= value <= MAX_DB_INTEGER for value in values):
         raise BadRequest(f"Query parameter {name!r} holds a number out of range.")
     return values

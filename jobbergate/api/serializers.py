@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
+from jobbergate.validation import display_text_problem, sbatch_argument_problem
+
 RESOURCE_FIELDS = (
     "id",
     "name",
@@ -91,11 +93,35 @@ _PLAIN = {
 }
 
 
+def visible_text(what: str):
+    """A field validator: text shown to other people holds no control, bidi or invisible characters."""
+
+    def validate(value):
+        if value and (problem := display_text_problem(value, what=what)):
+            raise serializers.ValidationError(problem)
+
+    return validate
+
+
+def one_line_sbatch_arguments(values):
+    """A field validator for lists of sbatch arguments (``sbatch_params``, ``sbatch_arguments``)."""
+    for value in values or []:
+        if problem := sbatch_argument_problem(value):
+            raise serializers.ValidationError(problem)
+
+
 class ResourceSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """Name and description are strings of at most 255 characters; the rest is set by the server."""
 
-    name = serializers.CharField(max_length=255)
-    description = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True, default="")
+    name = serializers.CharField(max_length=255, validators=[visible_text("A name")])
+    description = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        validators=[visible_text("A description")],
+    )
     cloned_from_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     def validate_description(self, value):
@@ -118,8 +144,10 @@ class CloneSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         return super().to_internal_value(drop_nulls(data))
 
-    name = serializers.CharField(max_length=255, required=False)
-    description = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    name = serializers.CharField(max_length=255, required=False, validators=[visible_text("A name")])
+    description = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, allow_null=True, validators=[visible_text("A description")]
+    )
 
 
 class FileSerializer(FastRepresentationMixin, serializers.ModelSerializer):

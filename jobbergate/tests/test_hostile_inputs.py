@@ -194,3 +194,52 @@ def test_openid_sign_in_when_not_configured_is_a_404_that_says_so(client, settin
     response = client.get(url)
     assert response.status_code == 404
     assert "OpenID sign-in is not configured" in response.content.decode()
+
+
+# Found by probing the service as an ordinary user (issue 10: the same class of hole elsewhere) ------------------
+
+
+@pytest.mark.django_db
+class TestProbeFindings:
+    def test_a_search_of_hundreds_of_terms_is_a_400_not_a_500(self, alice):
+        response = alice.client.get(TEMPLATES, {"search": " ".join(["a"] * 500)})
+        assert_refused(response, 400, "at most 10 terms")
+
+    @pytest.mark.parametrize("page", ["１", "١", "1_0", "9" * 4000])
+    def test_numbers_in_queries_are_plain_ascii_digits(self, alice, page):
+        assert_refused(alice.client.get(TEMPLATES, {"page": page}), 400, "ascii digits")
+
+    def test_a_token_client_asking_for_html_gets_json(self, alice):
+        response = alice.client.get(TEMPLATES, HTTP_ACCEPT="text/html,*/*")
+        assert response["Content-Type"].startswith("application/json")
+
+    def test_an_admin_session_still_gets_the_browsable_api(self, carol):
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        browser = Client()
+        browser.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-a-test"))
+        response = browser.get(TEMPLATES, HTTP_ACCEPT="text/html")
+        assert response["Content-Type"].startswith("text/html")
+
+    @pytest.mark.parametrize("field", ["name", "description"])
+    def test_names_shown_to_others_refuse_bidi_and_invisible_characters(self, alice, field):
+        body = {"name": "ok", field: "evil\u202etxt.exe"}
+        assert_refused(alice.client.post(TEMPLATES, body, format="json"), 422, "invisible characters")
+
+    @pytest.mark.parametrize(
+        "argument, fragment", [("--time=10\n#SBATCH --uid=0", "one line"), ("--x\x00", "null characters")]
+    )
+    def test_submission_sbatch_arguments_are_one_line_like_render_parameters(self, alice, argument, fragment):
+        from jobscripts.models import JobScript
+
+        script = JobScript.objects.create(name="s", owner_email=alice.email)
+        body = {"name": "run", "job_script_id": script.pk, "client_id": "cluster-a", "sbatch_arguments": [argument]}
+        assert_refused(alice.client.post("/jobbergate/job-submissions", body, format="json"), 422, fragment)
+
+    def test_a_post_to_health_without_csrf_is_json(self):
+        from django.test import Client
+
+        response = Client(enforce_csrf_checks=True).post("/jobbergate/health")
+        assert response.status_code == 405
+        assert response.json()["detail"]
