@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 MAPPED_USER = "jbg-e2e-user"
 OTHER_USER = "jbg-e2e-other"
+SUBMITTER = "jbg-e2e-agent"  # the single-user mapper's account in these tests: no job runs as root
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,10 @@ def slurm_cluster():
 
 
 @pytest.fixture
-def api(live_server, agent, alice, slurm_cluster, tmp_path):
-    """Runs one agent cycle as its own process against the live server; returns its exit status and log."""
+def api(live_server, agent, alice, slurm_cluster, submitter, tmp_path):
+    """Runs one agent cycle as its own process against the live server; returns its exit status and log.
+
+    The agent runs as root and, unless a test says otherwise, maps every owner to the SUBMITTER account."""
     environment = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/root"),
@@ -54,6 +57,7 @@ def api(live_server, agent, alice, slurm_cluster, tmp_path):
         "JOBBERGATE_AGENT_TOKEN": agent.token,
         "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "agent-cache"),
         "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+        "JOBBERGATE_AGENT_SINGLE_USER_SUBMITTER": SUBMITTER,
     }
     if connection.vendor == "sqlite":
         # live_server's in-memory SQLite (shared cache) fails concurrent writers at once ("table is locked"), where
@@ -191,6 +195,21 @@ def other_user(slurm_cluster):
     return site_user(OTHER_USER)
 
 
+@pytest.fixture(scope="module")
+def submitter(slurm_cluster):
+    return site_user(SUBMITTER)
+
+
+@pytest.fixture
+def workdir(submitter):
+    """An execution directory of the SUBMITTER account (in its home, which every account can pass through)."""
+    os.chmod(submitter.pw_dir, 0o755)
+    folder = Path(submitter.pw_dir) / f"runs-{time.time_ns()}"
+    subprocess.run(["runuser", "-u", SUBMITTER, "--", "mkdir", "-m", "755", str(folder)], check=True)
+    yield folder
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
 def test_a_mapped_user_runs_the_job_as_themselves_in_their_directory(api, mapped_user, alice):
     home = Path(mapped_user.pw_dir)
     directory = home / f"runs-{time.time_ns()}"
@@ -205,7 +224,7 @@ def test_a_mapped_user_runs_the_job_as_themselves_in_their_directory(api, mapped
 
 def test_an_owner_with_no_account_or_an_unusable_folder_is_rejected(api, mapped_user, alice, workdir):
     nobody = submit("no-such-person@example.com", "true", workdir)
-    private = submit(f"{MAPPED_USER}@example.com", "true", workdir)  # root's folder: the user cannot write there
+    private = submit(f"{MAPPED_USER}@example.com", "true", workdir)  # SUBMITTER's folder: not writable for them
     assert api(slurm_user_mapper="email-mapper").returncode == 0
     assert (fresh(nobody).status, fresh(private).status) == ("REJECTED", "REJECTED")
     assert "no Unix account 'no-such-person'" in nobody.report_message
@@ -221,13 +240,16 @@ def test_a_bad_partition_is_rejected_with_slurms_message(api, alice, workdir):
 
 
 def test_shell_text_in_an_argument_stays_a_literal_string(api, alice, workdir):
-    row = submit(alice.email, "true", workdir, sbatch_arguments=["--comment=$(touch /tmp/jbg-pwned)"])
+    row = submit(alice.email, "true", workdir, sbatch_arguments=["--job-name=$(touch /tmp/jbg-pwned) two words"])
     assert until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
     assert not Path("/tmp/jbg-pwned").exists()
-    comment = subprocess.run(
-        ["sacct", "-P", "-n", "-X", "-j", str(row.slurm_job_id), "-o", "Comment"], capture_output=True, text=True
+    fields = subprocess.run(
+        ["sacct", "-P", "-n", "-X", "-j", str(row.slurm_job_id), "-o", "JobName,Comment"],
+        capture_output=True,
+        text=True,
     ).stdout
-    assert comment.strip() == f"$(touch /tmp/jbg-pwned) jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}"
+    tag = f"jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}"
+    assert fields.strip() == f"$(touch /tmp/jbg-pwned) two words|{tag}"
 
 
 def test_the_final_state_is_right_after_the_job_left_the_controller(api, alice, workdir):
@@ -251,20 +273,26 @@ def killing_sbatch(tmp_path):
 
 
 @pytest.mark.parametrize("purged", [False, True], ids=["job-in-the-controller", "job-only-in-accounting"])
-def test_an_agent_killed_right_after_sbatch_submits_exactly_once(api, alice, workdir, killing_sbatch, purged):
+def test_an_agent_killed_right_after_sbatch_submits_exactly_once(
+    api, alice, workdir, killing_sbatch, mapped_user, held_job, purged
+):
+    """The restarted agent finds its job by the marker, and is not fooled by another user's job carrying the same
+    marker (given before the restart, so it is the newest job with it)."""
+    as_root = {"single_user_submitter": "root", "min_uid": 0}  # only root's sbatch can SIGKILL the agent
     row = submit(alice.email, "sleep 20" if not purged else "true", workdir)
-    killed = api(sbatch_path=killing_sbatch)
+    killed = api(sbatch_path=killing_sbatch, **as_root)
     assert killed.returncode == -signal.SIGKILL
     assert fresh(row).status == "CREATED"
     assert until(lambda: slurm_jobs_tagged(row), seconds=10), "the first sbatch made no job"
     jobs = slurm_jobs_tagged(row)
     if purged:
         assert until(lambda: not in_controller(int(jobs[0])), seconds=60, step=2)
-    restarted = api()
+    forged = held_job(MAPPED_USER, f"--comment=jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}")
+    restarted = api(**as_root)
     assert restarted.returncode == 0, restarted.stderr
     assert "not submitting again" in restarted.stderr
     assert fresh(row).slurm_job_id == int(jobs[0])
-    assert slurm_jobs_tagged(row) == jobs
+    assert slurm_jobs_tagged(row) == sorted([*jobs, str(forged)])
 
 
 def test_a_stopped_controller_leaves_submissions_created_until_it_is_back(api, alice, workdir, slurm_cluster):
@@ -373,9 +401,9 @@ class CuttableProxy:
 
 
 def test_an_api_that_goes_away_right_after_sbatch_loses_nothing_and_submits_once(api, alice, workdir, tmp_path):
-    flag = tmp_path / "api-down"
+    flag = workdir / "api-down"  # made by sbatch's wrapper, which runs as SUBMITTER
     proxy = CuttableProxy(api.environment["JOBBERGATE_AGENT_BASE_API_URL"], flag)
-    wrapper = tmp_path / "sbatch-then-cut"
+    wrapper = workdir / "sbatch-then-cut"
     wrapper.write_text(f'#!/bin/sh\n/usr/bin/sbatch "$@"\nstatus=$?\ntouch {flag}\nexit $status\n')
     wrapper.chmod(0o755)
     environment = {
@@ -450,13 +478,13 @@ def slurm_state(job_id: int) -> str:
 @pytest.mark.parametrize(
     "mapper, cancel",
     [("email-mapper", True), ("email-mapper", False), ("single-user-mapper", True)],
-    ids=["own-account-cancels", "own-account-only-registers", "agent-as-root-cancels"],
+    ids=["own-account-cancels", "own-account-only-registers", "single-submitter-cancels"],
 )
 def test_a_job_id_of_another_user_rejects_the_submission_and_the_job_is_never_touched_nor_reported(
     api, mapped_user, other_user, held_job, mapper, cancel
 ):
     """Bob registers someone else's job on-site and cancels it: the agent, whether Bob maps to his own account or
-    to the agent's (root), finds the job is not his, rejects the submission, and leaves the job alone."""
+    to the single submitter's, finds the job is not his, rejects the submission, and leaves the job alone."""
     foreign = held_job(MAPPED_USER)
     bob = make_persona(f"{OTHER_USER}@example.com", USER_PERMISSIONS)
     script = slurm_job_script(bob.email, "true")
@@ -490,7 +518,7 @@ def test_scancel_as_an_account_cancels_its_own_jobs_and_slurm_refuses_the_others
 
 
 def test_cancels_run_as_each_owners_account_and_one_slurm_refuses_does_not_stop_the_cycle(
-    live_server, agent, mapped_user, other_user, held_job, caplog
+    live_server, agent, mapped_user, other_user, submitter, held_job, caplog
 ):
     """Dan's job is his account's; Erin's job was her account's until the site moved her to another one while
     the agent ran: both cancel, each as the owner's account now, so Slurm refuses Erin's, and the cycle goes on."""
@@ -499,8 +527,8 @@ def test_cancels_run_as_each_owners_account_and_one_slurm_refuses_does_not_stop_
     from jobbergate_cli.client import ApiClient
     from jobbergate_cli.slurm import Account, Slurm
 
-    dans, erins = held_job(MAPPED_USER), held_job("root")
-    accounts = {"dan@example.com": MAPPED_USER, "erin@example.com": "root"}
+    dans, erins = held_job(MAPPED_USER), held_job(SUBMITTER)
+    accounts = {"dan@example.com": MAPPED_USER, "erin@example.com": SUBMITTER}
     rows = [
         JobSubmission.objects.create(
             name="on site",
@@ -548,3 +576,82 @@ def test_a_job_carrying_a_submissions_marker_counts_only_if_it_is_the_owners(
     assert row.status == "SUBMITTED" and row.slurm_job_id != forged
     assert "the job carrying its marker is ignored" in result.stderr
     assert slurm_state(forged) == "PENDING"
+
+
+# What one user gives cannot stop the agent for the others, nor run as a system account -------------------------
+
+
+def add_file(script, filename: str, content: bytes = b"x\n"):
+    from jobbergate.choices import FileType
+    from jobscripts.services import upload_job_script_file
+
+    upload_job_script_file(job_script=script, file_type=FileType.SUPPORT, filename=filename, content=content)
+
+
+def test_odd_file_names_reach_the_job_and_a_file_the_api_refuses_rejects_only_its_submission(api, alice, workdir):
+    """File names that mean something in a URL (``%00``, ``%2e%2e``, ``%5C``, ``?``, ``#``) are fetched by their
+    own name; a file the API will not serve (a name it now refuses, stored before) rejects that one submission, and
+    the cycle goes on for everyone else."""
+    odd_names = ["%00", "%2e%2e", "%5C", "a?b#c"]
+    odd = submit(alice.email, "true", workdir)
+    for number, name in enumerate(odd_names):
+        add_file(odd.job_script, name, f"{number}\n".encode())
+    refused = submit("bob@example.com", "true", workdir)
+    add_file(refused.job_script, "legacy.txt")
+    refused.job_script.files.filter(filename="legacy.txt").update(filename="legacy\\name")
+    others = submit("carol@example.com", "true", workdir)
+    result = api()
+    assert result.returncode == 0, result.stderr
+    assert (fresh(odd).status, fresh(others).status) == ("SUBMITTED", "SUBMITTED"), result.stderr
+    assert [(workdir / name).read_text() for name in odd_names] == ["0\n", "1\n", "2\n", "3\n"]
+    assert fresh(refused).status == "REJECTED"
+    assert refused.report_message.startswith("The job file 'legacy\\\\name' cannot be read:")
+
+
+def test_an_owner_mapped_to_a_system_account_is_rejected_and_nothing_runs(api, alice, workdir):
+    as_root = submit(alice.email, "touch ran-as-root", workdir)
+    assert api(single_user_submitter="").returncode == 0  # the agent's own account: root
+    daemon = submit("daemon@example.com", "touch ran-as-daemon", workdir)
+    assert api(slurm_user_mapper="email-mapper").returncode == 0
+    for row, account in ((as_root, "root, uid 0"), (daemon, "daemon, uid 1")):
+        row = fresh(row)
+        assert row.status == "REJECTED" and row.slurm_job_id is None
+        assert f"maps to a system account on this cluster ({account}; user accounts start at uid 1000)" in (
+            row.report_message
+        )
+        assert slurm_jobs_tagged(row) == []
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--ui=0"],
+        ["--gi=0"],
+        ["--wra=touch /tmp/jbg-wrapped"],
+        ["--comment=" + " ".join(f"jobbergate:cluster-a:{n}:1700000000" for n in range(300))],
+        ["--comm=mine"],
+    ],
+    ids=["uid-abbreviated", "gid-abbreviated", "wrap-abbreviated", "forged-markers", "comment-abbreviated"],
+)
+def test_sbatch_arguments_that_set_who_what_or_the_comment_are_refused_under_any_abbreviation(
+    api, alice, workdir, arguments
+):
+    row = submit(alice.email, "true", workdir, sbatch_arguments=arguments)
+    assert api().returncode == 0
+    row = fresh(row)
+    assert (row.status, row.slurm_job_id) == ("REJECTED", None)
+    assert "is not allowed in the submission's sbatch arguments" in row.report_message
+    assert slurm_jobs_tagged(row) == [] and not Path("/tmp/jbg-wrapped").exists()
+
+
+@pytest.mark.parametrize("name", ["--wrap=touch wrapped", "-x"])
+def test_an_entrypoint_named_like_an_option_is_submitted_as_the_script(submitter, workdir, name):
+    from jobbergate_cli.slurm import Account, Slurm
+
+    script = workdir / name
+    script.write_text("#!/bin/sh\n#SBATCH --output=out-%j.txt\necho the-script\n")
+    job_id = Slurm().submit(script, account=Account.named(SUBMITTER), tag="jobbergate:cluster-a:1:1")
+    output = workdir / f"out-{job_id}.txt"
+    assert until(lambda: output.exists() and output.read_text(), seconds=60), f"job {job_id} wrote nothing"
+    assert output.read_text() == "the-script\n"
+    assert not (workdir / "wrapped").exists()

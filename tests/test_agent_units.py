@@ -13,11 +13,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jobbergate_cli.agent.core import cluster_name
+from jobbergate_cli.agent.core import Agent, cluster_name
 from jobbergate_cli.agent.mappers import load_mapper
 from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
 from jobbergate_cli.client import ApiError
 from jobbergate_cli.config import ConfigError
+from jobbergate_cli.folders import job_file_path
 from jobbergate_cli.slurm import (
     Account,
     SbatchRejected,
@@ -29,7 +30,6 @@ from jobbergate_cli.slurm import (
     squeue_state,
     stamp,
     tagged,
-    with_marker,
 )
 
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
@@ -74,6 +74,16 @@ class TestSettings:
     def test_the_api_address_is_required(self, no_agent_environment):
         with pytest.raises(ConfigError, match="JOBBERGATE_AGENT_BASE_API_URL"):
             load_agent_settings()
+
+    def test_the_lowest_uid_a_job_runs_as_is_1000_unless_set(self, no_agent_environment, monkeypatch):
+        monkeypatch.setenv("JOBBERGATE_AGENT_BASE_API_URL", "http://x")
+        assert load_agent_settings().minimum_uid == 1000
+        monkeypatch.setenv("JOBBERGATE_AGENT_MIN_UID", "500")
+        assert load_agent_settings().minimum_uid == 500
+        for bad in ("-1", "1.5", "nan", "inf"):
+            monkeypatch.setenv("JOBBERGATE_AGENT_MIN_UID", bad)
+            with pytest.raises(ConfigError, match="MIN_UID must be a whole number"):
+                load_agent_settings()
 
     def test_a_bad_number_is_one_clear_error(self, no_agent_environment, monkeypatch):
         monkeypatch.setenv("JOBBERGATE_AGENT_BASE_API_URL", "http://x")
@@ -157,6 +167,48 @@ class TestMappers:
             load_mapper(self.settings(slurm_user_mapper="ldap-i-wish"))
 
 
+def an_agent(mapper, **settings) -> Agent:
+    from jobbergate_cli.slurm import Slurm
+
+    return Agent(
+        settings=AgentSettings(base_api_url="http://x", **settings),
+        client=RecordingApi(),
+        slurm=Slurm(),
+        mapper=mapper,
+        cluster="cluster-a",
+    )
+
+
+class TestSystemAccounts:
+    """Whatever the mapper says, no job runs as root or another system account (uid below JOBBERGATE_AGENT_MIN_UID)."""
+
+    @pytest.mark.parametrize(
+        "mapper_settings",
+        [
+            {"slurm_user_mapper": "email-local-part-mapper"},  # root@x is root, daemon@x is daemon
+            {"slurm_user_mapper": "single-user-mapper"},  # the agent's own account: root under sudo
+            {"slurm_user_mapper": "single-user-mapper", "single_user_submitter": "daemon"},
+        ],
+        ids=["email-local-part", "single-user-falls-back-to-root", "single-user-named-daemon"],
+    )
+    @pytest.mark.parametrize("email", ["root@example.com", "daemon@example.com"])
+    def test_an_owner_mapped_to_a_system_account_is_refused(self, mapper_settings, email):
+        settings = AgentSettings(base_api_url="http://x", **mapper_settings)
+        if os.geteuid() != 0 and "single_user_submitter" not in mapper_settings:
+            pytest.skip("the agent's own account is root only when the tests run as root")
+        agent = an_agent(load_mapper(settings))
+        with pytest.raises(LookupError, match=r"maps to a system account on this cluster \((root|daemon), uid [01];"):
+            agent.account_of({"owner_email": email})
+
+    def test_a_user_account_is_mapped_and_the_minimum_is_a_setting(self):
+        user = Account("someone", 4321, 4321, "/home/someone")
+        assert an_agent(lambda email: user).account_of({"owner_email": "a@b"}) == user
+        with pytest.raises(LookupError, match="user accounts start at uid 5000"):
+            an_agent(lambda email: user, min_uid=5000.0).account_of({"owner_email": "a@b"})
+        root = Account.named("root")
+        assert an_agent(lambda email: root, min_uid=0.0).account_of({"owner_email": "a@b"}) == root
+
+
 class TestClusterName:
     def test_taken_from_the_tokens_client_id_and_checked(self, agent):
         assert cluster_name(AgentSettings(base_api_url="x", token=agent.token)) == "cluster-a"
@@ -173,22 +225,54 @@ class TestMarker:
         created = "2026-12-01T10:00:00.123456Z"
         tag = marker("cluster-a", 12, created)
         assert tag == f"jobbergate:cluster-a:12:{stamp(created)}"
-        state = sacct_state(f"7|COMPLETED|0:0|None|0|root|my note {tag}")
-        assert tagged([state]) == {("cluster-a", 12, stamp(created)): 7}
+        state = sacct_state(f"7|COMPLETED|0:0|None|0|root|{tag}")
+        assert tagged([state]) == {("cluster-a", 12, stamp(created)): [state]}
 
-    def test_the_users_comment_is_kept_in_front_of_the_tag(self):
-        arguments = with_marker(["--time=5", "--comment=mine"], "jobbergate:c:1:2")
-        assert arguments == ["--time=5", "--comment=mine jobbergate:c:1:2"]
+    def test_only_a_comment_that_is_exactly_one_marker_counts(self):
+        forged = " ".join(f"jobbergate:cluster-a:{n}:1700000000" for n in range(300))
+        states = [
+            sacct_state(f"7|PENDING|0:0|None|1001|bob|{forged}"),
+            sacct_state("8|PENDING|0:0|None|1001|bob|my note jobbergate:cluster-a:12:1700000000"),
+            sacct_state("9|PENDING|0:0|None|1001|bob|jobbergate:cluster-a:12:1700000000 and more"),
+            sacct_state("10|PENDING|0:0|None|1001|bob|jobbergate:cluster-a:12:1700000000\n"),
+        ]
+        assert tagged(states) == {}
+
+    def test_every_job_carrying_the_same_marker_is_kept_for_the_owner_check(self):
+        real = sacct_state("7|PENDING|0:0|None|1000|alice|jobbergate:cluster-a:12:1700000000")
+        copy = sacct_state("8|PENDING|0:0|None|1001|bob|jobbergate:cluster-a:12:1700000000")
+        assert tagged([real, copy]) == {("cluster-a", 12, 1700000000): [real, copy]}
 
 
 class TestSbatchArguments:
-    @pytest.mark.parametrize("argument", ["/etc/shadow", "--uid=0", "--gid=0", "--wrap=id", "--x\n#SBATCH", ""])
+    @pytest.mark.parametrize("argument", ["/etc/shadow", "--uid=0", "--gid=0", "--wrap=id", "--x\n#SBATCH", "", "--"])
     def test_what_is_not_one_harmless_option_is_refused(self, argument):
         with pytest.raises(SbatchRejected):
             check_sbatch_arguments([argument])
 
+    @pytest.mark.parametrize(
+        "argument",
+        ["--ui=0", "--u=0", "--gi=0", "--g=0", "--wra=id", "--wr=id", "--w", "--wrap", "--uid"],
+    )
+    def test_an_abbreviation_sbatch_would_read_as_a_forbidden_option_is_refused(self, argument):
+        with pytest.raises(SbatchRejected, match="is not allowed in the submission's sbatch arguments"):
+            check_sbatch_arguments(["--time=5", argument])
+
+    @pytest.mark.parametrize("argument", ["--comment=jobbergate:cluster-a:1:2", "--comment=mine", "--comm=x", "--co"])
+    def test_the_comment_is_the_agents_so_a_user_may_not_set_it(self, argument):
+        with pytest.raises(SbatchRejected, match=r"\(--comment\) is not allowed"):
+            check_sbatch_arguments([argument])
+
     def test_options_pass_as_they_are(self):
-        check_sbatch_arguments(["--time=5", "-N", "--comment=$(rm -rf ~)"])
+        check_sbatch_arguments(
+            ["--time=5", "-N", "--job-name=$(rm -rf ~)", "--gres=gpu:1", "--gpus=1", "--wckey=x", "--constraint=a"]
+        )
+
+
+def test_a_job_files_name_is_quoted_whole_in_its_api_path():
+    names = {"%00": "%2500", "%2e%2e": "%252e%252e", "%5C": "%255C", "a?b#c": "a%3Fb%23c", "a b": "a%20b"}
+    for name, quoted in names.items():
+        assert job_file_path(3, name) == f"job-scripts/3/upload/{quoted}"
 
 
 class TestReaders:

@@ -64,6 +64,8 @@ def agent_cycle(live_server, agent, tmp_path):
         "JOBBERGATE_AGENT_TOKEN": agent.token,
         "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "agent-cache"),
         "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+        # The on-site jobs here are root's (the tests run as root): let the agent map owners to root.
+        "JOBBERGATE_AGENT_MIN_UID": "0",
     }
 
     def cycle():
@@ -300,12 +302,12 @@ def test_sbatch_arguments_reach_sbatch_as_separate_words(live_server, alice, wor
         "--cluster-name",
         "cluster-a",
         "-s",
-        "--comment=$(touch pwned) two words",
+        "--job-name=$(touch pwned) two words",
         sbatch=recording_sbatch,
         cwd=workdir,
     )
     assert result.returncode == 0, result.stderr
-    assert sbatch_calls(recording_sbatch).read_text() == "[--parsable][--comment=$(touch pwned) two words][job.sh]\n"
+    assert sbatch_calls(recording_sbatch).read_text() == "[--parsable][--job-name=$(touch pwned) two words][./job.sh]\n"
     assert not (workdir / "pwned").exists()
     row = JobSubmission.objects.get()
     assert (row.status, row.slurm_job_id, row.execution_directory) == ("SUBMITTED", 999, str(workdir))

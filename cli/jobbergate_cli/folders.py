@@ -15,6 +15,12 @@ class FolderError(Exception):
     pass
 
 
+def job_file_path(job_script_id, filename: str) -> str:
+    """The API path of one job-script file: the name quoted whole (``%``, ``?``, ``#``, ``/`` and ``\\`` included), so
+    the server gets back exactly the name it stored."""
+    return f"job-scripts/{job_script_id}/upload/{quote(filename, safe='')}"
+
+
 def pack(folder: Path) -> bytes:
     """A tar.gz of an application folder (jobbergate.yaml, jobbergate.py, templates/), links refused."""
     if not (folder / "jobbergate.yaml").is_file():
@@ -53,7 +59,7 @@ def save_job_script_files(client, job_script_id: int, directory: Path, files: li
         name = Path(row["filename"]).name
         if name in ("", ".", ".."):
             raise FolderError(f"Job script {job_script_id} has a file with no usable name: {row['filename']!r}.")
-        content = client.request("GET", f"job-scripts/{job_script_id}/upload/{quote(row['filename'], safe='')}")
+        content = client.request("GET", job_file_path(job_script_id, row["filename"]))
         (directory / name).write_bytes(content.content)
         paths.append(directory / name)
     return paths

@@ -9,7 +9,10 @@ Used by the cluster agent and by on-site submission. Facts this module is built 
   (``sacct --json`` in 22.05 reports 0 for every normal exit, so it is not used.) ``Comment`` is there only with
   ``AccountingStoreFlags=job_comment``.
 - Every job the agent submits carries its submission in ``--comment`` (see ``marker``), so a restarted agent finds
-  a job it already submitted instead of submitting it twice.
+  a job it already submitted instead of submitting it twice. The marker is the whole comment: a user's arguments may
+  not set ``--comment``, and only a comment that is exactly one marker counts (``tagged``).
+- sbatch reads options with getopt_long, which takes any unambiguous prefix of a long option for the option
+  (``--ui=0`` is ``--uid=0``, ``--wra`` is ``--wrap``): a forbidden option is refused under every prefix.
 - Each reader keeps the job's Slurm user (``user_id``/``user_name`` in squeue, ``UID``/``User`` in sacct,
   ``UserId=name(uid)`` in scontrol): the agent acts on a job only for the account it belongs to (``owned_by``).
 - ``scancel`` run as an ordinary user cancels that user's jobs only ("Access/permission denied" for the others,
@@ -41,8 +44,10 @@ TRANSIENT_ERRORS = (
     "slurmdbd",
 )
 MARKER = re.compile(r"jobbergate:(?P<cluster>[^:\s]+):(?P<id>\d+):(?P<stamp>\d+)")
-# Options that would make sbatch submit as someone else or something other than the job script.
-FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap")
+# Options a user's sbatch arguments may not set, in full or abbreviated: --uid, --gid and --wrap would submit as
+# someone else or something other than the job script; --comment holds the agent's marker. None of them has a short
+# form (Slurm's option table gives them only long-option codes, 22.05 to 24.11).
+FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -190,24 +195,36 @@ def clean_environment(account: Account, extra: dict[str, str] | None = None) -> 
     return environment
 
 
+def forbidden_option(argument: str) -> str | None:
+    """The forbidden option ``argument`` sets, written in full or as any prefix sbatch would read as it (``--ui=0``,
+    ``--wra``, ``--c``: getopt_long's abbreviations); None when it sets none of them."""
+    if not argument.startswith("--"):
+        return None
+    name = argument[2:].split("=", 1)[0]
+    for option in FORBIDDEN_OPTIONS:
+        if name and option[2:].startswith(name):
+            return option
+    return None
+
+
 def check_sbatch_arguments(arguments: Sequence[str]) -> None:
-    """Each argument is one sbatch option (``--x=y`` or ``-x``); nothing that changes who or what is submitted."""
+    """Each argument is one sbatch option (``--x=y`` or ``-x``); nothing that changes who or what is submitted, nor
+    the comment (the agent's marker)."""
     for argument in arguments:
-        if not isinstance(argument, str) or not argument.startswith("-") or "\n" in argument or "\0" in argument:
+        if (
+            not isinstance(argument, str)
+            or not argument.startswith("-")
+            or argument == "--"
+            or "\n" in argument
+            or "\0" in argument
+        ):
             raise SbatchRejected(f"Not an sbatch option: {argument!r} (write each as --name=value).")
-        if argument.split("=", 1)[0] in FORBIDDEN_OPTIONS:
-            raise SbatchRejected(f"The sbatch option {argument.split('=', 1)[0]} is not allowed here.")
-
-
-def with_marker(arguments: Sequence[str], tag: str) -> list[str]:
-    """The arguments with the tag in --comment; a comment the user gave is kept in front of the tag."""
-    kept, comments = [], []
-    for argument in arguments:
-        if argument.startswith("--comment="):
-            comments.append(argument.split("=", 1)[1])
-        else:
-            kept.append(argument)
-    return [*kept, "--comment=" + " ".join([*comments, tag])]
+        forbidden = forbidden_option(argument)
+        if forbidden:
+            raise SbatchRejected(
+                f"The sbatch option {argument.split('=', 1)[0]} ({forbidden}) is not allowed in the submission's "
+                "sbatch arguments."
+            )
 
 
 @dataclass
@@ -237,6 +254,7 @@ class Slurm:
         try:
             return subprocess.run(
                 list(argv),
+                stdin=subprocess.DEVNULL,  # sbatch reads a script from stdin when it was given none
                 capture_output=True,
                 text=True,
                 timeout=self.timeout,
@@ -276,8 +294,10 @@ class Slurm:
         could not be reached (the job may be tried again later).
         """
         check_sbatch_arguments(arguments)
-        options = with_marker(arguments, tag) if tag else list(arguments)
-        argv = [self.sbatch, "--parsable", *options, script.name]
+        # The agent's own options first, so an option left without its value cannot take them as it; the script as
+        # ./name, which sbatch cannot read as an option whatever the file is called (``--wrap=id``, ``-x``).
+        own = ["--parsable", *([f"--comment={tag}"] if tag else [])]
+        argv = [self.sbatch, *own, *arguments, f"./{script.name}"]
         result = self.run(argv, account=account, cwd=script.parent, environment=environment)
         output = result.stdout.strip()
         if result.returncode != 0:
@@ -434,10 +454,15 @@ def scontrol_state(text: str) -> JobState | None:
     )
 
 
-def tagged(states: Iterable[JobState]) -> dict[tuple[str, int, int], int]:
-    """(cluster, submission id, creation stamp) -> job id, for the jobs whose comment carries a marker."""
-    found = {}
+def tagged(states: Iterable[JobState]) -> dict[tuple[str, int, int], list[JobState]]:
+    """(cluster, submission id, creation stamp) -> the jobs whose comment is exactly that marker.
+
+    Only a comment that is one marker and nothing else counts (the agent writes it so; a comment carrying markers
+    among other text was not written by the agent). Anyone can still give their own job such a comment, so a marker
+    may name several jobs: the caller keeps the one whose Slurm user is the submission's owner's account."""
+    found: dict[tuple[str, int, int], list[JobState]] = {}
     for state in states:
-        for match in MARKER.finditer(state.comment or ""):
-            found[(match["cluster"], int(match["id"]), int(match["stamp"]))] = state.job_id
+        match = MARKER.fullmatch(state.comment or "")
+        if match:
+            found.setdefault((match["cluster"], int(match["id"]), int(match["stamp"])), []).append(state)
     return found

@@ -4,9 +4,11 @@ One cycle, every few seconds:
 
 1. heartbeat (``PUT /clusters/status``);
 2. one ``squeue --json`` for every job the controller holds;
-3. pending submissions, all pages: a submission whose job is already in Slurm (found by the marker in its comment,
-   in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted again; the others are
-   written to their execution directory as the mapped user and sent with ``sbatch --parsable`` as that user;
+3. pending submissions, all pages: a submission whose job is already in Slurm (a job of the owner's account whose
+   comment is its marker, in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted
+   again; the others are written to their execution directory as the mapped user (never a system account: see
+   ``map_owner``) and sent with ``sbatch --parsable`` as that user. Whatever is wrong with one submission (its owner,
+   its files, its sbatch arguments) rejects that submission only; the cycle goes on for the others;
 4. active submissions: the first time the agent sees a submission's job, the job's Slurm user must be the account
    the owner maps to, or the submission is rejected and nothing of the job is reported or cancelled (a job id given
    on-site may be anyone's); cancelled ones are ``scancel``-ed as their owner's account, one call per account, so
@@ -23,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from pathlib import Path
 from jobbergate_cli.agent.mappers import Mapper, load_mapper
 from jobbergate_cli.agent.settings import AgentSettings
 from jobbergate_cli.client import ApiClient, ApiError
+from jobbergate_cli.folders import job_file_path
 from jobbergate_cli.slurm import (
     Account,
     JobState,
@@ -252,7 +255,7 @@ class Agent:
         waiting = []
         for row in pending:
             found = existing.get(row["id"])
-            if found is not None and self._is_owners(row, found):
+            if found is not None:
                 job_id = found.job_id
                 log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
                 self._report_submitted(row["id"], job_id, queue.get(job_id))
@@ -294,6 +297,9 @@ class Agent:
         except (LookupError, JobFilesError) as error:
             self.reject(row["id"], str(error), self.client)
             return None
+        except JobFilesLater as error:
+            log.warning("submission %s waits for the next cycle: %s", row["id"], error)
+            return None
         return PreparedJob(row, account, directory, files, entrypoint)
 
     def account_of(self, row: dict) -> Account:
@@ -318,13 +324,22 @@ class Agent:
 
     def map_owner(self, email: str) -> Account:
         """The owner's account; LookupError rejects the submission, any other failure of a site's mapper (its LDAP
-        is down...) fails the cycle, to be tried again."""
+        is down...) fails the cycle, to be tried again.
+
+        Whatever the mapper, the account must be a user's, not a system account (root, daemon...): its uid is at
+        least ``min_uid`` (JOBBERGATE_AGENT_MIN_UID, 1000 by default, as login.defs' UID_MIN)."""
         try:
-            return self.mapper(email)
+            account = self.mapper(email)
         except LookupError:
             raise
         except Exception as error:
             raise CycleFailed(f"the user mapper failed: {error}") from None
+        if account.uid < self.settings.minimum_uid:
+            raise LookupError(
+                f"{email} maps to a system account on this cluster ({account.name}, uid {account.uid}; user "
+                f"accounts start at uid {self.settings.minimum_uid}): Jobbergate does not run jobs as it"
+            )
+        return account
 
     def submit_prepared(self, prepared: list[PreparedJob]) -> None:
         if not prepared:
@@ -380,8 +395,15 @@ class Agent:
         return None, (submission_id, job_id)
 
     def reject(self, submission_id: int, message: str, client: ApiClient) -> None:
+        """Reject one submission; one the API no longer has as pending or active (deleted, or its state moved on
+        meanwhile) is logged and left, never a failure of the cycle."""
         log.info("submission %s rejected: %s", submission_id, message)
-        client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+        try:
+            client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+        except ApiError as error:
+            if api_unavailable(error) or error.status >= 500:
+                raise
+            log.warning("submission %s: the API did not take its rejection: %s", submission_id, error)
 
     def _thread_client(self) -> ApiClient:
         """An API session per thread (the main thread's own client in the main thread)."""
@@ -396,9 +418,22 @@ class Agent:
         return client
 
     def _existing_jobs(self, pending: list[dict], queue: dict[int, JobState]) -> dict[int, JobState]:
-        """Submission id -> the job Slurm already has for a pending submission (a restarted agent)."""
-        wanted = {(self.cluster, row["id"], stamp(row.get("created_at"))): row["id"] for row in pending}
-        found = {wanted[key]: queue[job] for key, job in tagged(queue.values()).items() if key in wanted}
+        """Submission id -> the job Slurm already has for a pending submission (a restarted agent): a job whose
+        comment is the submission's marker and whose Slurm user is the owner's account (anyone can write a comment,
+        so the jobs of other users carrying the marker are passed over)."""
+        wanted = {(self.cluster, row["id"], stamp(row.get("created_at"))): row for row in pending}
+        found: dict[int, JobState] = {}
+
+        def take(states: Iterable[JobState]) -> None:
+            for key, jobs in tagged(states).items():
+                row = wanted.get(key)
+                if row is None or row["id"] in found:
+                    continue
+                owners = [job for job in jobs if self._is_owners(row, job)]
+                if owners:
+                    found[row["id"]] = owners[0]
+
+        take(queue.values())
         missing = [row for row in pending if row["id"] not in found]
         if not missing or self.slurm.accounting is False:
             return found
@@ -407,9 +442,7 @@ class Agent:
         if accounted is None:
             log.warning("no accounting on this cluster: jobs already purged from the controller cannot be found")
             return found
-        for key, job in tagged(accounted.values()).items():
-            if key in wanted:
-                found.setdefault(wanted[key], accounted[job])
+        take(state for state in accounted.values() if state.job_id not in queue)  # each job looked at once
         return found
 
     def _lookback(self, rows: list[dict]) -> str:
@@ -456,11 +489,13 @@ class Agent:
         key = (job_script_id, name)
         if key not in self.file_cache:
             try:
-                response = self.client.request("GET", f"job-scripts/{job_script_id}/upload/{name}")
+                response = self.client.request("GET", job_file_path(job_script_id, name))
             except ApiError as error:
-                if error.status in (403, 404):
-                    raise JobFilesError(f"The job file {name} cannot be read: {error}") from None
-                raise
+                if api_unavailable(error):
+                    raise
+                if error.status >= 500:  # may pass; this submission waits, the others go on
+                    raise JobFilesLater(f"the job file {name!r} could not be fetched: {error}") from None
+                raise JobFilesError(f"The job file {name!r} cannot be read: {error}") from None
             self.file_cache[key] = response.content
         return self.file_cache[key]
 
@@ -543,12 +578,7 @@ class Agent:
         return None
 
     def _reject_foreign(self, row: dict, message: str) -> None:
-        try:
-            self.reject(row["id"], message, self.client)
-        except ApiError as error:
-            if error.status not in (404, 409):
-                raise
-            log.warning("submission %s: the API did not take its rejection: %s", row["id"], error)
+        self.reject(row["id"], message, self.client)
         self.foreign.add((row["id"], row["slurm_job_id"]))
 
     def final_states(self, job_ids: list[int], queue: dict[int, JobState]) -> dict[int, JobState]:
@@ -614,6 +644,17 @@ def cluster_name(settings: AgentSettings) -> str:
 
 class JobFilesError(Exception):
     """The job files could not be put in place (a bad folder, a bad name): the submission is rejected."""
+
+
+class JobFilesLater(Exception):
+    """A job file could not be fetched this time (the server failed on it): the submission waits for the next cycle,
+    the others go on."""
+
+
+def api_unavailable(error: ApiError) -> bool:
+    """Whether an API error is about the API as a whole (unreachable, the agent's token, throttling), which fails
+    the cycle; any other answer is about the one request, and so about one submission at most."""
+    return error.status in (0, 401, 408, 429)
 
 
 def main_loop(settings: AgentSettings, *, once: bool = False) -> int:

@@ -9,6 +9,9 @@ Chosen with ``JOBBERGATE_AGENT_SLURM_USER_MAPPER`` (the upstream agent's setting
 - any other name: an entry point in the group ``jobbergate_agent.user_mappers`` (a site's own package), or
   ``package.module:factory``. The factory takes the agent's settings and returns a callable from e-mail to account
   name; raising LookupError rejects the submission with that message.
+
+Whatever the mapper says, the agent runs no job as a system account (a uid below ``JOBBERGATE_AGENT_MIN_UID``, root
+included): ``Agent.map_owner`` rejects such a submission.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Environment names are the upstream agent's, ``JOBBERGATE_AGENT_<NAME>`` (``BASE_API_URL``, ``OIDC_DOMAIN``,
 ``OIDC_CLIENT_ID``, ``OIDC_CLIENT_SECRET``, ``TASK_JOBS_INTERVAL_SECONDS``, ``SBATCH_PATH``, ``SCONTROL_PATH``,
 ``DEFAULT_SLURM_WORK_DIR``, ``SLURM_USER_MAPPER``, ``SINGLE_USER_SUBMITTER``, ``X_SLURM_USER_NAME``,
-``CACHE_DIR``...), so a site's existing set-up carries over. The config file is ``/etc/jobbergate/agent.toml``, or
-the file named by ``JOBBERGATE_AGENT_CONFIG``, with the same names in lower case and no prefix.
+``CACHE_DIR``...), so a site's existing set-up carries over; ``MIN_UID`` (the lowest uid a job may run as) is ours.
+The config file is ``/etc/jobbergate/agent.toml``, or the file named by ``JOBBERGATE_AGENT_CONFIG``, with the same
+names in lower case and no prefix.
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ class AgentSettings:
     x_slurm_user_name: str | None = None  # the upstream agent's older name for the single submitter
     default_slurm_work_dir: str | None = None  # where jobs run when a submission names no folder (else: home)
     sacct_lookback_seconds: float = 600.0  # how far before a submission's creation to look for its job
+    min_uid: float = 1000.0  # the lowest uid a job may run as: below are system accounts (root, daemon...)
 
     def __post_init__(self):
         if not self.cache_dir:
             self.cache_dir = _default_cache()
+
+    @property
+    def minimum_uid(self) -> int:
+        return int(self.min_uid)
 
     @property
     def interval(self) -> float:
@@ -85,4 +91,6 @@ def load_agent_settings(**flags) -> AgentSettings:
         settings.cache_dir = _default_cache()
     if not settings.base_api_url:
         raise ConfigError(f"Set the API's address: --base-url or {PREFIX}BASE_API_URL")
+    if not (0 <= settings.min_uid < 2**32 and settings.min_uid == int(settings.min_uid)):
+        raise ConfigError(f"{PREFIX}MIN_UID must be a whole number of 0 or more, not {settings.min_uid!r}")
     return settings
