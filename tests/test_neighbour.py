@@ -3,9 +3,9 @@
 The service runs as in production (gunicorn with the workers ``scripts/serve`` starts) on the test's PostgreSQL
 database. Bob, an ordinary user, sends for a bounded time, from several connections at once: answers against a
 catastrophic pattern, slow renders, a YAML alias bomb, an archive whose header holds 256 MB, an archive of 50,000
-folders, a zip bomb and a JSON body nested 100,000 deep. Meanwhile alice lists, reads, renders, creates and submits
-as usual. None of alice's requests may fail and their p99 must stay under 1 s; bob gets only 4xx answers; and the
-server writes nothing outside its data folder.
+folders, a zip bomb, 2 MB of YAML that took half a minute to parse, and a JSON body nested 100,000 deep. Meanwhile
+alice lists, reads, renders, creates and submits as usual. None of alice's requests may fail and their p99 must
+stay under 1 s; bob gets only 4xx answers; and the server writes nothing outside its data folder.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def zip_bomb() -> bytes:
     return buffer.getvalue()
 
 
-def attacks(base: str) -> list[tuple[str, dict]]:
+def attacks(base: str, bob_script_id: int) -> list[tuple[str, dict]]:
     """(name, keyword arguments of requests.request) for each of bob's requests."""
     bomb_config = CONFIG.replace(b"application_config:\n  partition: debug\n  nodes: 2\n", b"") + alias_bomb()
     render = f"{base}/job-scripts/render-from-template"
@@ -179,6 +179,14 @@ def attacks(base: str) -> list[tuple[str, dict]]:
         ("header bomb", upload("bob-headers", header_bomb())),
         ("folder flood", upload("bob-flood", folder_flood(50_000, "tar.gz"))),
         ("zip bomb", upload("bob-zip", zip_bomb())),
+        (
+            "costly parse",
+            {
+                "method": "PUT",
+                "url": f"{base}/job-scripts/{bob_script_id}/upload/SUPPORT?filename=data.yaml",
+                "files": {"upload_file": ("data.yaml", b"[" + b"1," * 1_000_000 + b"1]")},
+            },
+        ),
         (
             "deep JSON",
             {
@@ -253,7 +261,8 @@ def test_one_users_worst_never_slows_or_fails_anothers_requests(server, data_fol
     _, render, _ = ordinary[4]
     job_script = alice_session.request(timeout=30, **render).json()  # rendered: it can be submitted
     ordinary = ordinary_requests(server, job_script["id"])
-    plan = attacks(server)
+    bob_script = bob_session.post(f"{server}/job-scripts", json={"name": "bob's"}, timeout=30).json()
+    plan = attacks(server, bob_script["id"])
 
     marker = tmp_path / "marker"
     marker.write_text("before the attack")
