@@ -171,8 +171,10 @@ def create_stand_alone(obj, entrypoint, name, description, supporting_file):
 @click.option("--id", "-i", "key", required=True, type=int)
 @click.pass_obj
 def show_files(obj, key):
+    from jobbergate_cli.folders import job_file_path
+
     for row in obj.client.get(f"{PATH}/{key}")["files"]:
-        text = obj.client.request("GET", f"{PATH}/{key}/upload/{row['filename']}").text
+        text = obj.client.request("GET", job_file_path(key, row["filename"])).text
         click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
         click.echo(text)
 
