@@ -407,14 +407,8 @@ def test_the_database_holds_case_insensitive_uniqueness_too():
 
 @pytest.mark.parametrize("filename", ["job\u202e.sh", "job\u200b.sh", "job\u0085.sh", "job\u2028.sh"])
 def test_file_names_refuse_bidi_and_invisible_characters(alice, filename):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    script = JobScript.objects.create(name="s", owner_email=alice.email)
-    response = alice.client.put(
-        f"/jobbergate/job-scripts/{script.pk}/upload/ENTRYPOINT?" + urlencode({"filename": filename}),
-        {"upload_file": SimpleUploadedFile("x", b"#!/bin/bash\n")},
-        format="multipart",
-    )
+    script, response = upload_to_a_new_job_script(alice, filename, b"#!/bin/bash\n", kind="ENTRYPOINT")
     assert_refused(response, 400, "invisible characters")
     assert not script.files.exists()
     assert_refused(put_archive(alice, "bidi", tar_gz({**FOLDER, f"templates/{filename}": b"x"})), 422, "invisible")
@@ -447,6 +441,18 @@ def test_the_admin_refuses_an_identifier_outside_the_alphabet(identifier):
     assert template.identifier == "t"
 
 
+def upload_to_a_new_job_script(persona, filename: str, content: bytes, *, kind: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    script = JobScript.objects.create(name="s", owner_email=persona.email)
+    response = persona.client.put(
+        f"/jobbergate/job-scripts/{script.pk}/upload/{kind}?" + urlencode({"filename": filename}),
+        {"upload_file": SimpleUploadedFile("upload", content)},
+        format="multipart",
+    )
+    return script, response
+
+
 # Parsing costs, and how much a row may hold ---------------------------------------------------------------------
 
 
@@ -460,16 +466,10 @@ def test_the_admin_refuses_an_identifier_outside_the_alphabet(identifier):
 )
 def test_parsing_an_uploaded_file_runs_in_a_render_worker_within_its_limits(alice, settings, filename, content):
     """The web worker never parses: a file too costly to parse within RENDER_TIMEOUT_SECONDS is a 422."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.RENDER_TIMEOUT_SECONDS = 0.3
     settings.RENDER_MEMORY_MB = 256
-    script = JobScript.objects.create(name="s", owner_email=alice.email)
-    response = alice.client.put(
-        f"/jobbergate/job-scripts/{script.pk}/upload/SUPPORT?" + urlencode({"filename": filename}),
-        {"upload_file": SimpleUploadedFile(filename, content)},
-        format="multipart",
-    )
+    script, response = upload_to_a_new_job_script(alice, filename, content, kind="SUPPORT")
     assert response.status_code == 422, response.content
     assert "Checking the syntax" in response.json()["detail"]
     assert not script.files.exists()
@@ -508,13 +508,7 @@ def test_files_uploaded_one_by_one_are_bounded_like_a_folder(alice, settings):
 
 @pytest.mark.parametrize("filename", ["-rf", "--wrap=id", "cafe\u0301.j2"])
 def test_file_names_that_read_as_options_or_are_not_nfc_are_refused(alice, filename):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    script = JobScript.objects.create(name="s", owner_email=alice.email)
-    response = alice.client.put(
-        f"/jobbergate/job-scripts/{script.pk}/upload/SUPPORT?" + urlencode({"filename": filename}),
-        {"upload_file": SimpleUploadedFile("x", b"x")},
-        format="multipart",
-    )
+    script, response = upload_to_a_new_job_script(alice, filename, b"x", kind="SUPPORT")
     assert response.status_code == 400, response.content
     assert not script.files.exists()
