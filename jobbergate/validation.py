@@ -86,10 +86,31 @@ def display_text_problem(value: str, *, what: str) -> str | None:
     return None
 
 
-def sbatch_argument_problem(argument: str) -> str | None:
-    """An sbatch argument or parameter is one line: a newline would smuggle a line into the script's header."""
-    if any(char in argument for char in "\n\r\x00"):
+SBATCH_FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
+"""Options no user may give sbatch: who runs the job, a job with no script, and the comment that carries the
+agent's marker. The agent refuses them too (``jobbergate_cli.slurm.FORBIDDEN_OPTIONS``; a test pins the two)."""
+
+
+def sbatch_line_problem(parameter: str) -> str | None:
+    """An sbatch parameter written into a script's header (``sbatch_params``) is one line: a newline would smuggle
+    another line into the script. (The template itself may hold any ``#SBATCH`` line its author wants.)"""
+    if any(char in parameter for char in "\n\r\x00"):
         return "An sbatch argument must be one line, without NUL."
+    return None
+
+
+def sbatch_argument_problem(argument: str) -> str | None:
+    """An argument for sbatch's command line (a submission's ``sbatch_arguments``) is one option on one line
+    (``--name=value`` or ``-x``), and none that sbatch would read as a forbidden option, under any getopt
+    abbreviation (``--ui=0`` is ``--uid=0``); the command line overrides the script's header."""
+    if problem := sbatch_line_problem(argument):
+        return problem
+    if not argument.startswith("-") or argument == "--":
+        return f"Not an sbatch option: {argument[:60]!r} (write each as --name=value)."
+    name = argument[2:].split("=", 1)[0] if argument.startswith("--") else ""
+    for option in SBATCH_FORBIDDEN_OPTIONS:
+        if name and option[2:].startswith(name):
+            return f"The sbatch option {option} may not be given (it would change who or what is submitted)."
     return None
 
 

@@ -11,7 +11,7 @@ from jobbergate.api.serializers import (
     RESOURCE_READ_ONLY,
     FileSerializer,
     ResourceSerializer,
-    one_line_sbatch_arguments,
+    sbatch_header_lines,
 )
 from jobscripts.models import JobScript, JobScriptFile
 
@@ -54,7 +54,7 @@ class RenderRequestSerializer(serializers.Serializer):
         max_length=50,
         required=False,
         allow_null=True,
-        validators=[one_line_sbatch_arguments],
+        validators=[sbatch_header_lines],
     )
     param_dict = serializers.DictField(required=False, default=dict)
 

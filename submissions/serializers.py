@@ -9,7 +9,7 @@ from jobbergate.api.serializers import (
     RESOURCE_FIELDS,
     RESOURCE_READ_ONLY,
     ResourceSerializer,
-    one_line_sbatch_arguments,
+    sbatch_command_line,
     visible_text,
 )
 from jobscripts.models import JobScript
@@ -58,7 +58,7 @@ class JobSubmissionSerializer(ResourceSerializer):
         child=serializers.CharField(max_length=255),
         max_length=MAX_SBATCH_ARGUMENTS,
         required=False,
-        validators=[one_line_sbatch_arguments],
+        validators=[sbatch_command_line],
     )
     job_script = EmbeddedJobScriptSerializer(read_only=True, allow_null=True)
 

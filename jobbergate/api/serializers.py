@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from rest_framework import serializers
 
-from jobbergate.validation import display_text_problem, sbatch_argument_problem
+from jobbergate.validation import display_text_problem, sbatch_argument_problem, sbatch_line_problem
 
 RESOURCE_FIELDS = (
     "id",
@@ -103,8 +103,15 @@ def visible_text(what: str):
     return validate
 
 
-def one_line_sbatch_arguments(values):
-    """A field validator for lists of sbatch arguments (``sbatch_params``, ``sbatch_arguments``)."""
+def sbatch_header_lines(values):
+    """A field validator for render's ``sbatch_params``, which become ``#SBATCH`` lines of the script."""
+    for value in values or []:
+        if problem := sbatch_line_problem(value):
+            raise serializers.ValidationError(problem)
+
+
+def sbatch_command_line(values):
+    """A field validator for a submission's ``sbatch_arguments``, which go on sbatch's command line."""
     for value in values or []:
         if problem := sbatch_argument_problem(value):
             raise serializers.ValidationError(problem)

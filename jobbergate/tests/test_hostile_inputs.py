@@ -243,3 +243,39 @@ class TestProbeFindings:
         response = Client(enforce_csrf_checks=True).post("/jobbergate/health")
         assert response.status_code == 405
         assert response.json()["detail"]
+
+
+class TestSbatchArgumentsMirror:
+    """The server refuses the sbatch options the agent refuses: one rule, mirrored in the CLI, pinned here."""
+
+    def test_the_forbidden_options_are_the_agents(self):
+        from jobbergate_cli.slurm import FORBIDDEN_OPTIONS
+
+        from jobbergate.validation import SBATCH_FORBIDDEN_OPTIONS
+
+        assert set(SBATCH_FORBIDDEN_OPTIONS) == set(FORBIDDEN_OPTIONS)
+
+    @pytest.mark.parametrize(
+        "argument",
+        ["--time=10", "-N2", "--ui=0", "--uid=0", "--gi", "--wra=id", "--comm=x", "--", "10", "--x\ny", "--partition"],
+    )
+    def test_the_server_and_the_agent_agree_on_each_argument(self, argument):
+        from jobbergate_cli.slurm import SbatchRejected, check_sbatch_arguments
+
+        from jobbergate.validation import sbatch_argument_problem
+
+        try:
+            check_sbatch_arguments([argument])
+            agent_refuses = False
+        except SbatchRejected:
+            agent_refuses = True
+        assert (sbatch_argument_problem(argument) is not None) == agent_refuses
+
+    @pytest.mark.django_db
+    @pytest.mark.parametrize("argument", ["--ui=0", "--wrap=id", "--comment=jobbergate:cluster-a:1:0"])
+    def test_a_submission_refuses_them(self, alice, argument):
+        from jobscripts.models import JobScript
+
+        script = JobScript.objects.create(name="s", owner_email=alice.email)
+        body = {"name": "run", "job_script_id": script.pk, "client_id": "cluster-a", "sbatch_arguments": [argument]}
+        assert_refused(alice.client.post("/jobbergate/job-submissions", body, format="json"), 422, "may not be given")
