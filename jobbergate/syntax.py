@@ -97,16 +97,11 @@ def jinja_syntax_problem(filename: str, text: str) -> str | None:
 class _JsonYamlLoader(yaml.SafeLoader):
     """YAML that yields plain JSON values only, nested at most ``JSON_MAX_DEPTH`` levels.
 
-    Unquoted dates and times stay text (YAML 1.1 would make them ``datetime`` objects, which are not JSON);
-    explicit ``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap`` and ``!!pairs`` are refused; nesting is counted
-    while composing, so deep input stops before it can exhaust the stack. Aliases are counted afterwards, by
+    Values JSON cannot hold are refused with the line they are on: dates and times (YAML 1.1 reads an unquoted
+    ``2024-01-31`` as a date), ``!!binary``, ``!!set``, ``!!omap`` and ``!!pairs``. Nesting is counted while
+    composing, so deep input stops before it can exhaust the stack. Aliases are counted afterwards, by
     ``check_json_value``, each time they are used.
     """
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -122,10 +117,16 @@ class _JsonYamlLoader(yaml.SafeLoader):
             self.depth -= 1
 
 
+class _NotJson(yaml.YAMLError):
+    """A YAML value that has no JSON equivalent; the message says which and where."""
+
+
 def _refuse_tag(loader, node):
-    raise yaml.constructor.ConstructorError(
-        None, None, f"{node.tag} values are not JSON; write them as text, numbers, lists or mappings", node.start_mark
-    )
+    line = node.start_mark.line + 1
+    if node.tag.endswith(":timestamp"):
+        raise _NotJson(f"line {line}: a date or time is not a JSON value; quote it ('{node.value}') to keep it as text")
+    kind = node.tag.rsplit(":", 1)[-1]
+    raise _NotJson(f"line {line}: !!{kind} values are not JSON; write text, numbers, lists or mappings")
 
 
 for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
@@ -139,6 +140,8 @@ def load_yaml(text: str, *, what: str, max_bytes: int | None = None):
     """
     try:
         value = yaml.load(text, Loader=_JsonYamlLoader)  # a SafeLoader subclass: no tag builds an object
+    except _NotJson as error:
+        raise JsonValueError(f"{what}, {error}") from None
     except yaml.YAMLError as error:
         raise JsonValueError(f"{what} is not valid YAML: {str(error).splitlines()[0]}") from None
     check_json_value(value, what=what, max_bytes=max_bytes)

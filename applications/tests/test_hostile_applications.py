@@ -125,7 +125,7 @@ def test_an_alias_bomb_fails_in_the_import_command_too(tmp_path):
     [
         (b"  key: !!binary aGVsbG8=\n", "binary"),
         (b"  key: !!set {a, b}\n", "set"),
-        (b"  key: !!timestamp 2001-12-14t21:59:43.10-05:00\n", "timestamp"),
+        (b"  key: !!timestamp 2001-12-14t21:59:43.10-05:00\n", "a date or time is not a JSON value"),
         (b"  key: &self [*self]\n", "nested deeper than 64 levels"),
         (b"  key: .nan\n", "not finite"),
         (b"  key: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested deeper than 64 levels"),
@@ -139,14 +139,16 @@ def test_yaml_that_is_not_plain_json_is_a_clear_422(alice, yaml_text, fragment):
     assert not JobScriptTemplate.objects.exists()
 
 
-def test_unquoted_dates_and_times_stay_the_text_that_was_written(alice):
-    """YAML 1.1 would make them date objects, which JSON cannot hold; the text is what the author meant."""
-    extra = b"  start: 2024-01-31\n  when: 2001-12-14 21:59:43.10 -5\n"
-    config = CONFIG.replace(b"  nodes: 2\n", b"  nodes: 2\n" + extra)
+@pytest.mark.parametrize("value", [b"2024-01-31", b"2001-12-14 21:59:43.10 -5"])
+def test_an_unquoted_date_or_time_is_a_422_that_says_to_quote_it(alice, value):
+    """YAML 1.1 reads them as date objects, which JSON cannot hold (it was a 500); quoted, they are text."""
+    config = CONFIG.replace(b"  nodes: 2\n", b"  nodes: 2\n  start: " + value + b"\n")
     response = put_archive(alice, "dates", tar_gz({**FOLDER, "jobbergate.yaml": config}))
-    assert response.status_code == 201, response.content
-    stored = JobScriptTemplate.objects.get(identifier="dates").template_vars
-    assert stored["start"] == "2024-01-31" and stored["when"] == "2001-12-14 21:59:43.10 -5"
+    assert_refused(response, 422, "line 8: a date or time is not a JSON value; quote it")
+    assert not JobScriptTemplate.objects.exists()
+    quoted = CONFIG.replace(b"  nodes: 2\n", b"  nodes: 2\n  start: '" + value + b"'\n")
+    assert put_archive(alice, "dates", tar_gz({**FOLDER, "jobbergate.yaml": quoted})).status_code == 201
+    assert JobScriptTemplate.objects.get().template_vars["start"] == value.decode()
 
 
 def test_template_vars_over_the_size_limit_are_422_through_the_api(alice, settings):
