@@ -7,7 +7,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
-from jobbergate.choices import Permission
+from jobbergate.choices import AGENT_PERMISSIONS, Permission
 from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
 
 
@@ -96,18 +96,8 @@ def oidc(settings, openid_provider):
 
 @pytest.fixture
 def agent(db):
-    """The agent of cluster-a: a server-issued cluster token with the permissions an agent needs."""
-    return make_persona(
-        "agent-a@example.com",
-        [
-            Permission.SCRIPTS_READ.value,
-            Permission.SUBMISSIONS_READ.value,
-            Permission.SUBMISSIONS_UPDATE.value,
-            Permission.CLUSTERS_UPDATE.value,
-            Permission.CLUSTERS_READ.value,
-        ],
-        client_id="cluster-a",
-    )
+    """The agent of cluster-a: a server-issued cluster token with what an agent needs (as create_api_token gives)."""
+    return make_persona("agent-a@example.com", list(AGENT_PERMISSIONS), client_id="cluster-a")
 
 
 @pytest.fixture

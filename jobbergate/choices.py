@@ -29,3 +29,14 @@ class Permission(models.TextChoices):
     SUBMISSIONS_DELETE = "jobbergate:job-submissions:delete"
     CLUSTERS_READ = "jobbergate:clusters:read"
     CLUSTERS_UPDATE = "jobbergate:clusters:update"
+
+
+# What a cluster agent calls, and so what its token carries unless told otherwise: read the job files
+# (job-scripts:read), read its cluster's pending and active submissions and report on them
+# (job-submissions:read/update) and send the cluster's heartbeat (clusters:update).
+AGENT_PERMISSIONS = (
+    Permission.SCRIPTS_READ.value,
+    Permission.SUBMISSIONS_READ.value,
+    Permission.SUBMISSIONS_UPDATE.value,
+    Permission.CLUSTERS_UPDATE.value,
+)

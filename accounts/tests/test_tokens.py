@@ -23,7 +23,7 @@ from accounts.keys import signing_key
 from accounts.models import ApiToken
 from accounts.principal import principal_for_user
 from accounts.tokens import issue_api_token
-from jobbergate.choices import Permission
+from jobbergate.choices import AGENT_PERMISSIONS, Permission
 
 URL = "/jobbergate/job-script-templates"
 User = get_user_model()
@@ -194,6 +194,29 @@ class TestCommands:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert client.get("/jobbergate/job-submissions/agent/pending").status_code == 200
+
+    def test_a_cluster_token_without_permissions_carries_what_the_agent_calls(self, db):
+        out = StringIO()
+        call_command("create_api_token", "--cluster", "my-cluster", stdout=out)
+        token = out.getvalue().strip().splitlines()[-1]
+        assert claims_of(token)["permissions"] == sorted(AGENT_PERMISSIONS)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert client.put("/jobbergate/clusters/status?interval=30").status_code == 202  # was a 403
+        assert client.get("/jobbergate/job-submissions/agent/pending").status_code == 200
+        assert client.get("/jobbergate/clusters/status").status_code == 403  # not the agent's business
+
+    def test_permissions_given_for_a_cluster_replace_the_agents(self, db):
+        out = StringIO()
+        call_command(
+            "create_api_token", "--cluster", "c", "--permissions", Permission.SUBMISSIONS_READ.value, stdout=out
+        )
+        assert claims_of(out.getvalue().strip().splitlines()[-1])["permissions"] == [Permission.SUBMISSIONS_READ.value]
+
+    def test_a_persons_token_without_permissions_carries_none(self, user):
+        out = StringIO()
+        call_command("create_api_token", "--user", "alice", stdout=out)
+        assert claims_of(out.getvalue().strip().splitlines()[-1])["permissions"] == []
 
     @pytest.mark.parametrize(
         "arguments, message",

@@ -22,6 +22,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from jobbergate import choices
 from jobbergate.choices import Permission
 from jobbergate.testing.personas import USER_PERMISSIONS
 
@@ -32,12 +33,7 @@ AGENT_CLIENT, AGENT_SECRET = "cluster-a", "agent-secret-for-tests-only"
 ADMIN_CLIENT, ADMIN_SECRET = "jobbergate-admin", "admin-secret-for-tests-only"
 # The upstream jobbergate-agent 5.12 sends its client secret in the form body (client_secret_post), not basic auth.
 UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET = "cluster-upstream", "upstream-agent-secret-for-tests-only"
-AGENT_PERMISSIONS = [
-    Permission.SCRIPTS_READ.value,
-    Permission.SUBMISSIONS_READ.value,
-    Permission.SUBMISSIONS_UPDATE.value,
-    Permission.CLUSTERS_UPDATE.value,
-]
+AGENT_PERMISSIONS = list(choices.AGENT_PERMISSIONS)
 ACCOUNTS = {
     "alice": {"email": "alice@example.com", "permissions": USER_PERMISSIONS},
     "bob": {"email": "bob@example.com", "permissions": USER_PERMISSIONS},

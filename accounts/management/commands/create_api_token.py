@@ -1,4 +1,7 @@
-"""``manage.py create_api_token --user NAME --permissions P1,P2 [--expires-in DAYS]``: prints the token last."""
+"""``manage.py create_api_token --user NAME --permissions P1,P2 [--expires-in DAYS]``: prints the token last.
+
+``--cluster NAME`` without ``--permissions`` issues what an agent needs (``AGENT_PERMISSIONS``).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,24 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.tokens import issue_api_token
-from jobbergate.choices import Permission
+from jobbergate.choices import AGENT_PERMISSIONS, Permission
 
 
 class Command(BaseCommand):
     help = (
         "Create a server-issued API token (a JWT) for a user or a cluster agent and print it on the last line. "
         "Example: manage.py create_api_token --user alice@example.com "
-        "--permissions jobbergate:job-scripts:read,jobbergate:job-scripts:create --expires-in 30"
+        "--permissions jobbergate:job-scripts:read,jobbergate:job-scripts:create --expires-in 30; "
+        "manage.py create_api_token --cluster my-cluster (an agent's token)"
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--user", help="Username or e-mail of an existing user (not needed with --cluster).")
         parser.add_argument(
             "--permissions",
-            default="",
-            help=f"Comma-separated permission strings, e.g. {Permission.ADMIN.value}.",
+            default=None,
+            help=f"Comma-separated permission strings, e.g. {Permission.ADMIN.value}. Default: none for --user; "
+            f"for --cluster, what an agent needs ({','.join(AGENT_PERMISSIONS)}).",
         )
         parser.add_argument("--expires-in", type=int, default=None, metavar="DAYS", help="Lifetime in days.")
         parser.add_argument("--name", default="", help="What the token is for.")
@@ -38,7 +43,10 @@ class Command(BaseCommand):
             user = cluster_account(options["cluster"])
         else:
             raise CommandError("Give --user NAME, or --cluster NAME for an agent's token.")
-        permissions = parse_permissions(options["permissions"])
+        if options["permissions"] is None:
+            permissions = list(AGENT_PERMISSIONS) if options["cluster"] else []
+        else:
+            permissions = parse_permissions(options["permissions"])
         days = options["expires_in"]
         if days is not None and days < 1:
             raise CommandError("--expires-in must be at least 1 day.")
@@ -70,7 +78,7 @@ def find_user(name: str, *, need_email: bool = True):
     user_model = get_user_model()
     matches = list(user_model.objects.filter(Q(username=name) | Q(email__iexact=name))[:2])
     if not matches:
-        raise CommandError(f"There is no user {name!r}: create it first (manage.py createsuperuser or the admin).")
+        raise CommandError(f"There is no user {name!r}: create it first (manage.py create_user EMAIL, or the admin).")
     if len(matches) > 1:
         raise CommandError(f"{name!r} matches more than one user: give the username.")
     if need_email and not matches[0].email:
