@@ -19,6 +19,22 @@ def validate_identifier(value: str | None) -> None:
         raise ValidationError(problem)
 
 
+def validate_json_object(value) -> None:
+    """``template_vars`` and the runtime config are JSON objects (mappings), as the API requires."""
+    if not isinstance(value, dict):
+        raise ValidationError("This value must be a JSON object ({...}).")
+
+
+def validate_questions(value) -> None:
+    """Typed questions, checked by the one rule the API and uploads use (``applications.questions``)."""
+    from applications.questions import QuestionsError, check_questions
+
+    try:
+        check_questions(value)
+    except QuestionsError as error:
+        raise ValidationError(error.problems) from None
+
+
 def validate_config_json(value) -> None:
     """An application's stored configuration is plain JSON of at most ``APPLICATION_MAX_CONFIG_BYTES``: every
     catalogue listing sends it, so one large value would slow every user's listing."""
@@ -54,7 +70,10 @@ class JobScriptTemplate(Resource):
 
     identifier = models.CharField(max_length=255, unique=True, null=True, blank=True, validators=[validate_identifier])
     template_vars = models.JSONField(
-        default=dict, blank=True, validators=[validate_config_json], help_text="Default values of template variables."
+        default=dict,
+        blank=True,
+        validators=[validate_config_json, validate_json_object],
+        help_text="Default values of template variables.",
     )
     config_source = models.TextField(
         blank=True, default="", help_text="The application's jobbergate.yaml as uploaded with its folder."
@@ -62,7 +81,7 @@ class JobScriptTemplate(Resource):
     questions = models.JSONField(
         default=list,
         blank=True,
-        validators=[validate_config_json],
+        validators=[validate_config_json, validate_questions],
         help_text="Typed questions declared in jobbergate.yaml (questions:).",
     )
 
@@ -96,7 +115,7 @@ class WorkflowFile(StoredFile):
 
     parent = models.ForeignKey(JobScriptTemplate, on_delete=models.CASCADE, related_name="workflow_files")
     filename = models.CharField(max_length=255, default="jobbergate.py")
-    runtime_config = models.JSONField(default=dict, blank=True, validators=[validate_config_json])
+    runtime_config = models.JSONField(default=dict, blank=True, validators=[validate_config_json, validate_json_object])
 
     storage_prefix = "workflows"
 

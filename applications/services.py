@@ -11,6 +11,7 @@ from django.db import transaction
 
 from applications.bundle import ApplicationBundle, BundleError, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
+from applications.questions import QuestionsError, check_questions
 from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate import syntax
 from jobbergate.api.exceptions import Conflict, Unprocessable
@@ -145,6 +146,20 @@ def check_uploaded_file(filename: str, content: bytes) -> None:
     problems = source_problems({filename: decode_text(filename, content)})
     if problems:
         raise Unprocessable(problems[0])
+
+
+def stored_questions(template: JobScriptTemplate) -> list[dict]:
+    """The application's questions, checked again as they are read: a row stored before a rule existed (or written
+    around the API) is a clear 422, never a 500."""
+    try:
+        return check_questions(template.questions)
+    except QuestionsError as error:
+        raise Unprocessable(
+            [
+                f"The stored questions of this application are invalid; upload it again: {problem}"
+                for problem in error.problems
+            ]
+        ) from None
 
 
 def files_content_hash(contents: dict[str, bytes]) -> str:

@@ -182,7 +182,7 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     )
     def questions_schema(self, request, pk):
         template = self.get_object()
-        return Response(json_schema(template.questions, title=template.name))
+        return Response(json_schema(services.stored_questions(template), title=template.name))
 
     @extend_schema(
         operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR}

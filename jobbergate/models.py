@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from jobbergate import files
+from jobbergate.validation import display_text_problem
 
 if TYPE_CHECKING:
     from accounts.principal import Principal
+
+
+def validate_visible_text(value: str) -> None:
+    """Names and descriptions are shown to others (``display_text_problem``): for forms such as the admin's."""
+    if value and (problem := display_text_problem(value, what="This text")):
+        raise ValidationError(problem)
 
 
 class ResourceQuerySet(models.QuerySet):
@@ -37,8 +46,10 @@ class PrivateResourceQuerySet(ResourceQuerySet):
 class Resource(models.Model):
     """Fields every resource row carries on the wire: name, owner, archive flag, clone lineage, timestamps."""
 
-    name = models.CharField(max_length=255, db_index=True)
-    description = models.TextField(max_length=255, blank=True, default="")
+    name = models.CharField(max_length=255, db_index=True, validators=[validate_visible_text])
+    description = models.TextField(
+        max_length=255, blank=True, default="", validators=[validate_visible_text, MaxLengthValidator(255)]
+    )
     owner_email = models.CharField(max_length=255, db_index=True)
     is_archived = models.BooleanField(default=False, db_index=True)
     cloned_from = models.ForeignKey(

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from applications.questions import complete_answers
 from applications.rendering import inject_sbatch_params
-from applications.services import check_uploaded_file, files_content_hash, render_templates
+from applications.services import check_uploaded_file, files_content_hash, render_templates, stored_questions
 from jobbergate.api.exceptions import Unprocessable
 from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
@@ -67,11 +67,12 @@ def delete_job_script(*, job_script: JobScript) -> None:
 
 def answers_checked_against_questions(template, param_dict: dict) -> dict:
     """The parameters with question defaults filled in; a 422 with one message per bad field otherwise."""
-    if not template.questions:
+    questions = stored_questions(template)
+    if not questions:
         return param_dict
     wrapped = set(param_dict) == {"data"} and isinstance(param_dict["data"], dict)
     answers = param_dict["data"] if wrapped else param_dict
-    completed, errors = complete_answers(template.questions, answers)
+    completed, errors = complete_answers(questions, answers)
     if errors:
         raise ValidationError({f"param_dict.{name}": messages for name, messages in errors.items()})
     return {"data": completed} if wrapped else completed

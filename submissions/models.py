@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from jobbergate.models import PrivateResourceQuerySet, Resource
+from jobbergate.validation import sbatch_argument_problem
 from submissions.choices import JobSubmissionStatus, SlurmJobState
+
+
+def validate_sbatch_arguments(value) -> None:
+    """A list of sbatch options, by the rule the API and the agent use (``sbatch_argument_problem``)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("sbatch arguments are a JSON list of text, one option each.")
+    for item in value:
+        if problem := sbatch_argument_problem(item):
+            raise ValidationError(problem)
 
 
 class JobSubmission(Resource):
@@ -28,7 +39,7 @@ class JobSubmission(Resource):
     )
     slurm_job_info = models.TextField(null=True, blank=True)
     report_message = models.TextField(null=True, blank=True)
-    sbatch_arguments = models.JSONField(default=list, blank=True)
+    sbatch_arguments = models.JSONField(default=list, blank=True, validators=[validate_sbatch_arguments])
 
     objects = PrivateResourceQuerySet.as_manager()
 
