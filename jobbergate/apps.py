@@ -6,3 +6,10 @@ class JobbergateConfig(AppConfig):
 
     name = "jobbergate"
     verbose_name = "Jobbergate"
+
+    def ready(self) -> None:
+        from django.contrib.staticfiles.storage import staticfiles_storage
+
+        warn = getattr(staticfiles_storage, "warn_if_not_collected", None)
+        if warn is not None:
+            warn()

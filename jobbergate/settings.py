@@ -132,7 +132,7 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(FILE_STORAGE_DIR), "file_permissions_mode": 0o600},
     },
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "jobbergate.staticfiles.StaticFilesStorage"},
 }
 
 # Uploads: one limit for a single file, enforced by the API with a 413.
