@@ -6,10 +6,3 @@ class JobbergateConfig(AppConfig):
 
     name = "jobbergate"
     verbose_name = "Jobbergate"
-
-    def ready(self) -> None:
-        from django.contrib.staticfiles.storage import staticfiles_storage
-
-        warn = getattr(staticfiles_storage, "warn_if_not_collected", None)
-        if warn is not None:
-            warn()
