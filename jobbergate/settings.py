@@ -238,6 +238,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobbergate.api.schema.add_summaries",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "FileTypeEnum": "jobbergate.choices.FileType",
         "SubmissionStatusEnum": "submissions.choices.JobSubmissionStatus",

@@ -48,3 +48,14 @@ def test_the_docs_pages_load_their_assets_locally(client, path, marker):
 
 def test_the_schema_validates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.json"))
+
+
+@pytest.mark.django_db
+def test_every_operation_has_a_summary_that_reads_as_a_sentence(client):
+    """ReDoc and Swagger UI head each operation with its summary; without one they show the operation id."""
+    schema = client.get("/jobbergate/openapi.json").json()
+    operations = [op for path in schema["paths"].values() for op in path.values() if isinstance(op, dict)]
+    assert operations
+    missing = [op["operationId"] for op in operations if not op.get("summary")]
+    assert not missing, f"add a sentence to jobbergate/api/schema.py SUMMARIES for {missing}"
+    assert all(" " in op["summary"] and op["summary"] != op["operationId"] for op in operations)
