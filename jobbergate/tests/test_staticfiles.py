@@ -17,6 +17,7 @@ def test_pages_render_when_static_files_were_never_collected(settings, tmp_path,
         "staticfiles": {"BACKEND": "jobbergate.staticfiles.StaticFilesStorage"},
     }
     from django.contrib.staticfiles.storage import staticfiles_storage  # rebuilt for the new settings by Django
+
     browser = Client()
     browser.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-a-test"))
     for path in ("/admin/login/", "/admin/", "/jobbergate/docs", "/jobbergate/redoc"):
