@@ -85,12 +85,13 @@ class Context:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--json", "--raw", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option("--full", is_flag=True, help="Show every field.")
-@click.option("--verbose", is_flag=True, help="Show tracebacks and details of failures.")
+@click.option("--json/--no-json", "--raw/--no-raw", "as_json", default=False, help="Print JSON instead of tables.")
+@click.option("--full/--no-full", default=False, help="Show every field.")
+@click.option("--verbose/--no-verbose", default=False, help="Show tracebacks and details of failures.")
 @click.option("--token", envvar="JOBBERGATE_TOKEN", help="Access token (e.g. a server-issued one).")
 @click.option("--base-url", help="The API's base URL (BASE_API_URL), e.g. http://127.0.0.1:8000.")
 @click.version_option(__version__, prog_name="jobbergate")
+@click.option("--no-version", is_flag=True, hidden=True, expose_value=False, help="Upstream's no-op.")
 @click.pass_context
 def cli(ctx, as_json, full, verbose, token, base_url):
     """Jobbergate: applications, job scripts and Slurm job submissions, from the terminal.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command
+from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
 
 PATH = "job-script-templates"
 COLUMNS = ["id", "name", "identifier", "owner_email", "description"]
@@ -33,8 +33,8 @@ applications.add_command(
         PATH,
         columns=[*COLUMNS, "template_vars", "template_files", "workflow_files"],
         noun="application",
-        example="jobbergate applications get-one --id hello-serial",
-        key_help="Its id or identifier.",
+        example="jobbergate applications get-one hello-serial",
+        by_identifier=True,
     )
 )
 
@@ -77,19 +77,24 @@ def create(obj, name, identifier, application_path, description):
 
 @applications.command(
     help="Change an application's name, identifier or description, or replace its files from a folder.\n\n"
-    "Example: jobbergate applications update --id hello --application-path ./hello"
+    "Example: jobbergate applications update hello --application-path ./hello"
 )
-@click.option("--id", "-i", "key", required=True, help="Its id or identifier.")
-@click.option("--name", "-n")
+@selected("application", by_identifier=True)
+@click.option("--name", "-n", "--application-name", "name", help="A new name.")
 @click.option("--update-identifier", "identifier", help="A new identifier.")
-@click.option("--application-desc", "description")
+@click.option("--application-desc", "description", help="A new description.")
 @click.option("--application-path", "-a", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--is-archived/--no-is-archived", default=None, help="Archive it (hidden from lists) or bring it back.")
 @click.pass_obj
-def update(obj, key, name, identifier, description, application_path):
+def update(obj, key, name, identifier, description, application_path, is_archived):
     from jobbergate_cli.folders import FolderError
     from jobbergate_cli.output import emit
 
-    fields = {k: v for k, v in (("name", name), ("identifier", identifier), ("description", description)) if v}
+    fields: dict[str, object] = {
+        k: v for k, v in (("name", name), ("identifier", identifier), ("description", description)) if v
+    }
+    if is_archived is not None:
+        fields["is_archived"] = is_archived
     row = obj.client.json("PUT", f"{PATH}/{key}", json=fields) if fields else None
     if application_path:
         try:
@@ -97,14 +102,16 @@ def update(obj, key, name, identifier, description, application_path):
         except FolderError as error:
             raise click.UsageError(str(error)) from None
     if row is None:
-        raise click.UsageError("Nothing to change: give --name, --update-identifier, --application-desc or a path.")
+        raise click.UsageError(
+            "Nothing to change: give --name, --update-identifier, --application-desc, --is-archived or a path."
+        )
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Updated application")
 
 
 @applications.command(
-    help="Delete an application (its job scripts stay).\n\nExample: jobbergate applications delete --id hello"
+    help="Delete an application (its job scripts stay).\n\nExample: jobbergate applications delete hello"
 )
-@click.option("--id", "-i", "key", required=True, help="Its id or identifier.")
+@selected("application", by_identifier=True)
 @click.pass_obj
 def delete(obj, key):
     obj.client.json("DELETE", f"{PATH}/{key}")
@@ -113,16 +120,26 @@ def delete(obj, key):
 
 @applications.command(
     help="Copy an application with its files; you own the copy.\n\n"
-    "Example: jobbergate applications clone --id hello --identifier my-hello"
+    "Example: jobbergate applications clone hello --application-identifier my-hello"
 )
-@click.option("--id", "-i", "key", required=True, help="Its id or identifier.")
-@click.option("--name", "-n")
-@click.option("--identifier", help="Identifier of the copy (none by default).")
+@click.argument("positional", metavar="[ID_OR_IDENTIFIER]", required=False)
+@click.option("--id", "-i", "key", help="The application's id or identifier (or give it as the argument).")
+@click.option(
+    "--identifier",
+    help="The application's identifier; next to --id or the argument it names the copy, as before "
+    "--application-identifier existed.",
+)
+@click.option("--name", "-n", "--application-name", "name", help="Name of the copy (the original's by default).")
+@click.option("--application-identifier", "new_identifier", help="Identifier of the copy (none by default).")
+@click.option("--application-desc", "description", help="Description of the copy (the original's by default).")
 @click.pass_obj
-def clone(obj, key, name, identifier):
+def clone(obj, positional, key, identifier, name, new_identifier, description):
     from jobbergate_cli.output import emit
 
-    fields = {k: v for k, v in (("name", name), ("identifier", identifier)) if v}
+    if identifier is not None and (positional or key) and new_identifier is None:
+        new_identifier, identifier = identifier, None
+    key = one_of({"ID_OR_IDENTIFIER": positional, "--id": key, "--identifier": identifier})
+    fields = {k: v for k, v in (("name", name), ("identifier", new_identifier), ("description", description)) if v}
     row = obj.client.json("POST", f"{PATH}/clone/{key}", json=fields)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned application")
 
@@ -130,9 +147,9 @@ def clone(obj, key, name, identifier):
 @applications.command(
     "download-files",
     help="Download an application's folder (jobbergate.yaml, jobbergate.py, templates/).\n\n"
-    "Example: jobbergate applications download-files --id hello --destination ./hello",
+    "Example: jobbergate applications download-files hello --destination ./hello",
 )
-@click.option("--id", "-i", "key", required=True, help="Its id or identifier.")
+@selected("application", by_identifier=True)
 @click.option("--destination", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.pass_obj
 def download_files(obj, key, destination):

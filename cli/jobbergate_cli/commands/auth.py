@@ -46,14 +46,24 @@ def logout(obj):
 )
 @click.option("--decode", is_flag=True, help="Print the token's claims as JSON.")
 @click.option("--header", is_flag=True, help="Print an Authorization header line.")
+@click.option("--prefix", is_flag=True, help="Print it after 'Bearer '.")
+@click.option("--refresh/--no-refresh", default=False, help="The cached refresh token instead of the access token.")
+@click.option("--plain/--no-plain", default=True, help="Accepted as upstream has it; the token is always plain text.")
 @click.pass_obj
-def show_token(obj, decode, header):
-    from jobbergate_cli.tokens import access_token, claims
+def show_token(obj, decode, header, prefix, refresh, plain):
+    from jobbergate_cli.tokens import SignInError, access_token, cached_token, claims
 
-    token = access_token(obj.settings)
+    if refresh:
+        token = cached_token(obj.settings, "refresh")
+        if not token:
+            raise SignInError("There is no cached refresh token: run jobbergate login")
+    else:
+        token = access_token(obj.settings)
     if decode:
         click.echo(json.dumps(claims(token), indent=2))
     elif header:
         click.echo(f"Authorization: Bearer {token}")
+    elif prefix:
+        click.echo(f"Bearer {token}")
     else:
         click.echo(token)

@@ -13,13 +13,21 @@ import click
     "application while writing it). Asks its questions like create.\n\n"
     "Example: jobbergate job-scripts create-locally --application-path examples/hello-serial --fast --output-path out",
 )
+@click.argument(
+    "positional", metavar="[APPLICATION_PATH]", required=False, type=click.Path(file_okay=False, path_type=Path)
+)
 @click.option(
     "--application-path",
     "-a",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
+    help="The application folder, with jobbergate.yaml (or give it as the argument; default: this folder).",
+)
+@click.option(
+    "--name",
+    default="job_script",
     show_default=True,
-    help="The application folder (with jobbergate.yaml).",
+    help="The job script's name, as upstream takes it; the files are named after their templates, as upstream "
+    "names them by default.",
 )
 @click.option(
     "--output-path",
@@ -33,11 +41,14 @@ import click
 @click.option("--param-file", type=click.Path(dir_okay=False, path_type=Path), help="Answers (JSON or YAML).")
 @click.option("--fast", "-f", is_flag=True, help="Take the default answers without asking.")
 @click.pass_obj
-def create_locally(obj, application_path, output_path, sbatch_params, param_file, fast):
+def create_locally(obj, positional, application_path, name, output_path, sbatch_params, param_file, fast):
     from jobbergate_cli.local import LocalApplication, LocalError, render
     from jobbergate_cli.output import table
     from jobbergate_cli.questions import ParamFileError, ask, load_param_file
 
+    if positional is not None and application_path is not None:
+        raise click.UsageError("Give the application folder once: as the argument or with --application-path.")
+    application_path = positional or application_path or Path(".")
     try:
         given = load_param_file(param_file)
         application = LocalApplication.read(application_path)

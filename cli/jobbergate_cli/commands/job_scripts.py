@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command
+from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
 
 PATH = "job-scripts"
 COLUMNS = ["id", "name", "parent_template_id", "owner_email", "description"]
@@ -24,10 +24,11 @@ job_scripts.add_command(
         title="job scripts",
         example="jobbergate job-scripts list --user",
         extra_options=[click.option("--from-application-id", "from_job_script_template_id", type=int)],
+        all_means_everyones=True,
     )
 )
 job_scripts.add_command(
-    get_command(PATH, columns=[*COLUMNS, "files"], noun="job script", example="jobbergate job-scripts get-one --id 7")
+    get_command(PATH, columns=[*COLUMNS, "files"], noun="job script", example="jobbergate job-scripts get-one 7")
 )
 
 
@@ -48,7 +49,9 @@ def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
     "defaults with --fast), and optionally submit it.\n\n"
     "Example: jobbergate job-scripts create hello-serial --name run1 --fast --submit --cluster-name cluster-a"
 )
-@click.argument("application")
+@click.argument("application", metavar="[APPLICATION]", required=False)
+@click.option("--application-id", "-i", type=int, help="The application's id (or give it as the argument).")
+@click.option("--application-identifier", help="The application's identifier (or give it as the argument).")
 @click.option("--name", "-n", help="Name of the job script (default: the application's).")
 @click.option("--description")
 @click.option("--sbatch-params", multiple=True, help="An sbatch option for the script, e.g. --time=10 (repeatable).")
@@ -76,6 +79,8 @@ def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
 def create(
     obj,
     application,
+    application_id,
+    application_identifier,
     name,
     description,
     sbatch_params,
@@ -91,6 +96,13 @@ def create(
     from jobbergate_cli.output import emit, table
     from jobbergate_cli.questions import ParamFileError, ask, load_param_file
 
+    application = one_of(
+        {
+            "APPLICATION": application,
+            "--application-id": application_id,
+            "--application-identifier": application_identifier,
+        }
+    )
     if not submit and (on_site is not None or cluster_name or execution_directory or wait):
         raise click.UsageError("--on-site, --cluster-name, --execution-directory and --wait go with --submit")
     try:
@@ -149,13 +161,25 @@ def create(
     help="Create a job script from files you wrote: one entrypoint and supporting files.\n\n"
     "Example: jobbergate job-scripts create-stand-alone run.sh --name run --supporting-file input.txt",
 )
-@click.argument("entrypoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "entrypoint",
+    metavar="[JOB_SCRIPT_PATH]",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--job-script-path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The entrypoint (or give it as the argument).",
+)
 @click.option("--name", "-n", required=True)
 @click.option("--description")
 @click.option("--supporting-file", "-s", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
-def create_stand_alone(obj, entrypoint, name, description, supporting_file):
+def create_stand_alone(obj, entrypoint, job_script_path, name, description, supporting_file):
     from jobbergate_cli.output import emit
+
+    entrypoint = one_of({"JOB_SCRIPT_PATH": entrypoint, "--job-script-path": job_script_path})
 
     row = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
     for path, file_type in [(entrypoint, "ENTRYPOINT"), *((path, "SUPPORT") for path in supporting_file)]:
@@ -166,24 +190,33 @@ def create_stand_alone(obj, entrypoint, name, description, supporting_file):
 
 
 @job_scripts.command(
-    "show-files", help="Print the files of a job script.\n\nExample: jobbergate job-scripts show-files --id 7"
+    "show-files", help="Print the files of a job script.\n\nExample: jobbergate job-scripts show-files 7 --plain"
 )
-@click.option("--id", "-i", "key", required=True, type=int)
+@selected("job script")
+@click.option(
+    "--plain/--no-plain",
+    default=False,
+    help="Headers as '# NAME' comment lines (upstream's plain text) instead of '==> NAME (TYPE) <=='.",
+)
 @click.pass_obj
-def show_files(obj, key):
+def show_files(obj, key, plain):
     from jobbergate_cli.folders import job_file_path
 
     for row in obj.client.get(f"{PATH}/{key}")["files"]:
         text = obj.client.request("GET", job_file_path(key, row["filename"])).text
-        click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
+        if plain:
+            entrypoint = "\n# This is the main job script file" if row["file_type"] == "ENTRYPOINT" else ""
+            click.echo(f"\n# {row['filename']}{entrypoint}")
+        else:
+            click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
         click.echo(text)
 
 
 @job_scripts.command(
     "download-files",
-    help="Write the files of a job script into a folder.\n\nExample: jobbergate job-scripts download-files --id 7",
+    help="Write the files of a job script into a folder.\n\nExample: jobbergate job-scripts download-files 7",
 )
-@click.option("--id", "-i", "key", required=True, type=int)
+@selected("job script")
 @click.option("--destination", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.pass_obj
 def download_files(obj, key, destination):
@@ -202,39 +235,42 @@ def write_files(obj, key: int, destination: Path) -> None:
 
 
 @job_scripts.command(
-    help="Rename or describe a job script.\n\nExample: jobbergate job-scripts update --id 7 --name run2"
+    help="Rename, describe or archive a job script.\n\nExample: jobbergate job-scripts update 7 --name run2"
 )
-@click.option("--id", "-i", "key", required=True, type=int)
+@selected("job script")
 @click.option("--name", "-n")
 @click.option("--description")
+@click.option("--is-archived/--no-is-archived", default=None, help="Archive it (hidden from lists) or bring it back.")
 @click.pass_obj
-def update(obj, key, name, description):
+def update(obj, key, name, description, is_archived):
     from jobbergate_cli.output import emit
 
-    fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    fields = {
+        k: v for k, v in (("name", name), ("description", description), ("is_archived", is_archived)) if v is not None
+    }
     if not fields:
-        raise click.UsageError("Nothing to change: give --name or --description.")
+        raise click.UsageError("Nothing to change: give --name, --description or --is-archived.")
     emit(obj.client.json("PUT", f"{PATH}/{key}", json=fields), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
-@job_scripts.command(help="Delete a job script.\n\nExample: jobbergate job-scripts delete --id 7")
-@click.option("--id", "-i", "key", required=True, type=int)
+@job_scripts.command(help="Delete a job script.\n\nExample: jobbergate job-scripts delete 7")
+@selected("job script")
 @click.pass_obj
 def delete(obj, key):
     obj.client.json("DELETE", f"{PATH}/{key}")
     click.echo(f"Deleted job script {key}.", err=True)
 
 
-@job_scripts.command(
-    help="Copy a job script with its files.\n\nExample: jobbergate job-scripts clone --id 7 --name copy"
-)
-@click.option("--id", "-i", "key", required=True, type=int)
-@click.option("--name", "-n")
+@job_scripts.command(help="Copy a job script with its files.\n\nExample: jobbergate job-scripts clone 7 --name copy")
+@selected("job script")
+@click.option("--name", "-n", help="Name of the copy (the original's by default).")
+@click.option("--description", help="Description of the copy (the original's by default).")
 @click.pass_obj
-def clone(obj, key, name):
+def clone(obj, key, name, description):
     from jobbergate_cli.output import emit
 
-    row = obj.client.json("POST", f"{PATH}/clone/{key}", json={"name": name} if name else {})
+    fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    row = obj.client.json("POST", f"{PATH}/clone/{key}", json=fields)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned job script")
 
 

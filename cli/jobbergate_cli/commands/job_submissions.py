@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command
+from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
 
 PATH = "job-submissions"
 COLUMNS = ["id", "name", "status", "slurm_job_id", "slurm_job_state", "client_id", "job_script_id"]
@@ -32,6 +33,7 @@ job_submissions.add_command(
             ),
             click.option("--from-job-script-id", "from_job_script_id", type=int),
         ],
+        all_means_everyones=True,
     )
 )
 job_submissions.add_command(
@@ -39,7 +41,7 @@ job_submissions.add_command(
         PATH,
         columns=[*COLUMNS, "execution_directory", "report_message", "sbatch_arguments"],
         noun="job submission",
-        example="jobbergate job-submissions get-one --id 12",
+        example="jobbergate job-submissions get-one 12",
     )
 )
 
@@ -49,6 +51,7 @@ def submit_job_script(
     job_script_id: int,
     *,
     name: str,
+    description: str | None = None,
     cluster: str | None,
     execution_directory: str | None,
     sbatch_arguments: tuple[str, ...] = (),
@@ -63,6 +66,7 @@ def submit_job_script(
         raise click.UsageError("Name the cluster: --cluster-name, or DEFAULT_CLUSTER_NAME.")
     body = {
         "name": name,
+        "description": description or "",
         "job_script_id": job_script_id,
         "client_id": cluster,
         "execution_directory": execution_directory,
@@ -93,21 +97,42 @@ ON_SITE_HELP = (
     "elsewhere the cluster's agent submits it.\n\n"
     "Example: jobbergate job-submissions create --job-script-id 7 --name run --cluster-name cluster-a --wait"
 )
-@click.option("--job-script-id", "-i", required=True, type=int)
+@click.argument("positional", metavar="[JOB_SCRIPT_ID]", required=False, type=int)
+@click.option("--job-script-id", "-i", type=int, help="The job script (or give it as the argument).")
 @click.option("--name", "-n", required=True)
+@click.option("--description")
 @click.option("--cluster-name", help="The cluster (DEFAULT_CLUSTER_NAME).")
 @click.option(
     "--execution-directory", help="Where the job runs on the cluster (on site: default this folder, files go there)."
 )
 @click.option("--sbatch-arguments", "-s", multiple=True, help="Extra sbatch options, e.g. --time=10 (repeatable).")
 @click.option("--on-site/--no-on-site", "on_site", default=None, help=ON_SITE_HELP)
+@click.option("--download/--no-download", default=False, help="Also write the job script's files into this folder.")
 @click.option("--wait", is_flag=True, help="Wait until the job has ended; exit 0 only when it ended DONE.")
 @click.pass_obj
-def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_arguments, on_site, wait):
+def create(
+    obj,
+    positional,
+    job_script_id,
+    name,
+    description,
+    cluster_name,
+    execution_directory,
+    sbatch_arguments,
+    on_site,
+    download,
+    wait,
+):
+    job_script_id = one_of({"JOB_SCRIPT_ID": positional, "--job-script-id": job_script_id})
+    if download:
+        from jobbergate_cli.commands.job_scripts import write_files
+
+        write_files(obj, job_script_id, Path("."))
     row = submit_job_script(
         obj,
         job_script_id,
         name=name,
+        description=description,
         cluster=cluster_name,
         execution_directory=execution_directory,
         sbatch_arguments=sbatch_arguments,
@@ -118,9 +143,9 @@ def create(obj, job_script_id, name, cluster_name, execution_directory, sbatch_a
 
 
 @job_submissions.command(
-    help="Cancel a submission (CREATED or SUBMITTED).\n\nExample: jobbergate job-submissions cancel --id 12"
+    help="Cancel a submission (CREATED or SUBMITTED).\n\nExample: jobbergate job-submissions cancel 12"
 )
-@click.option("--id", "-i", "key", required=True, type=int)
+@selected("job submission")
 @click.pass_obj
 def cancel(obj, key):
     from jobbergate_cli.output import emit
@@ -128,8 +153,8 @@ def cancel(obj, key):
     emit(obj.client.json("PUT", f"{PATH}/cancel/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
-@job_submissions.command(help="Submit the same job script again.\n\nExample: jobbergate job-submissions clone --id 12")
-@click.option("--id", "-i", "key", required=True, type=int)
+@job_submissions.command(help="Submit the same job script again.\n\nExample: jobbergate job-submissions clone 12")
+@selected("job submission")
 @click.pass_obj
 def clone(obj, key):
     from jobbergate_cli.output import emit
@@ -137,8 +162,8 @@ def clone(obj, key):
     emit(obj.client.json("POST", f"{PATH}/clone/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
-@job_submissions.command(help="Delete a submission.\n\nExample: jobbergate job-submissions delete --id 12")
-@click.option("--id", "-i", "key", required=True, type=int)
+@job_submissions.command(help="Delete a submission.\n\nExample: jobbergate job-submissions delete 12")
+@selected("job submission")
 @click.pass_obj
 def delete(obj, key):
     obj.client.json("DELETE", f"{PATH}/{key}")

@@ -1,47 +1,108 @@
-"""Pieces every resource's commands are built from: list options, and list/get commands for a resource path."""
+"""Pieces every resource's commands are built from: list options, the row a command acts on, list/get commands."""
 
 from __future__ import annotations
 
+import functools
+
 import click
 
+SORT_ORDERS = ["ascending", "descending", "unsorted"]
 
-def list_command(path: str, *, columns: list[str], title: str, example: str, extra_options=()):
-    """``list``: the list conventions of the API as options, one table (or JSON) out."""
+
+def one_of(given: dict[str, object]) -> object:
+    """The single value given among alternative spellings of one thing (``{"--id": 7, "ID": None}`` -> 7)."""
+    present = [value for value in given.values() if value is not None]
+    if len(present) != 1:
+        raise click.UsageError(f"Give exactly one of: {', '.join(given)}.")
+    return present[0]
+
+
+def selected(noun: str, *, by_identifier: bool = False):
+    """The row a command acts on, passed to it as ``key``, named any way the upstream CLI allows: a positional
+    argument, ``--id``/``-i``, or (applications) ``--identifier``; exactly one of them."""
+    key_type = str if by_identifier else int
+    metavar = "ID_OR_IDENTIFIER" if by_identifier else "ID"
+
+    def decorate(function):
+        @functools.wraps(function)
+        def command(*args, selected_positional=None, selected_id=None, selected_identifier=None, **kwargs):
+            given = {metavar: selected_positional, "--id": selected_id}
+            if by_identifier:
+                given["--identifier"] = selected_identifier
+            return function(*args, key=one_of(given), **kwargs)
+
+        options = [
+            click.argument("selected_positional", metavar=f"[{metavar}]", required=False, type=key_type),
+            click.option(
+                "--id",
+                "-i",
+                "selected_id",
+                type=key_type,
+                help=f"The {noun}'s {'id or identifier' if by_identifier else 'id'} (or give it as the argument).",
+            ),
+        ]
+        if by_identifier:
+            options.append(click.option("--identifier", "selected_identifier", help=f"The {noun}'s identifier."))
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def list_command(
+    path: str, *, columns: list[str], title: str, example: str, extra_options=(), all_means_everyones: bool = False
+):
+    """``list``: the list conventions of the API as options, one table (or JSON) out. ``all_means_everyones``
+    adds upstream's ``--all`` (also what others own; here that is already the default, ``--user`` narrows)."""
 
     @click.command("list", help=f"List {title}.\n\nExample: {example}")
     @click.option("--search", help="Terms matched against names, descriptions and owners.")
     @click.option("--sort-field", help="Field to sort by.")
-    @click.option("--sort-order", type=click.Choice(["ascending", "descending"]), default="ascending")
+    @click.option(
+        "--sort-order",
+        type=click.Choice(SORT_ORDERS, case_sensitive=False),
+        default="ascending",
+        help="unsorted leaves the server's order.",
+    )
     @click.option("--user", "user_only", is_flag=True, help="Only what you own.")
     @click.option("--include-archived", is_flag=True)
-    @click.option("--page", type=click.IntRange(min=1), default=1)
-    @click.option("--size", type=click.IntRange(1, 100), default=50)
+    @click.option("--page", "-p", type=click.IntRange(min=1), default=1)
+    @click.option("--size", "-s", type=click.IntRange(1, 100), default=50)
     @click.pass_obj
     def command(obj, search, sort_field, sort_order, user_only, include_archived, page, size, **extra):
+        if extra.pop("everyones", False) and user_only:
+            raise click.UsageError("--all and --user contradict each other.")
         params = {
             "search": search,
             "sort_field": sort_field,
-            "sort_ascending": str(sort_order == "ascending").lower(),
             "user_only": str(user_only).lower(),
             "include_archived": str(include_archived).lower(),
             "page": page,
             "size": size,
             **{key: value for key, value in extra.items() if value not in (None, False)},
         }
+        if sort_order.lower() != "unsorted":
+            params["sort_ascending"] = str(sort_order.lower() == "ascending").lower()
         from jobbergate_cli.output import emit
 
         emit(obj.client.get(path, **params), as_json=obj.as_json, columns=columns, full=obj.full)
 
+    if all_means_everyones:
+        extra_options = [
+            *extra_options,
+            click.option("--all", "everyones", is_flag=True, help=f"Also {title} others own (the default here)."),
+        ]
     for option in reversed(extra_options):
         command = option(command)
     return command
 
 
-def get_command(path: str, *, columns: list[str], noun: str, example: str, key_help: str = "Its id."):
+def get_command(path: str, *, columns: list[str], noun: str, example: str, by_identifier: bool = False):
     """``get-one``: one row by id (or identifier where the resource has one)."""
 
     @click.command("get-one", help=f"Show one {noun}.\n\nExample: {example}")
-    @click.option("--id", "-i", "key", required=True, help=key_help)
+    @selected(noun, by_identifier=by_identifier)
     @click.pass_obj
     def command(obj, key):
         from jobbergate_cli.output import emit
