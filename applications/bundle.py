@@ -66,6 +66,7 @@ class ApplicationBundle:
     workflow: bytes | None = None
     questions: list[dict[str, Any]] = field(default_factory=list)
     config_source: bytes = b""
+    skipped: list[str] = field(default_factory=list)  # files of the folder that are not part of the application
 
     @property
     def entrypoint(self) -> str:
@@ -269,11 +270,17 @@ def check_bundle(
     problems: list[str] = []
     runtime_config = dict(config["jobbergate_config"])
     templates = {
-        name[len(TEMPLATES_DIR) :]: content for name, content in files.items() if name.startswith(TEMPLATES_DIR)
+        name[len(TEMPLATES_DIR) :]: content
+        for name, content in files.items()
+        if name.startswith(TEMPLATES_DIR) and not is_ignored(name)
     }
-    others = sorted(set(files) - {CONFIG_FILE, WORKFLOW_FILE} - {TEMPLATES_DIR + name for name in templates})
-    if others:
-        problems.append(f"files outside templates/ are not part of an application: {', '.join(others[:5])}")
+    # What else a real folder holds (a README, example inputs, outputs) is skipped and named; hidden files, VCS
+    # folders and caches are skipped without a word. All of it was read under the same limits as the rest.
+    skipped = sorted(
+        name
+        for name in set(files) - {CONFIG_FILE, WORKFLOW_FILE} - {TEMPLATES_DIR + name for name in templates}
+        if not is_ignored(name)
+    )
     if not templates:
         problems.append("templates/ holds no template")
     sources: dict[str, str] = {}
@@ -316,6 +323,7 @@ def check_bundle(
         workflow=workflow,
         questions=questions,
         config_source=files[CONFIG_FILE],
+        skipped=skipped,
     )
 
 
@@ -361,9 +369,9 @@ def read_folder(path, limits: BundleLimits) -> dict[str, bytes]:
     root = Path(path)
     collector = _Collector(limits)
     for directory, subdirectories, filenames in os.walk(root, followlinks=False):
-        subdirectories[:] = sorted(name for name in subdirectories if name not in IGNORED_NAMES)
+        subdirectories[:] = sorted(name for name in subdirectories if not is_ignored(name))
         for name in sorted(filenames):
-            if name in IGNORED_NAMES or name.endswith(".pyc"):
+            if is_ignored(name):
                 continue
             full = Path(directory) / name
             relative = full.relative_to(root).as_posix()
@@ -380,3 +388,10 @@ def read_folder(path, limits: BundleLimits) -> dict[str, bytes]:
 
 
 IGNORED_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"})
+
+
+def is_ignored(path: str) -> bool:
+    """Hidden files and folders (``.git``, ``.DS_Store``...), ``__pycache__`` and ``*.pyc``: never part of an
+    application, skipped without a word."""
+    parts = path.split("/")
+    return any(part.startswith(".") or part in IGNORED_NAMES for part in parts) or path.endswith(".pyc")

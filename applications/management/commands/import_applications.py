@@ -81,6 +81,8 @@ def import_application(path: Path, *, owner: str | None, dry_run: bool = False) 
     if existing is None and not owner:
         return ImportResult(identifier, "failed", "--owner is required to create applications")
     summary = f"{len(bundle.templates)} templates"
+    if bundle.skipped:
+        summary += f"; skipped (not part of an application): {', '.join(bundle.skipped)}"
     if dry_run:
         return ImportResult(identifier, "would update" if existing else "would create", summary)
     _, created = services.upsert_application(
