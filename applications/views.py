@@ -24,8 +24,9 @@ from applications.serializers import (
     TemplateFileSerializer,
     WorkflowFileSerializer,
 )
-from jobbergate.api.exceptions import BadRequest, Unprocessable
+from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
 from jobbergate.api.parsers import load_json
+from jobbergate.api.query import query_bool
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.throttling import heavy_request
@@ -38,6 +39,18 @@ from jobbergate.api.viewsets import (
     upload_from_request,
 )
 from jobbergate.validation import check_identifier, check_relative_path
+
+
+class ApplicationUploadSerializer(JobScriptTemplateSerializer):
+    skipped_files = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Files of the folder that are not part of the application (not in templates/), skipped.",
+    )
+
+    class Meta(JobScriptTemplateSerializer.Meta):
+        fields = (*JobScriptTemplateSerializer.Meta.fields, "skipped_files")
+
 
 FOLDER_UPLOAD_REQUEST = inline_serializer("ApplicationFolderUpload", {"archive": serializers.FileField(required=False)})
 WORKFLOW_UPLOAD_REQUEST = inline_serializer(
@@ -55,21 +68,28 @@ class ApplicationFolderViews:
         parameters=[
             OpenApiParameter("name", str, description="Name of the application (default: kept, or the identifier)."),
             OpenApiParameter("description", str, description="Description of the application."),
+            OpenApiParameter(
+                "create_only",
+                bool,
+                description="Only create: when the application `{id}` exists, answer 409 and change nothing.",
+            ),
         ],
-        responses={200: JobScriptTemplateSerializer, 201: JobScriptTemplateSerializer},
+        responses={200: ApplicationUploadSerializer, 201: ApplicationUploadSerializer},
         description=(
             "Create the application `{id}` (an identifier) from a whole folder, or replace the files of the existing "
-            "application `{id}` (identifier or id). Send one `archive` (.tar.gz, .tgz, .tar, .zip), or one multipart "
-            "part per file whose field name is the file's path in the folder (`jobbergate.yaml`, "
-            "`templates/job.sh.j2`, ...)."
+            "application `{id}` (identifier or id); with `create_only=true`, an existing one is a 409 instead. Send "
+            "one `archive` (.tar.gz, .tgz, .tar, .zip), or one multipart part per file whose field name is the "
+            "file's path in the folder (`jobbergate.yaml`, `templates/job.sh.j2`, ...)."
         ),
     )
     def upload_application(self, request, pk):
         key = str(pk)
         owner_email = self.require_email()  # before the body is read: an agent's token is refused at once
+        create_only = query_bool(request.query_params, "create_only", False)
+        check_change = refuse_existing_application if create_only else self.check_folder_change
         template = self.get_queryset().by_key(key).first()
         if template is not None:
-            self.check_folder_change(template)  # early, so a refused caller costs no parsing; again under the lock
+            check_change(template)  # early, so a refused caller costs no parsing; again under the lock
         elif key.isdigit():
             raise NotFound(f"There is no application {key}.")
         else:
@@ -91,9 +111,11 @@ class ApplicationFolderViews:
             owner_email=owner_email,
             name=names.validated_data.get("name"),
             description=names.validated_data.get("description"),
-            check_change=self.check_folder_change,
+            check_change=check_change,
         )
-        return self.detail_response(template, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        response = self.detail_response(template, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        response.data["skipped_files"] = bundle.skipped
+        return response
 
     def check_folder_change(self, template: JobScriptTemplate) -> None:
         """Replacing an existing application's folder needs the update permission and its ownership."""
@@ -118,6 +140,11 @@ class ApplicationFolderViews:
         response = HttpResponse(data, content_type="application/zip" if archive_format == "zip" else "application/gzip")
         response["Content-Disposition"] = content_disposition_header(True, f"{root}.{archive_format}")
         return response
+
+
+def refuse_existing_application(template: JobScriptTemplate) -> None:
+    """A create-only upload never replaces: an existing application is a conflict (called under the row lock)."""
+    raise Conflict(f"The application {template.identifier or template.pk!r} exists already (id {template.pk}).")
 
 
 def read_folder_upload(request) -> dict[str, bytes]:

@@ -178,6 +178,40 @@ def test_the_application_life_cycle_from_the_terminal(server, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_create_onto_an_existing_identifier_fails_in_one_line_and_changes_nothing(server):
+    from applications.models import JobScriptTemplate
+
+    def stored():
+        row = JobScriptTemplate.objects.get(identifier="hello")
+        files = sorted((f.filename, f.storage_key, f.updated_at) for f in row.template_files.all())
+        return row.name, row.updated_at, files
+
+    before = stored()
+    arguments = ("applications", "create", "--name", "Other", "--identifier", "hello", "--application-path")
+    result = run(server, *arguments, str(EXAMPLE))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "exists already" in result.stderr
+    assert f"use: jobbergate applications update hello --application-path {EXAMPLE}" in result.stderr
+    assert stored() == before
+    assert JobScriptTemplate.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_the_server_refuses_leaves_no_empty_application(server, tmp_path):
+    from applications.models import JobScriptTemplate
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "job.sh.j2").write_text("#!/bin/bash\n")
+    (tmp_path / "jobbergate.yaml").write_text("jobbergate_config: [unclosed\n")
+    result = run(server, "applications", "create", "--name", "broken", "--application-path", str(tmp_path))
+    assert result.returncode == 1
+    assert "HTTP 422" in result.stderr
+    assert list(JobScriptTemplate.objects.values_list("identifier", flat=True)) == ["hello"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_folder_without_jobbergate_yaml_is_a_usage_error(server, tmp_path):
     result = run(
         server, "applications", "create", "--name", "x", "--identifier", "x", "--application-path", str(tmp_path)

@@ -97,6 +97,27 @@ class TestFolderUpload:
         assert alice.client.get(f"{URL}/demo/upload/template/job.sh.j2").content == b"#!/bin/bash\necho v2\n"
         assert JobScriptTemplate.objects.count() == 1
 
+    def test_a_create_only_upload_creates_a_new_application(self, alice):
+        assert put_archive(alice, "demo", tar_gz(FOLDER), create_only="true").status_code == 201
+
+    @pytest.mark.parametrize("key", ["demo", "DEMO", "id"])
+    def test_a_create_only_upload_onto_an_existing_application_is_a_409_that_changes_nothing(self, alice, bob, key):
+        first = put_archive(alice, "demo", tar_gz(FOLDER), name="First", description="kept")
+        key = str(first.json()["id"]) if key == "id" else key
+        before = alice.client.get(f"{URL}/demo").json()
+        changed = {**FOLDER, "templates/job.sh.j2": b"#!/bin/bash\necho replaced\n"}
+        for persona in (alice, bob):
+            response = put_archive(persona, key, tar_gz(changed), name="Second", create_only="true")
+            assert response.status_code == 409, response.content
+            assert "exists already" in response.json()["detail"] or "already in use" in response.json()["detail"]
+        assert alice.client.get(f"{URL}/demo").json() == before
+        assert alice.client.get(f"{URL}/demo/upload/template/job.sh.j2").content == FOLDER["templates/job.sh.j2"]
+        assert JobScriptTemplate.objects.count() == 1
+
+    def test_create_only_must_be_true_or_false(self, alice):
+        assert put_archive(alice, "demo", tar_gz(FOLDER), create_only="maybe").status_code == 400
+        assert not JobScriptTemplate.objects.exists()
+
     def test_another_user_cannot_replace_the_folder(self, alice, bob):
         put_archive(alice, "demo", tar_gz(FOLDER))
         assert put_archive(bob, "demo", tar_gz(FOLDER)).status_code == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -39,10 +40,14 @@ applications.add_command(
 )
 
 
-def _upload_folder(obj, key: str, folder: Path, name: str | None, description: str | None) -> dict:
+def _upload_folder(
+    obj, key: str, folder: Path, name: str | None, description: str | None, *, create_only: bool = False
+) -> dict:
     from jobbergate_cli.folders import pack
 
     params = {key: value for key, value in (("name", name), ("description", description)) if value is not None}
+    if create_only:
+        params["create_only"] = "true"  # the server answers 409 when the application exists, and changes nothing
     return obj.client.json(
         "PUT",
         f"{PATH}/{key}/application",
@@ -52,7 +57,8 @@ def _upload_folder(obj, key: str, folder: Path, name: str | None, description: s
 
 
 @applications.command(
-    help="Create an application from a folder (jobbergate.yaml, jobbergate.py, templates/).\n\n"
+    help="Create an application from a folder (jobbergate.yaml, jobbergate.py, templates/). It never replaces one: "
+    "an identifier in use is an error (applications update replaces files).\n\n"
     "Example: jobbergate applications create --name 'Hello' --identifier hello --application-path ./hello"
 )
 @click.option("--name", "-n", required=True)
@@ -61,17 +67,29 @@ def _upload_folder(obj, key: str, folder: Path, name: str | None, description: s
 @click.option("--application-desc", "description", help="A description.")
 @click.pass_obj
 def create(obj, name, identifier, application_path, description):
+    from jobbergate_cli.client import ApiError
     from jobbergate_cli.folders import FolderError
     from jobbergate_cli.output import emit
 
     try:
         if identifier:
-            row = _upload_folder(obj, identifier, application_path, name, description)
+            row = _upload_folder(obj, identifier, application_path, name, description, create_only=True)
         else:
             created = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
-            row = _upload_folder(obj, str(created["id"]), application_path, None, None)
+            try:
+                row = _upload_folder(obj, str(created["id"]), application_path, None, None)
+            except (ApiError, FolderError):
+                obj.client.json("DELETE", f"{PATH}/{created['id']}")  # a failed create leaves no empty application
+                raise
     except FolderError as error:
         raise click.UsageError(str(error)) from None
+    except ApiError as error:
+        if error.status != 409 or not identifier:
+            raise
+        raise click.ClickException(
+            f"{error} Nothing was changed; to replace its files use: jobbergate applications update "
+            f"{shlex.quote(identifier)} --application-path {shlex.quote(str(application_path))}"
+        ) from None
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Created application")
 
 
