@@ -107,7 +107,11 @@ ON_SITE_HELP = (
 )
 @click.option("--sbatch-arguments", "-s", multiple=True, help="Extra sbatch options, e.g. --time=10 (repeatable).")
 @click.option("--on-site/--no-on-site", "on_site", default=None, help=ON_SITE_HELP)
-@click.option("--download/--no-download", default=False, help="Also write the job script's files into this folder.")
+@click.option(
+    "--download/--no-download",
+    default=False,
+    help="Also write the job script's files here: into --execution-directory when given, else this folder.",
+)
 @click.option("--wait", is_flag=True, help="Wait until the job has ended; exit 0 only when it ended DONE.")
 @click.pass_obj
 def create(
@@ -127,7 +131,7 @@ def create(
     if download:
         from jobbergate_cli.commands.job_scripts import write_files
 
-        write_files(obj, job_script_id, Path("."))
+        write_files(obj, job_script_id, Path(execution_directory or "."))
     row = submit_job_script(
         obj,
         job_script_id,
