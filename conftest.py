@@ -29,6 +29,7 @@ def _isolated_storage(settings, tmp_path):
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    settings.LOCK_DIR = tmp_path / "locks"  # heavy-request slots: never shared with another test or test run
 
 
 @pytest.fixture

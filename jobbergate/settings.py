@@ -156,6 +156,7 @@ RENDER_WORKERS = env_int("JOBBERGATE_RENDER_WORKERS", 1, minimum=1)
 # Costly requests (renders, application folder uploads) one caller may run at once, across all server processes;
 # more get 429 at once (jobbergate/api/throttling.py), so one user's flood never queues ahead of others' work.
 HEAVY_REQUESTS_PER_USER = env_int("JOBBERGATE_HEAVY_REQUESTS_PER_USER", 1, minimum=1)
+LOCK_DIR = env_path("JOBBERGATE_LOCK_DIR", VAR_DIR / "locks")  # the callers' slots; must be shared by all processes
 
 # Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
 TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")

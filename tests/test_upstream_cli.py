@@ -55,9 +55,8 @@ class JobbergateApplication(JobbergateApplicationBase):
 
 @pytest.fixture
 def upstream(live_server, tmp_path, settings):
-    """Run the upstream CLI as alice, with a server-issued token placed in its token cache. The server's per-caller
-    request slots live in this test's own folder: another test process running as alice elsewhere holds none."""
-    settings.VAR_DIR = tmp_path / "var"
+    """Run the upstream CLI as alice, with a server-issued token placed in its token cache (the server's per-caller
+    request slots are each test's own: conftest's LOCK_DIR)."""
     if not UPSTREAM_CLI.exists():
         require_real_part(f"{UPSTREAM_CLI} is missing: scripts/test installs requirements-upstream.txt there")
     user = get_user_model().objects.create(username="alice@example.com", email="alice@example.com")

@@ -5,9 +5,9 @@ folder (up to ``APPLICATION_MAX_BYTES`` decompressed) are the requests that cost
 gets ``HEAVY_REQUESTS_PER_USER`` slots for them; a request that finds all of its caller's slots taken gets 429 at
 once, so one user sending many in parallel waits for their own work and never queues ahead of everyone else's.
 
-A slot is an exclusive ``flock`` on a small file under ``VAR_DIR/locks`` named by a hash of the caller: it works
-across gunicorn workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel releases it when
-the request ends or its process dies, so a crash never leaves a slot taken.
+A slot is an exclusive ``flock`` on a small file under ``LOCK_DIR`` (``VAR_DIR/locks``) named by a hash of the
+caller: it works across gunicorn workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel
+releases it when the request ends or its process dies, so a crash never leaves a slot taken.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _caller_key(principal: Principal) -> str:
 @contextlib.contextmanager
 def heavy_request(principal: Principal, *, what: str) -> Iterator[None]:
     """Hold one of the caller's slots for a costly request, or raise 429 when they are all taken."""
-    folder = Path(settings.VAR_DIR) / "locks"
+    folder = Path(settings.LOCK_DIR)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = _caller_key(principal)
     for slot in range(settings.HEAVY_REQUESTS_PER_USER):

@@ -16,7 +16,7 @@ def as_principal(persona) -> Principal:
 
 
 def test_a_second_heavy_request_of_one_user_gets_429_while_another_user_goes_on(alice, bob, settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+    settings.LOCK_DIR = tmp_path / "locks"
     with heavy_request(as_principal(alice), what="a render in another process"):
         refused = put_archive(alice, "mine", tar_gz(FOLDER))
         assert refused.status_code == 429, refused.content
@@ -27,7 +27,7 @@ def test_a_second_heavy_request_of_one_user_gets_429_while_another_user_goes_on(
 
 
 def test_a_caller_may_be_given_more_slots(alice, settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+    settings.LOCK_DIR = tmp_path / "locks"
     settings.HEAVY_REQUESTS_PER_USER = 2
     with heavy_request(as_principal(alice), what="one"):
         with heavy_request(as_principal(alice), what="two"):
@@ -36,7 +36,7 @@ def test_a_caller_may_be_given_more_slots(alice, settings, tmp_path):
 
 
 def test_the_slot_is_released_when_the_request_fails(alice, settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+    settings.LOCK_DIR = tmp_path / "locks"
     with pytest.raises(RuntimeError), heavy_request(as_principal(alice), what="x"):
         raise RuntimeError("the render broke")
     with heavy_request(as_principal(alice), what="x"):
