@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -451,3 +452,18 @@ def test_submission_options_without_submit_are_a_usage_error():
     )
     assert result.returncode == 2
     assert "go with --submit" in result.stderr
+
+
+def test_a_real_folder_uploads_and_the_cli_names_what_was_skipped(server, tmp_path):
+    """Issue 11, item 4: a README and example outputs beside the application are skipped, with one line."""
+    folder = tmp_path / "real-app"
+    shutil.copytree(EXAMPLE, folder)
+    (folder / "README.md").write_text("# Hello\n")
+    (folder / "outputs").mkdir()
+    (folder / "outputs" / "slurm-1.out").write_text("hello\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    result = run(server, "applications", "create", "--name", "Real", "--identifier", "real-app", "-a", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "Skipped (not part of an application): README.md, outputs/slurm-1.out" in result.stderr
+    assert ".git" not in result.stderr

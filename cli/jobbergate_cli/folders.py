@@ -29,7 +29,9 @@ def pack(folder: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
-            if any(part in SKIPPED for part in relative.parts) or path.suffix == ".pyc":
+            # Hidden files and folders (.git, .venv, .DS_Store), caches: never part of an application (the server
+            # skips them too), and a .git or .venv could hold more than the server accepts.
+            if any(part in SKIPPED or part.startswith(".") for part in relative.parts) or path.suffix == ".pyc":
                 continue
             if path.is_symlink():
                 raise FolderError(f"{relative} is a link; an application folder holds plain files")

@@ -48,12 +48,16 @@ def _upload_folder(
     params = {key: value for key, value in (("name", name), ("description", description)) if value is not None}
     if create_only:
         params["create_only"] = "true"  # the server answers 409 when the application exists, and changes nothing
-    return obj.client.json(
+    row = obj.client.json(
         "PUT",
         f"{PATH}/{key}/application",
         params=params,
         files={"archive": (f"{folder.name}.tar.gz", pack(folder), "application/gzip")},
     )
+    skipped = row.pop("skipped_files", None) or []
+    if skipped:  # a README, examples, outputs: uploaded, then left out by the server, which names them
+        click.echo(f"Skipped (not part of an application): {', '.join(skipped)}", err=True)
+    return row
 
 
 @applications.command(
