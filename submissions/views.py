@@ -8,6 +8,7 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from accounts.principal import Principal
 from jobbergate.api.exceptions import BadRequest, Conflict
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_int
@@ -201,6 +202,15 @@ class ClusterStatusViewSet(viewsets.GenericViewSet):
     action_verbs = {"list": "read", "retrieve": "read", "heartbeat": "update"}
     serializer_class = ClusterStatusSerializer
     queryset = ClusterStatus.objects.all()
+
+    def check_permissions(self, request):
+        # One cluster's health is readable by whoever may read submissions: the CLI tells a user waiting on a job
+        # that no agent serves the cluster. The list of all clusters still needs jobbergate:clusters:read.
+        principal = request.auth
+        if self.action == "retrieve" and isinstance(principal, Principal):
+            if principal.has_any("jobbergate:job-submissions:read"):
+                return
+        super().check_permissions(request)
 
     @extend_schema(operation_id="clusters_status_list", responses=ClusterStatusSerializer(many=True))
     def list(self, request):

@@ -321,6 +321,30 @@ class TestRenderingFromTheTerminal:
         assert run(hello, "job-submissions", "cancel", "--id", str(clone_id)).returncode == 0
         assert run(hello, "job-submissions", "watch", str(clone_id), "--interval", "0.2").returncode == 1
 
+    def test_waiting_on_a_cluster_no_agent_serves_says_so_once_and_times_out_with_its_own_status(self, hello, agent):
+        """Issue 11, item 8: without an agent the wait used to last forever, silently."""
+        waited = run(
+            hello,
+            *("job-scripts", "create", "hello-serial", "--fast", "--submit", "--cluster-name", "nowhere"),
+            *("--wait", "--timeout", "1"),
+        )
+        assert waited.returncode == 6, waited.stderr
+        assert waited.stderr.count("Cluster 'nowhere' has never reported: no agent serves it yet") == 1
+        assert "Stopped waiting after 1 s" in waited.stderr
+        from submissions.models import ClusterStatus, JobSubmission
+
+        agent.client.put("/jobbergate/clusters/status?interval=60")  # cluster-a's agent reported once ...
+        ClusterStatus.objects.filter(client_id="cluster-a").update(last_reported="2026-01-01T00:00:00Z")  # ... long ago
+        script_id = JobSubmission.objects.get(client_id="nowhere").job_script_id
+        created = run(hello, "job-submissions", "create", str(script_id), "-n", "again", "--cluster-name", "cluster-a")
+        assert created.returncode == 0, created.stderr
+        submission = JobSubmission.objects.get(client_id="cluster-a", name="again")
+        watched = run(hello, "job-submissions", "watch", str(submission.pk), "--interval", "0.2", "--timeout", "0.5")
+        assert watched.returncode == 6
+        assert "Cluster 'cluster-a' last reported at 2026-01-01" in watched.stderr
+        assert "its agent seems to be down" in watched.stderr
+        assert run(hello, "job-submissions", "create", str(script_id), "-n", "x", "--timeout", "1").returncode == 2
+
     def test_stand_alone_show_and_download(self, server, tmp_path):
         script = tmp_path / "run.sh"
         script.write_text("#!/bin/bash\necho alone\n")

@@ -9,8 +9,8 @@ import click
 
 from jobbergate_cli import __version__
 
-# Exit statuses: 2 is Click's usage error.
-EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER = 1, 3, 4, 5
+# Exit statuses: 2 is Click's usage error; 6 is a --timeout that ran out while waiting on jobs.
+EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_TIMEOUT = 1, 3, 4, 5, 6
 
 SUBCOMMANDS = {
     "login": ("jobbergate_cli.commands.auth", "login", "Sign in (device code flow)."),

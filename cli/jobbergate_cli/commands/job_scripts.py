@@ -75,6 +75,7 @@ def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
 )
 @click.option("--download/--no-download", default=False, help="Write the rendered files into this folder.")
 @click.option("--wait", is_flag=True, help="With --submit: wait until the job has ended (exit 0 only when DONE).")
+@click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: stop waiting after this many seconds (6).")
 @click.pass_obj
 def create(
     obj,
@@ -92,6 +93,7 @@ def create(
     on_site,
     download,
     wait,
+    timeout,
 ):
     from jobbergate_cli.output import emit, table
     from jobbergate_cli.questions import ParamFileError, ask, load_param_file
@@ -105,6 +107,8 @@ def create(
     )
     if not submit and (on_site is not None or cluster_name or execution_directory or wait):
         raise click.UsageError("--on-site, --cluster-name, --execution-directory and --wait go with --submit")
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout goes with --wait")
     try:
         given = load_param_file(param_file)
     except ParamFileError as error:
@@ -153,7 +157,7 @@ def create(
             on_site=on_site,
         )
         if wait:
-            raise SystemExit(watch_until_done(obj, [row["id"]]))
+            raise SystemExit(watch_until_done(obj, [row["id"]], timeout=timeout))
 
 
 @job_scripts.command(

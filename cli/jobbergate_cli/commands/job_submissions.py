@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
 from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
 
 PATH = "job-submissions"
+TIMEOUT_HELP = "Stop waiting after this many seconds (exit status 6)."
 COLUMNS = ["id", "name", "status", "slurm_job_id", "slurm_job_state", "client_id", "job_script_id"]
 TERMINAL = {"REJECTED", "DONE", "ABORTED", "CANCELLED"}
 
@@ -113,6 +115,7 @@ ON_SITE_HELP = (
     help="Also write the job script's files here: into --execution-directory when given, else this folder.",
 )
 @click.option("--wait", is_flag=True, help="Wait until the job has ended; exit 0 only when it ended DONE.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: " + TIMEOUT_HELP)
 @click.pass_obj
 def create(
     obj,
@@ -126,7 +129,10 @@ def create(
     on_site,
     download,
     wait,
+    timeout,
 ):
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout goes with --wait")
     job_script_id = one_of({"JOB_SCRIPT_ID": positional, "--job-script-id": job_script_id})
     if download:
         from jobbergate_cli.commands.job_scripts import write_files
@@ -143,7 +149,7 @@ def create(
         on_site=on_site,
     )
     if wait:
-        raise SystemExit(watch_until_done(obj, [row["id"]]))
+        raise SystemExit(watch_until_done(obj, [row["id"]], timeout=timeout))
 
 
 @job_submissions.command(
@@ -175,8 +181,13 @@ def delete(obj, key):
 
 
 def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: float | None = None) -> int:
-    """Print each status change until every submission has ended; 0 when all ended DONE, 1 otherwise."""
+    """Print each status change until every submission has ended; 0 when all ended DONE, 1 otherwise, and
+    EXIT_TIMEOUT (6) when ``timeout`` seconds ran out first. A submission still CREATED whose cluster has no agent
+    reporting gets one line on stderr saying so (which cluster, when it last reported); watching goes on."""
+    from jobbergate_cli.main import EXIT_TIMEOUT
+
     seen: dict[int, tuple] = {}
+    clusters_checked: set[str] = set()
     started = time.monotonic()
     while True:
         rows = [obj.client.get(f"{PATH}/{key}") for key in ids]
@@ -189,12 +200,35 @@ def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: flo
                     f"submission {row['id']}: {state[0]}{detail}"
                     + (f" ({row['report_message']})" if row.get("report_message") else "")
                 )
+            cluster = row.get("client_id")
+            if row["status"] == "CREATED" and cluster and cluster not in clusters_checked:
+                clusters_checked.add(cluster)
+                say_if_no_agent_serves(obj, cluster)
         if all(row["status"] in TERMINAL for row in rows):
             return 0 if all(row["status"] == "DONE" for row in rows) else 1
         if timeout is not None and time.monotonic() - started > timeout:
-            click.echo("Stopped watching: time is up.", err=True)
-            return 1
+            click.echo(f"Stopped waiting after {timeout:g} s: the job has not ended yet.", err=True)
+            return EXIT_TIMEOUT
         time.sleep(interval)
+
+
+def say_if_no_agent_serves(obj, cluster: str) -> None:
+    """One line on stderr when the cluster has never reported, or not within its interval: nothing will move
+    until an agent serves it."""
+    from jobbergate_cli.client import ApiError
+
+    try:
+        status = obj.client.get(f"clusters/status/{quote(cluster, safe='')}")
+    except ApiError as error:
+        if error.status == 404:
+            click.echo(f"Cluster {cluster!r} has never reported: no agent serves it yet. Still waiting.", err=True)
+        return  # 403 and the like: we cannot know; say nothing
+    if not status.get("is_healthy", True):
+        click.echo(
+            f"Cluster {cluster!r} last reported at {status.get('last_reported')}: its agent seems to be down. "
+            "Still waiting.",
+            err=True,
+        )
 
 
 @job_submissions.command(
@@ -203,7 +237,7 @@ def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: flo
 )
 @click.argument("ids", nargs=-1, type=int, required=True)
 @click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, help="Seconds between looks.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--timeout", type=click.FloatRange(min=0), help=TIMEOUT_HELP)
 @click.pass_obj
 def watch(obj, ids, interval, timeout):
     raise SystemExit(watch_until_done(obj, list(ids), interval=interval, timeout=timeout))
