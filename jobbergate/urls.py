@@ -17,6 +17,7 @@ api_patterns = [
     # The split view serves Swagger UI's start-up script from its own URL: no inline script, as the CSP wants.
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    path("redoc.standalone.js", views.redoc_bundle, name="redoc-bundle"),
     path("", include("applications.urls")),
     path("", include("jobscripts.urls")),
     path("", include("submissions.urls")),

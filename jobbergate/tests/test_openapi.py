@@ -37,13 +37,27 @@ def test_the_openapi_document_describes_every_contract_path(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path, marker", [("/jobbergate/docs", b"swagger-ui"), ("/jobbergate/redoc", b"redoc")])
-def test_the_docs_pages_load_their_assets_locally(client, path, marker):
+@pytest.mark.parametrize(
+    "path, marker, local_asset",
+    [
+        ("/jobbergate/docs", b"swagger-ui", b"/static/drf_spectacular_sidecar/"),
+        ("/jobbergate/redoc", b"redoc", b"/jobbergate/redoc.standalone.js"),
+    ],
+)
+def test_the_docs_pages_load_their_assets_locally(client, path, marker, local_asset):
     response = client.get(path)
     assert response.status_code == 200
     assert marker in response.content.lower()
     assert b"cdn.jsdelivr" not in response.content
-    assert b"/static/drf_spectacular_sidecar/" in response.content
+    assert local_asset in response.content
+
+
+def test_redocs_bundle_is_served_without_its_request_to_another_host(client):
+    response = client.get("/jobbergate/redoc.standalone.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in response.content
+    assert len(response.content) > 100_000  # the whole bundle
 
 
 def test_the_schema_validates_without_warnings(tmp_path):
