@@ -108,3 +108,23 @@ def workdir(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir(mode=0o755)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_leftover_database_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions other threads left open on it (PostgreSQL).
+
+    live_server answers each keep-alive HTTP connection in its own thread, which holds its database connection
+    until the client closes the socket; a browser test's last connection can outlive the test, and the drop then
+    failed with 'database "test_jobbergate" is being accessed by other users'.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
