@@ -13,10 +13,8 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -30,19 +28,15 @@ from django.db import connection
 
 from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
 from applications.tests.test_hostile_applications import alias_bomb, folder_flood
+from jobbergate.testing.oidc import free_port
 from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+from jobbergate.testing.server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACK_SECONDS = 20
 WORKERS = 2  # as scripts/serve starts by default
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def database_url() -> str:
@@ -60,7 +54,6 @@ def data_folder(tmp_path):
 @pytest.fixture
 def server(data_folder):
     """gunicorn serving the test database; its data folder, HOME and TMPDIR all inside ``data_folder``."""
-    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -70,42 +63,13 @@ def server(data_folder):
         "HOME": str(data_folder),
         "TMPDIR": str(data_folder / "tmp"),
     }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "jobbergate.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "error",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=(data_folder.parent / "gunicorn.log").open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}/jobbergate"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{base}/health", timeout=2).status_code == 204:
-                break
-        except requests.RequestException:  # not listening yet, or the workers are still starting
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail(f"gunicorn did not start: {(data_folder.parent / 'gunicorn.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield base
-    print("gunicorn's log:", (data_folder.parent / "gunicorn.log").read_text()[-3000:])
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    log = data_folder.parent / "gunicorn.log"
+    arguments = ("--workers", str(WORKERS), "--log-level", "error")
+    with gunicorn(
+        bind=f"127.0.0.1:{free_port()}", cwd=ROOT, environment=environment, log=log, arguments=arguments
+    ) as base:
+        yield base
+        print("gunicorn's log:", log.read_text()[-3000:])
 
 
 def session_for(persona) -> requests.Session:

@@ -20,18 +20,17 @@ import socket
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 
+from jobbergate.testing.server import gunicorn, outside_environment
 from tests.test_serve import copy_of_this_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(Path(sys.executable))
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 ADDRESS = ("127.0.0.1", 8000)
 API = "http://127.0.0.1:8000/jobbergate"
 
@@ -117,11 +116,7 @@ def tree(tmp_path):
         pytest.skip(message)
     copy = copy_of_this_tree(tmp_path / "jobbergate")
     (copy / ".venv").symlink_to(Path(sys.executable).parent.parent)
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("JOBBERGATE_", "DATABASE_", "DJANGO_", "PYTHON"))
-    } | {"HOME": str(tmp_path), "JOBBERGATE_LOG_LEVEL": "ERROR"}
+    environment = outside_environment(HOME=str(tmp_path), JOBBERGATE_LOG_LEVEL="ERROR")
     (copy / "var").mkdir(mode=0o700)
     for command in (
         ["migrate", "--noinput", "-v0"],
@@ -130,32 +125,8 @@ def tree(tmp_path):
     ):
         subprocess.run([PYTHON, "manage.py", *command], cwd=copy, env=environment, check=True, capture_output=True)
     log = tmp_path / "gunicorn.log"
-    process = subprocess.Popen(
-        [GUNICORN, "jobbergate.wsgi:application", "--bind", "127.0.0.1:8000", "--workers", "2"],
-        cwd=copy,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{API}/health", timeout=2).status_code == 204:
-                    break
-            except requests.RequestException:  # not listening yet
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"gunicorn did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with gunicorn(bind="127.0.0.1:8000", cwd=copy, environment=environment, log=log, arguments=("--workers", "2")):
         yield copy, environment
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_every_readme_block_is_run_or_skipped_with_a_reason():

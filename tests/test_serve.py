@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -22,13 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from jobbergate.testing.oidc import free_port
+from jobbergate.testing.server import outside_environment
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def copy_of_this_tree(target: Path) -> Path:
@@ -82,12 +78,7 @@ def test_after_scripts_serve_the_jobbergate_command_is_in_venv_and_nothing_is_le
     tree = copy_of_this_tree(tmp_path / "jobbergate")
     venv_on_these_packages(tree / ".venv")
     port = free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("JOBBERGATE_", "DATABASE_", "DJANGO_", "PYTHON"))
-    }
-    environment |= {"JOBBERGATE_BIND": f"127.0.0.1:{port}", "JOBBERGATE_WORKERS": "1"}
+    environment = outside_environment(JOBBERGATE_BIND=f"127.0.0.1:{port}", JOBBERGATE_WORKERS="1")
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
