@@ -128,17 +128,13 @@ def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str
 def source_problems(sources: dict[str, str]) -> list[str]:
     """The syntax problems of sources by file name, parsed in a render worker within the render limits: parsing a
     large file takes seconds and memory, so it never runs in a web worker. Files that are not parsed skip the pool."""
-    parsed = {name: text for name, text in sources.items() if is_parsed(name)}
+    parsed = {name: text for name, text in sources.items() if syntax.is_parsed(name)}
     if not parsed:
         return []
     try:
         return render_pool().check_sources(parsed)
     except RenderError as error:
         return [str(error)]
-
-
-def is_parsed(filename: str) -> bool:
-    return filename.lower().endswith((".py", *syntax.YAML_SUFFIXES, *syntax.JINJA_SUFFIXES))
 
 
 def check_uploaded_file(filename: str, content: bytes) -> None:

@@ -162,8 +162,13 @@ def yaml_syntax_problem(filename: str, text: str) -> str | None:
     return None
 
 
+def is_parsed(filename: str) -> bool:
+    """Whether ``syntax_problem`` parses a file of this name (Python, YAML, Jinja2) or leaves it alone."""
+    return filename.lower().endswith((".py", *YAML_SUFFIXES, *JINJA_SUFFIXES))
+
+
 def syntax_problem(filename: str, text: str) -> str | None:
-    """What is wrong with the syntax of a file, by its extension (Python, YAML, Jinja2; others are not parsed)."""
+    """What is wrong with the syntax of a file, by its extension (``is_parsed``; others are not parsed)."""
     lower = filename.lower()
     if lower.endswith(".py"):
         return python_syntax_problem(filename, text)

@@ -11,8 +11,12 @@ from rest_framework.negotiation import DefaultContentNegotiation
 
 class HtmlForAdminSessions(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
-        user = getattr(request._request, "user", None)  # Django's session user: authentication has not run yet
-        admin_session = bool(user and user.is_authenticated and user.is_staff)
-        if not admin_session or "HTTP_AUTHORIZATION" in request.META:
+        if "HTTP_AUTHORIZATION" in request.META or not _admin_session(request):
             renderers = [renderer for renderer in renderers if renderer.format != "api"] or renderers
         return super().select_renderer(request, renderers, format_suffix)
+
+
+def _admin_session(request) -> bool:
+    """A staff member's Django session (read only when no bearer token came: token clients never load a session)."""
+    user = getattr(request._request, "user", None)  # Django's session user: authentication has not run yet
+    return bool(user and user.is_authenticated and user.is_staff)
