@@ -7,8 +7,8 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
-from jobbergate.choices import AGENT_PERMISSIONS, Permission
-from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+from jobbergate.choices import AGENT_PERMISSIONS, USER_PERMISSIONS, Permission
+from jobbergate.testing.personas import make_persona
 
 
 def require_real_part(reason: str) -> None:

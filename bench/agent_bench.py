@@ -45,11 +45,6 @@ JOBBERGATE = str(ROOT / ".venv/bin/jobbergate")
 CLUSTER = "bench-cluster"
 USER = "bench-user@example.com"
 ENTRYPOINT = b"#!/bin/bash\n#SBATCH --output=/dev/null\ntrue\n"
-USER_PERMISSIONS = ",".join(
-    f"jobbergate:{resource}:{verb}"
-    for resource in ("job-scripts", "job-submissions")
-    for verb in ("create", "read", "update", "delete")
-)
 AGENT_PERMISSIONS = ",".join(
     [
         "jobbergate:job-scripts:read",
@@ -144,7 +139,7 @@ class Server:
         self.environment.setdefault("DATABASE_URL", f"sqlite:///{self.var_dir}/db.sqlite3")
         self.manage("migrate", "-v0")
         self.manage("createsuperuser", "--noinput", "--username", USER, "--email", USER)
-        self.user_token = self.manage("create_api_token", "--user", USER, "--permissions", USER_PERMISSIONS)
+        self.user_token = self.manage("create_api_token", "--user", USER)  # an ordinary user's permissions
         self.agent_token = self.manage(
             "create_api_token", "--cluster", CLUSTER, "--permissions", AGENT_PERMISSIONS, "--name", "bench agent"
         )

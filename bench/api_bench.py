@@ -48,8 +48,7 @@ def seed() -> dict:
     from accounts.tokens import issue_api_token
     from applications.models import JobScriptTemplate, TemplateFile
     from jobbergate import files
-    from jobbergate.choices import FileType
-    from jobbergate.testing.personas import USER_PERMISSIONS
+    from jobbergate.choices import USER_PERMISSIONS, FileType
     from jobscripts.models import JobScript, JobScriptFile
 
     owners = [f"user{n}@example.com" for n in range(OWNERS)]

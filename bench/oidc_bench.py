@@ -32,9 +32,9 @@ def main() -> int:
 
     from accounts.oidc import reset_provider
     from accounts.principal import Principal
+    from jobbergate.choices import USER_PERMISSIONS
     from jobbergate.testing.factories import make_template
     from jobbergate.testing.oidc import OpenIDProvider
-    from jobbergate.testing.personas import USER_PERMISSIONS
     from jobscripts.models import JobScript
     from jobscripts.views import JobScriptViewSet
 

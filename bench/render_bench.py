@@ -50,8 +50,9 @@ def main() -> int:
     from rest_framework.test import APIClient
 
     from applications.services import upload_template_file
+    from jobbergate.choices import USER_PERMISSIONS
     from jobbergate.testing.factories import make_template
-    from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+    from jobbergate.testing.personas import make_persona
 
     alice = make_persona("alice@example.com", USER_PERMISSIONS)
     template = make_template(alice.email, identifier="bench", files=False)

@@ -40,3 +40,12 @@ AGENT_PERMISSIONS = (
     Permission.SUBMISSIONS_UPDATE.value,
     Permission.CLUSTERS_UPDATE.value,
 )
+
+# What an ordinary HPC user does with the CLI or the API (create, read, change and delete their own applications,
+# job scripts and submissions), and so what a person's server-issued token carries unless told otherwise; never
+# admin or maintainer, which a token must be given by name.
+USER_PERMISSIONS = tuple(
+    permission.value
+    for permission in Permission
+    if permission.value.split(":")[1] in {"job-templates", "job-scripts", "job-submissions"}
+)

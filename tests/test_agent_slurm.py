@@ -23,7 +23,8 @@ import pytest
 from django.db import connection
 
 from conftest import require_real_part
-from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+from jobbergate.choices import USER_PERMISSIONS
+from jobbergate.testing.personas import make_persona
 from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import ClusterStatus, JobSubmission
 

@@ -28,8 +28,9 @@ from django.db import connection
 
 from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
 from applications.tests.test_hostile_applications import alias_bomb, folder_flood
+from jobbergate.choices import USER_PERMISSIONS
 from jobbergate.testing.oidc import free_port
-from jobbergate.testing.personas import USER_PERMISSIONS, make_persona
+from jobbergate.testing.personas import make_persona
 from jobbergate.testing.server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent

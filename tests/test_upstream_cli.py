@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from accounts.tokens import issue_api_token
 from applications.models import JobScriptTemplate
 from conftest import require_real_part
-from jobbergate.testing.personas import USER_PERMISSIONS
+from jobbergate.choices import USER_PERMISSIONS
 from jobscripts.models import JobScript
 from submissions.models import JobSubmission
 

@@ -23,7 +23,7 @@ from accounts.keys import signing_key
 from accounts.models import ApiToken
 from accounts.principal import principal_for_user
 from accounts.tokens import issue_api_token
-from jobbergate.choices import AGENT_PERMISSIONS, Permission
+from jobbergate.choices import AGENT_PERMISSIONS, USER_PERMISSIONS, Permission
 
 URL = "/jobbergate/job-script-templates"
 User = get_user_model()
@@ -213,10 +213,12 @@ class TestCommands:
         )
         assert claims_of(out.getvalue().strip().splitlines()[-1])["permissions"] == [Permission.SUBMISSIONS_READ.value]
 
-    def test_a_persons_token_without_permissions_carries_none(self, user):
+    def test_a_persons_token_without_permissions_carries_an_ordinary_users(self, user):
         out = StringIO()
         call_command("create_api_token", "--user", "alice", stdout=out)
-        assert claims_of(out.getvalue().strip().splitlines()[-1])["permissions"] == []
+        permissions = claims_of(out.getvalue().strip().splitlines()[-1])["permissions"]
+        assert permissions == sorted(USER_PERMISSIONS)
+        assert Permission.ADMIN.value not in permissions and Permission.MAINTAINER.value not in permissions
 
     @pytest.mark.parametrize(
         "arguments, message",

@@ -23,8 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from jobbergate import choices
-from jobbergate.choices import Permission
-from jobbergate.testing.personas import USER_PERMISSIONS
+from jobbergate.choices import USER_PERMISSIONS, Permission
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "oidc_provider"
 AUDIENCE = "https://jobbergate.test/api"

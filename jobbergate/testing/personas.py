@@ -9,12 +9,6 @@ from rest_framework.test import APIClient
 from accounts.tokens import issue_api_token
 from jobbergate.choices import Permission
 
-USER_PERMISSIONS = [
-    permission.value
-    for permission in Permission
-    if permission.value.split(":")[1] in {"job-templates", "job-scripts", "job-submissions"}
-]
-
 
 @dataclass
 class Persona:

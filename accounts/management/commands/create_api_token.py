@@ -1,6 +1,7 @@
 """``manage.py create_api_token --user NAME --permissions P1,P2 [--expires-in DAYS]``: prints the token last.
 
-``--cluster NAME`` without ``--permissions`` issues what an agent needs (``AGENT_PERMISSIONS``).
+Without ``--permissions``, ``--user`` issues what an ordinary user does (``USER_PERMISSIONS``: never admin or
+maintainer) and ``--cluster NAME`` what an agent needs (``AGENT_PERMISSIONS``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.tokens import issue_api_token
-from jobbergate.choices import AGENT_PERMISSIONS, Permission
+from jobbergate.choices import AGENT_PERMISSIONS, USER_PERMISSIONS, Permission
 
 
 class Command(BaseCommand):
@@ -29,8 +30,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--permissions",
             default=None,
-            help=f"Comma-separated permission strings, e.g. {Permission.ADMIN.value}. Default: none for --user; "
-            f"for --cluster, what an agent needs ({','.join(AGENT_PERMISSIONS)}).",
+            help=f"Comma-separated permission strings, e.g. {Permission.ADMIN.value}. Default for --user: what an "
+            "ordinary user does (every job-templates, job-scripts and job-submissions permission); for --cluster, "
+            f"what an agent needs ({','.join(AGENT_PERMISSIONS)}).",
         )
         parser.add_argument("--expires-in", type=int, default=None, metavar="DAYS", help="Lifetime in days.")
         parser.add_argument("--name", default="", help="What the token is for.")
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         else:
             raise CommandError("Give --user NAME, or --cluster NAME for an agent's token.")
         if options["permissions"] is None:
-            permissions = list(AGENT_PERMISSIONS) if options["cluster"] else []
+            permissions = list(AGENT_PERMISSIONS if options["cluster"] else USER_PERMISSIONS)
         else:
             permissions = parse_permissions(options["permissions"])
         days = options["expires_in"]
