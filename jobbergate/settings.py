@@ -158,6 +158,10 @@ RENDER_WORKERS = env_int("JOBBERGATE_RENDER_WORKERS", 1, minimum=1)
 HEAVY_REQUESTS_PER_USER = env_int("JOBBERGATE_HEAVY_REQUESTS_PER_USER", 1, minimum=1)
 LOCK_DIR = env_path("JOBBERGATE_LOCK_DIR", VAR_DIR / "locks")  # the callers' slots; must be shared by all processes
 
+# How long a cluster agent's claim on a pending submission lasts (submissions/services.py, claim_pending): one
+# agent at a time submits it; a dead agent's claims come back to the others after this long.
+AGENT_CLAIM_SECONDS = env_int("JOBBERGATE_AGENT_CLAIM_SECONDS", 120, minimum=5)
+
 # Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
 TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")
 TOKEN_ISSUER = env_str("JOBBERGATE_TOKEN_ISSUER", "jobbergate-local")

@@ -26,6 +26,7 @@ class JobSubmissionAdmin(ResourceAdmin):
         "status",
         "slurm_job_id",
         "slurm_job_state",
+        "claimed_by",
         "is_archived",
         "created_at",
     )
@@ -39,6 +40,8 @@ class JobSubmissionAdmin(ResourceAdmin):
         "slurm_job_state",
         "slurm_job_info",
         "report_message",
+        "claimed_by",
+        "claimed_until",
         "cloned_from",
         "created_at",
         "updated_at",

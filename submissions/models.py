@@ -40,6 +40,11 @@ class JobSubmission(Resource):
     slurm_job_info = models.TextField(null=True, blank=True)
     report_message = models.TextField(null=True, blank=True)
     sbatch_arguments = models.JSONField(default=list, blank=True, validators=[validate_sbatch_arguments])
+    # Which agent instance may submit this CREATED row, until when (services.claim_pending): one at a time.
+    claimed_by = models.CharField(
+        "claimed by agent", max_length=128, null=True, blank=True, help_text="The agent instance submitting it."
+    )
+    claimed_until = models.DateTimeField("claim expires", null=True, blank=True)
 
     objects = PrivateResourceQuerySet.as_manager()
 

@@ -64,8 +64,16 @@ class JobSubmissionSerializer(ResourceSerializer):
 
     class Meta:
         model = JobSubmission
-        fields = (*SUBMISSION_FIELDS, "job_script")
-        read_only_fields = (*RESOURCE_READ_ONLY, "slurm_job_state", "slurm_job_info", "status", "report_message")
+        fields = (*SUBMISSION_FIELDS, "claimed_by", "claimed_until", "job_script")
+        read_only_fields = (
+            *RESOURCE_READ_ONLY,
+            "slurm_job_state",
+            "slurm_job_info",
+            "status",
+            "report_message",
+            "claimed_by",
+            "claimed_until",
+        )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -101,6 +109,15 @@ class PendingSubmissionSerializer(serializers.ModelSerializer):
 
     job_script = AgentJobScriptSerializer()
     sbatch_arguments = serializers.ListField(child=serializers.CharField())
+    claim_seconds_left = serializers.SerializerMethodField(
+        help_text="Seconds the calling agent's claim on this submission lasts from now: no other agent gets it "
+        "meanwhile (not in upstream Jobbergate)."
+    )
+
+    def get_claim_seconds_left(self, row) -> float:
+        from django.utils import timezone
+
+        return max(0.0, round((row.claimed_until - timezone.now()).total_seconds(), 1)) if row.claimed_until else 0.0
 
     class Meta:
         model = JobSubmission
@@ -113,6 +130,7 @@ class PendingSubmissionSerializer(serializers.ModelSerializer):
             "job_script_id",
             "job_script",
             "created_at",
+            "claim_seconds_left",
         )
 
 
@@ -154,6 +172,43 @@ class ReportResultsSerializer(serializers.Serializer):
 class RejectedReportSerializer(serializers.Serializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     report_message = serializers.CharField(allow_blank=True)
+
+
+MAX_MARKED_JOBS = 1000
+
+
+class MarkedJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER, help_text="The submission its marker names.")
+    slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
+    created = serializers.IntegerField(
+        min_value=0, max_value=MAX_DB_INTEGER, default=0, help_text="The marker's creation stamp (0: unknown)."
+    )
+
+
+class SweepRequestSerializer(serializers.Serializer):
+    """Live Slurm jobs whose comment is a marker of the calling cluster (ours; upstream agents have no sweep)."""
+
+    jobs = MarkedJobSerializer(many=True, allow_empty=True, max_length=MAX_MARKED_JOBS)
+
+
+class SweepVerdictSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="submission_id")
+    slurm_job_id = serializers.IntegerField()
+    cancel = serializers.BooleanField(help_text="True when Jobbergate does not know this job: the agent cancels it.")
+    reason = serializers.CharField()
+    owner_email = serializers.CharField(
+        allow_null=True, help_text="The submission's owner; null when it is gone (the job's own user cancels it)."
+    )
+
+
+class SweepAnswerSerializer(serializers.Serializer):
+    results = SweepVerdictSerializer(many=True)
+
+
+class SweptReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
+    slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
+    report_message = serializers.CharField(max_length=2000)
 
 
 class SlurmStateReportSerializer(serializers.Serializer):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -124,6 +129,49 @@ def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:
     return row
 
 
+def _claimable(client_id: str, instance: str):
+    """The CREATED submissions of a cluster that ``instance`` may claim: unclaimed, its own, or whose claim ran out."""
+    return (
+        JobSubmission.objects.filter(client_id=client_id, status=JobSubmissionStatus.CREATED)
+        .exclude(job_script=None)
+        .filter(Q(claimed_by=None) | Q(claimed_by=instance) | Q(claimed_until__lt=timezone.now()))
+    )
+
+
+def claim_pending(*, client_id: str, instance: str, offset: int, limit: int) -> tuple[list[JobSubmission], int]:
+    """Hand a page of a cluster's CREATED submissions to one agent instance, and to no other until the claim ends.
+
+    Two agents of one cluster asking at the same moment get different submissions: the rows are locked with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (another agent's locked rows are passed over, not waited
+    for), and the claim itself is a conditional UPDATE that takes only rows still free (or this instance's own, or
+    expired), so it holds on SQLite too, where writes are serialised and row locks do not exist. A claim lasts
+    ``AGENT_CLAIM_SECONDS``; it ends earlier when the agent reports the job id or the rejection.
+
+    Returns the claimed rows of the page (with their job script and files) and how many this instance may claim
+    in all (the page count of the answer).
+    """
+    claimable = _claimable(client_id, instance)
+    total = claimable.count()
+    until = timezone.now() + timedelta(seconds=settings.AGENT_CLAIM_SECONDS)
+    with transaction.atomic(savepoint=False):  # the row locks last until the claim is written
+        # Two statements: PostgreSQL may run an ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery of an
+        # UPDATE more than once, and so claim more than n rows; a list of ids cannot grow.
+        ids = list(
+            claimable.order_by("id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", flat=True)[offset : offset + limit]
+        )
+        if ids:
+            _claimable(client_id, instance).filter(id__in=ids).update(claimed_by=instance, claimed_until=until)
+    rows = list(
+        JobSubmission.objects.filter(client_id=client_id, claimed_by=instance, claimed_until=until)
+        .select_related("job_script")
+        .prefetch_related("job_script__files")
+        .order_by("id")
+    )
+    return rows, total
+
+
 @transaction.atomic
 def mark_submitted(
     *,
@@ -148,9 +196,20 @@ def mark_submitted(
     row.slurm_job_id = slurm_job_id
     row.slurm_job_state = slurm_job_state or SlurmJobState.PENDING
     row.slurm_job_info = slurm_job_info
+    row.claimed_by = row.claimed_until = None
     if row.status == JobSubmissionStatus.CREATED:
         row.status = JobSubmissionStatus.SUBMITTED
-    row.save(update_fields=["slurm_job_id", "slurm_job_state", "slurm_job_info", "status", "updated_at"])
+    row.save(
+        update_fields=[
+            "slurm_job_id",
+            "slurm_job_state",
+            "slurm_job_info",
+            "status",
+            "claimed_by",
+            "claimed_until",
+            "updated_at",
+        ]
+    )
     _record(row, slurm_job_state_reason or f"Slurm job {slurm_job_id}")
     return row
 
@@ -179,7 +238,9 @@ def mark_rejected(*, client_id: str, submission_id: int, report_message: str) ->
     row.report_message = report_message
     row.slurm_job_state = None
     row.slurm_job_info = None
-    row.save(update_fields=["status", "report_message", "slurm_job_state", "slurm_job_info", "updated_at"])
+    row.claimed_by = row.claimed_until = None
+    fields = ["status", "report_message", "slurm_job_state", "slurm_job_info", "claimed_by", "claimed_until"]
+    row.save(update_fields=[*fields, "updated_at"])
     _record(row, report_message)
     return row
 
@@ -236,6 +297,58 @@ def cancel_submission(*, submission: JobSubmission) -> JobSubmission:
     row.save(update_fields=["status", "updated_at"])
     _record(row, "Cancelled by the user")
     return row
+
+
+@dataclass(frozen=True)
+class StrayVerdict:
+    """What an agent's sweep should do with one Slurm job carrying a marker of its cluster."""
+
+    submission_id: int
+    slurm_job_id: int
+    cancel: bool
+    reason: str
+    owner_email: str | None  # None: the submission is gone, the job's own Slurm user cancels it
+
+
+def judge_marked_jobs(*, client_id: str, jobs: list[tuple[int, int, int]]) -> list[StrayVerdict]:
+    """For (submission id, Slurm job id, creation stamp) triples read from the markers of live Slurm jobs: which
+    jobs Jobbergate does not know, to be cancelled, and which belong to a submission that is or may become active.
+
+    Kept: the submission's own job, and any job of a CREATED submission that has no job id yet (an agent is
+    submitting it, or one died after sbatch: the next claim's marker check reports that job rather than submit
+    again). Cancelled: a job of a deleted submission (or of one whose creation time differs: a database restored
+    or reset), of a submission recorded with another job id (a second agent's duplicate), or of a cancelled or
+    rejected submission that never got a job id (cancelled between an agent's sbatch and its report).
+    """
+    ids = {submission_id for submission_id, _, _ in jobs}
+    rows = {row.pk: row for row in JobSubmission.objects.filter(client_id=client_id, pk__in=ids)}
+    verdicts = []
+    for submission_id, job_id, created in jobs:
+        row = rows.get(submission_id)
+        if row is None or (created and int(row.created_at.timestamp()) != created):
+            verdicts.append(
+                StrayVerdict(submission_id, job_id, True, f"submission {submission_id} no longer exists", None)
+            )
+            continue
+        if row.slurm_job_id == job_id:
+            cancel, reason = False, "its own job"
+        elif row.slurm_job_id is not None:
+            cancel, reason = True, f"a second job: submission {row.pk} is Slurm job {row.slurm_job_id}"
+        elif row.status in (JobSubmissionStatus.CREATED, JobSubmissionStatus.SUBMITTED):
+            cancel, reason = False, "being submitted"
+        else:
+            cancel, reason = True, f"submission {row.pk} is {row.status} and never took this job"
+        verdicts.append(StrayVerdict(submission_id, job_id, cancel, reason, row.owner_email))
+    return verdicts
+
+
+def record_stray_cancelled(*, client_id: str, submission_id: int, slurm_job_id: int, message: str) -> bool:
+    """A progress entry on the submission (when it still exists) saying which stray job the agent cancelled."""
+    row = JobSubmission.objects.filter(pk=submission_id, client_id=client_id).first()
+    if row is None:
+        return False
+    _record(row, message)
+    return True
 
 
 def report_cluster_status(*, client_id: str, interval: int) -> ClusterStatus:

@@ -20,6 +20,8 @@ urlpatterns = [
         AgentViewSet.as_view({"post": "submitted_many"}),
         name="agent-submitted-many",
     ),
+    path(f"{PREFIX}/agent/sweep", AgentViewSet.as_view({"post": "sweep"}), name="agent-sweep"),
+    path(f"{PREFIX}/agent/swept", AgentViewSet.as_view({"post": "swept"}), name="agent-swept"),
     path(f"{PREFIX}/agent/rejected", AgentViewSet.as_view({"post": "rejected"}), name="agent-rejected"),
     path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "report"}), name="agent-report"),
     path(f"{PREFIX}/cancel/{ID_KEY}", JobSubmissionViewSet.as_view({"put": "cancel"}), name="job-submissions-cancel"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -29,7 +32,15 @@ from submissions.serializers import (
     SlurmStateReportSerializer,
     SubmittedReportSerializer,
     SubmittedReportsSerializer,
+    SweepAnswerSerializer,
+    SweepRequestSerializer,
+    SweptReportSerializer,
 )
+
+# The header an agent names its running instance with (ours sends a random id per process), so two agents of one
+# cluster hold separate claims; a caller without it (the upstream agent) is one instance per token.
+AGENT_INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
+AGENT_INSTANCE = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
 
 
 class JobSubmissionViewSet(ResourceViewSet):
@@ -102,6 +113,8 @@ class AgentViewSet(viewsets.GenericViewSet):
         "submitted_many": "update",
         "rejected": "update",
         "report": "update",
+        "sweep": "read",
+        "swept": "update",
     }
     pagination_class = PageSizePagination
     queryset = JobSubmission.objects.none()
@@ -115,16 +128,44 @@ class AgentViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    @extend_schema(operation_id="job_submissions_agent_pending", responses=PendingSubmissionSerializer(many=True))
+    def agent_instance(self) -> str:
+        """Which running agent calls: the instance header, else one instance per token (the upstream agent)."""
+        named = self.request.headers.get(AGENT_INSTANCE_HEADER)
+        if named is not None:
+            if not AGENT_INSTANCE.fullmatch(named):
+                raise BadRequest(
+                    f"{AGENT_INSTANCE_HEADER} is 1 to 64 ASCII letters, digits and the characters . _ : @ -."
+                )
+            return f"agent:{named}"
+        principal = self.request.auth
+        if principal.token_id:
+            return f"token:{principal.token_id}"[:128]
+        credential = self.request.headers.get("Authorization", "")
+        return f"token:{hashlib.sha256(credential.encode()).hexdigest()[:32]}"
+
+    @extend_schema(
+        operation_id="job_submissions_agent_pending",
+        parameters=[
+            OpenApiParameter(
+                AGENT_INSTANCE_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="The calling agent's instance id (ours sends one per process); without it, one "
+                "instance per token.",
+            )
+        ],
+        responses=PendingSubmissionSerializer(many=True),
+        description="The cluster's CREATED submissions, each claimed for the calling agent instance: no other "
+        "agent gets it until the claim ends (the job id or rejection is reported, or JOBBERGATE_AGENT_CLAIM_SECONDS "
+        "pass). Two agents asking at once get different submissions.",
+    )
     def pending(self, request):
-        rows = (
-            JobSubmission.objects.filter(client_id=self.cluster, status=JobSubmissionStatus.CREATED)
-            .exclude(job_script=None)
-            .select_related("job_script")
-            .prefetch_related("job_script__files")
-            .order_by("id")
+        paginator = self.paginator
+        offset, limit = paginator.read_page(request)
+        rows, paginator.total = services.claim_pending(
+            client_id=self.cluster, instance=self.agent_instance(), offset=offset, limit=limit
         )
-        return self._page(rows, PendingSubmissionSerializer)
+        return paginator.get_paginated_response(PendingSubmissionSerializer(rows, many=True).data)
 
     @extend_schema(operation_id="job_submissions_agent_active", responses=ActiveSubmissionSerializer(many=True))
     def active(self, request):
@@ -182,6 +223,39 @@ class AgentViewSet(viewsets.GenericViewSet):
             client_id=self.cluster,
             submission_id=report.validated_data["id"],
             report_message=report.validated_data["report_message"],
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_sweep",
+        request=SweepRequestSerializer,
+        responses={200: SweepAnswerSerializer},
+        description="Which live Slurm jobs carrying a marker of the calling cluster Jobbergate does not know (a "
+        "deleted or cancelled submission, or a second job of one): the agent cancels those. Not in upstream "
+        "Jobbergate.",
+    )
+    def sweep(self, request):
+        asked = SweepRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        jobs = [(item["id"], item["slurm_job_id"], item["created"]) for item in asked.validated_data["jobs"]]
+        verdicts = services.judge_marked_jobs(client_id=self.cluster, jobs=jobs)
+        return Response(SweepAnswerSerializer({"results": verdicts}).data)
+
+    @extend_schema(
+        operation_id="job_submissions_agent_swept",
+        request=SweptReportSerializer,
+        responses={202: None},
+        description="The agent cancelled a job Jobbergate did not know: a progress entry on its submission, when "
+        "that still exists. Not in upstream Jobbergate.",
+    )
+    def swept(self, request):
+        report = SweptReportSerializer(data=request.data)
+        report.is_valid(raise_exception=True)
+        services.record_stray_cancelled(
+            client_id=self.cluster,
+            submission_id=report.validated_data["id"],
+            slurm_job_id=report.validated_data["slurm_job_id"],
+            message=report.validated_data["report_message"],
         )
         return Response(status=status.HTTP_202_ACCEPTED)
 

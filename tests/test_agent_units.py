@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jobbergate_cli.agent.core import Agent, cluster_name
+from jobbergate_cli.agent.core import Agent, cluster_name, instance_identity, write_whole
 from jobbergate_cli.agent.mappers import load_mapper
 from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
 from jobbergate_cli.client import ApiError
@@ -369,3 +369,33 @@ def test_against_a_server_without_batch_reports_the_agent_reports_one_by_one():
     ]
     assert [body["slurm_job_id"] for _, path, body in api.calls[1:]] == [101, 102, 103]
     assert agent.unreported == {}
+
+
+class TestInstanceIdentity:
+    """The name an agent's claims carry: the same across restarts on one host, never shared by two live agents."""
+
+    def test_a_restarted_agent_keeps_its_name_and_two_live_ones_differ(self, tmp_path):
+        first, held = instance_identity(tmp_path / "cache")
+        beside, none = instance_identity(tmp_path / "cache")  # started while the first still runs
+        assert beside != first and none is None
+        assert (tmp_path / "cache" / "agent-instance").stat().st_mode & 0o777 == 0o600
+        held.close()  # the first agent ends (a crash or a kill releases the lock the same way)
+        again, handle = instance_identity(tmp_path / "cache")
+        assert again == first
+        handle.close()
+
+    def test_a_damaged_identity_file_is_replaced(self, tmp_path):
+        (tmp_path / "agent-instance").write_text("not a name\n")
+        name, handle = instance_identity(tmp_path)
+        assert len(name) == 32 and (tmp_path / "agent-instance").read_text() == name
+        handle.close()
+
+
+def test_job_files_are_written_whole_and_replace_a_link_without_following_it(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("keep")
+    (tmp_path / "job.sh").symlink_to(secret)
+    write_whole(tmp_path / "job.sh", b"#!/bin/bash\ntrue\n")
+    assert secret.read_text() == "keep"
+    assert not (tmp_path / "job.sh").is_symlink() and (tmp_path / "job.sh").read_bytes() == b"#!/bin/bash\ntrue\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["job.sh", "secret"]  # no temporary file left

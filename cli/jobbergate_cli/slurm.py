@@ -103,9 +103,16 @@ class Account:
         return cls(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
 
     @classmethod
-    def current(cls) -> Account:
-        entry = pwd.getpwuid(os.geteuid())
+    def with_uid(cls, uid: int) -> Account:
+        try:
+            entry = pwd.getpwuid(uid)
+        except KeyError:
+            raise LookupError(f"There is no Unix account with uid {uid} on this host.") from None
         return cls(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
+
+    @classmethod
+    def current(cls) -> Account:
+        return cls.with_uid(os.geteuid())
 
     def groups(self) -> list[int]:
         return os.getgrouplist(self.name, self.gid)

@@ -16,11 +16,15 @@ MAX_PAGE_SIZE = 100
 class PageSizePagination(BasePagination):
     """``page`` (from 1) and ``size`` (1..100, default 50); a page past the end is empty, not an error."""
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def read_page(self, request) -> tuple[int, int]:
+        """The requested page as (offset, limit); for a view that fetches its page itself, then sets ``total``."""
         self.page = query_int(request.query_params, "page", 1, minimum=1)
         self.size = query_int(request.query_params, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+        return (self.page - 1) * self.size, self.size
+
+    def paginate_queryset(self, queryset, request, view=None):
+        offset, _ = self.read_page(request)
         self.total = queryset.count()
-        offset = (self.page - 1) * self.size
         if offset >= self.total:
             return []
         return list(queryset[offset : offset + self.size])

@@ -52,10 +52,12 @@ SUMMARIES = {
     "job_submissions_progress": "List the progress of a job submission, oldest first",
     "job_submissions_agent_update": "Report a job's state (agents only)",
     "job_submissions_agent_active": "List the submissions a cluster is running (agents only)",
-    "job_submissions_agent_pending": "List the submissions waiting for a cluster (agents only)",
+    "job_submissions_agent_pending": "Claim and list the submissions waiting for a cluster (agents only)",
     "job_submissions_agent_rejected": "Report that a cluster refused a submission (agents only)",
     "job_submissions_agent_submitted": "Report a submission's Slurm job id (agents only)",
     "job_submissions_agent_submitted_many": "Report many submissions' Slurm job ids at once (agents only)",
+    "job_submissions_agent_sweep": "Name the marked Slurm jobs Jobbergate does not know (agents only)",
+    "job_submissions_agent_swept": "Record a Slurm job an agent cancelled as unknown (agents only)",
     "job_submissions_cancel": "Cancel a job submission",
     "job_submissions_clone": "Submit the same job script again",
 }

@@ -3,17 +3,22 @@
 One cycle, every few seconds:
 
 1. heartbeat (``PUT /clusters/status``);
-2. one ``squeue --json`` for every job the controller holds;
-3. pending submissions, all pages: a submission whose job is already in Slurm (a job of the owner's account whose
-   comment is its marker, in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted
-   again; the others are written to their execution directory as the mapped user (never a system account: see
-   ``map_owner``) and sent with ``sbatch --parsable`` as that user. Whatever is wrong with one submission (its owner,
-   its files, its sbatch arguments) rejects that submission only; the cycle goes on for the others;
+2. pending submissions, all pages, each claimed for this agent process (the server gives a submission to one agent
+   instance at a time; ``X-Jobbergate-Agent-Instance`` names the process); then one ``squeue --json`` for every job
+   the controller holds. A submission whose job is already in Slurm (a job of the owner's account whose comment is
+   its marker, in squeue or, for jobs already purged, in one ``sacct`` call) is reported, never submitted again;
+   the others are written to their execution directory as the mapped user (never a system account: see
+   ``map_owner``; each file whole, through a temporary name) and sent with ``sbatch --parsable`` as that user,
+   unless their claim is about to run out. Whatever is wrong with one submission (its owner, its files, its sbatch
+   arguments) rejects that submission only; the cycle goes on for the others. A job id the API refuses (the
+   submission has another job, was deleted or moved on) gets its job cancelled at once;
 4. active submissions: the first time the agent sees a submission's job, the job's Slurm user must be the account
    the owner maps to, or the submission is rejected and nothing of the job is reported or cancelled (a job id given
    on-site may be anyone's); cancelled ones are ``scancel``-ed as their owner's account, one call per account, so
    Slurm itself refuses another user's job; a job that ended is looked up in accounting (one ``sacct`` call for all
-   of them) for its final state, exit code and reason; ``scontrol`` when there is no accounting.
+   of them) for its final state, exit code and reason; ``scontrol`` when there is no accounting;
+5. at start and every ``SWEEP_EVERY`` cycles, the sweep: live jobs carrying a marker of this cluster are sent to
+   the server, which names those Jobbergate does not know (see ``sweep``); they are cancelled as their owner.
 
 A failure of the API or of Slurm is logged in one line and retried on the next cycle (with a growing pause); a job id
 the API could not take is kept and reported first on the next cycle, and the marker covers a restart.
@@ -25,12 +30,14 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from jobbergate_cli.agent.mappers import Mapper, load_mapper
 from jobbergate_cli.agent.settings import AgentSettings
@@ -53,6 +60,10 @@ log = logging.getLogger("jobbergate.agent")
 AGENT = "job-submissions/agent"
 MAX_PAUSE = 300.0
 REPORT_BATCH = 100  # job ids per submitted-many request
+SWEEP_EVERY = 10  # cycles between two sweeps for jobs Jobbergate does not know (and one at start)
+SWEEP_BATCH = 1000  # marked jobs per sweep request
+# The header naming this agent process to the server, so two agents of one cluster hold separate claims.
+INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
 
 
 class CycleFailed(Exception):
@@ -111,18 +122,34 @@ class Agent:
     _local: threading.local = field(default_factory=threading.local, repr=False)
     # Whether the API takes many reports at once (None: not known yet; upstream servers do not).
     batch_reports: bool | None = None
+    # This process's name for its claims (the server hands each pending submission to one instance at a time).
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+    identity_file: IO | None = field(default=None, repr=False)  # held (and locked) while the agent lives
+    # Jobs this agent made whose id the API has not taken: submission id -> (job id, account), to cancel the job
+    # when the API refuses it (the submission has another job, was deleted or moved on).
+    made: dict[int, tuple[int, Account]] = field(default_factory=dict)
+    # When each claimed submission's claim ends (time.monotonic()); none from a server without claims (upstream).
+    claim_ends: dict[int, float] = field(default_factory=dict)
+    # Whether the server judges marked jobs (None: not known yet; upstream servers cannot); cycles since a sweep.
+    can_sweep: bool | None = None
+    cycles_since_sweep: int = SWEEP_EVERY
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Agent:
         token_settings = settings.client_settings()
+        instance, identity_file = instance_identity(Path(settings.cache_dir))
+        client = ApiClient(
+            base_url=settings.base_api_url or "",
+            token=lambda: access_token(token_settings),
+            timeout=settings.request_timeout,
+            retries=0,
+        )
+        client.session.headers[INSTANCE_HEADER] = instance
         return cls(
             settings=settings,
-            client=ApiClient(
-                base_url=settings.base_api_url or "",
-                token=lambda: access_token(token_settings),
-                timeout=settings.request_timeout,
-                retries=0,
-            ),
+            client=client,
+            instance=instance,
+            identity_file=identity_file,
             slurm=Slurm(
                 sbatch=settings.sbatch_path,
                 squeue=settings.squeue_path,
@@ -168,11 +195,10 @@ class Agent:
         self.account_cache.clear()
         try:
             self.heartbeat()
-            queue = self.slurm.queue()
             self.report_unreported()
-            if self.submit_pending(queue):
-                queue = self.slurm.queue()  # the jobs just submitted, so they are not taken for ended ones
+            queue = self.submit_pending()
             self.track_active(queue)
+            self.sweep(queue)
         except ApiError as error:
             raise CycleFailed(f"API: {error}") from None
         except SignInError as error:
@@ -213,10 +239,12 @@ class Agent:
                 self.batch_reports = True
                 for result in answer.get("results", []):
                     submission_id = result.get("id")
-                    if result.get("status_code") != 202:
-                        log.warning("submission %s: the API did not take its job id: %s", submission_id, result)
-                    self.unreported.pop(submission_id, None)
-                    self.reported[submission_id] = "PENDING"
+                    job_id = self.unreported.pop(submission_id, None)
+                    if result.get("status_code") == 202:
+                        self.made.pop(submission_id, None)
+                        self.reported[submission_id] = "PENDING"
+                    else:
+                        self.refused(submission_id, job_id, str(result.get("detail")))
                 return
         for submission_id, job_id in reports:
             self._report_submitted(submission_id, job_id)
@@ -232,16 +260,40 @@ class Agent:
         try:
             (client or self.client).json("POST", f"{AGENT}/submitted", json=body)
         except ApiError as error:
-            if error.status in (404, 409):  # deleted meanwhile, or already has a job: nothing more to say
-                log.warning("submission %s: the API did not take Slurm job %s: %s", submission_id, job_id, error)
+            if error.status in (404, 409):  # deleted meanwhile, or it has another job or moved on
                 self.unreported.pop(submission_id, None)
+                self.refused(submission_id, job_id, str(error), client=client)
                 return
             raise
         self.unreported.pop(submission_id, None)
+        self.made.pop(submission_id, None)
         self.reported[submission_id] = reported_state
 
-    def submit_pending(self, queue: dict[int, JobState]) -> int:
-        """Send every pending submission to Slurm (or report the job it already has); how many were seen.
+    def refused(self, submission_id: int, job_id: int | None, why: str, *, client: ApiClient | None = None) -> None:
+        """The API would not take a job id for a submission (it has another job, was deleted, or moved on): a job
+        this agent made is cancelled at once, so no job runs that Jobbergate does not know; one it found by its
+        marker is left to the sweep, which checks whose it is first."""
+        made = self.made.pop(submission_id, None)
+        if made is None or job_id is None or made[0] != job_id:
+            log.warning("submission %s: the API did not take Slurm job %s: %s", submission_id, job_id, why)
+            return
+        account = made[1]
+        refusal = self.slurm.cancel([job_id], account=account)
+        message = f"Slurm job {job_id} was cancelled: the API did not take it ({why})"
+        if refusal:
+            log.warning("submission %s: scancel %s as %s failed: %s", submission_id, job_id, account.name, refusal)
+            return
+        log.warning("submission %s: %s", submission_id, message)
+        self.record_swept(submission_id, job_id, message, client=client)
+
+    def submit_pending(self) -> dict[int, JobState]:
+        """Send every pending submission to Slurm (or report the job it already has); Slurm's queue after that.
+
+        Asking for pending work claims it: the server hands each submission to one agent instance at a time. Under
+        the claim, right before sbatch, the agent looks for a job already carrying the submission's marker (in
+        ``squeue``, then ``sacct``): the second line of defence, for a claim that ran out while its agent was still
+        at work, or an agent killed after sbatch. No sbatch starts in the last quarter of a claim (it waits for the
+        next cycle), so a claim does not run out while its sbatch runs.
 
         In waves: the files of a wave are written one submission after the other (as each owner, which switches
         this process's ids), then ``submit_workers`` threads run sbatch and report the job ids, so Slurm and the
@@ -249,8 +301,15 @@ class Agent:
         the same wave (same folder and name, other content) waits for the next wave, so each job gets its own.
         """
         pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
+        asked = time.monotonic()
+        self.claim_ends = {
+            row["id"]: asked + 0.75 * float(row["claim_seconds_left"])
+            for row in pending
+            if isinstance(row.get("claim_seconds_left"), (int, float))
+        }
+        queue = self.slurm.queue()  # after the claim: what other agents submitted until now is in it
         if not pending:
-            return 0
+            return queue
         existing = self._existing_jobs(pending, queue)
         waiting = []
         for row in pending:
@@ -277,7 +336,7 @@ class Agent:
             written = [job for job in wave if self.place_files(job)]
             self.submit_prepared(written)
             waiting = later
-        return len(pending)
+        return self.slurm.queue()  # the jobs just submitted, so they are not taken for ended ones
 
     def prepare(self, row: dict) -> PreparedJob | None:
         """Map the owner, pick the folder and fetch the files; None (and the submission rejected) when refused."""
@@ -374,6 +433,10 @@ class Agent:
         submission_id = row["id"]
         if self.stop.is_set():
             return None, None
+        ends = self.claim_ends.get(submission_id)
+        if ends is not None and time.monotonic() > ends:
+            log.warning("submission %s waits for the next cycle: its claim is about to run out", submission_id)
+            return None, None
         client = self._thread_client()
         try:
             job_id = self.slurm.submit(
@@ -391,6 +454,7 @@ class Agent:
         except SlurmError as error:
             return f"Slurm: {error}", None
         log.info("submission %s is Slurm job %s (as %s)", submission_id, job_id, account.name)
+        self.made[submission_id] = (job_id, account)
         self.unreported[submission_id] = job_id  # kept until the API has it, whatever happens next
         return None, (submission_id, job_id)
 
@@ -474,10 +538,7 @@ class Agent:
                 if not job.directory.is_dir():
                     raise NotADirectoryError(0, "not a directory")
                 for name, content in job.files.items():
-                    path = job.directory / name
-                    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-                    with os.fdopen(descriptor, "wb") as handle:
-                        handle.write(content)
+                    write_whole(job.directory / name, content)
         except OSError as error:
             message = f"Cannot write the job files in {job.directory} as {job.account.name}: {error.strerror}"
             self.reject(job.row["id"], message, self.client)
@@ -498,6 +559,88 @@ class Agent:
                 raise JobFilesError(f"The job file {name!r} cannot be read: {error}") from None
             self.file_cache[key] = response.content
         return self.file_cache[key]
+
+    # Sweeping ----------------------------------------------------------------------------------------------------
+
+    def sweep(self, queue: dict[int, JobState]) -> None:
+        """At start and every few cycles: cancel the live jobs carrying a marker of this cluster that Jobbergate does
+        not know (their submission was deleted, cancelled or rejected before it took them, or has another job).
+
+        The server judges; the agent acts only on a job whose Slurm user is the owner's account (a comment is
+        anyone's to write), or for a deleted submission the job's own user (never a system account), and runs
+        scancel as that account, so Slurm itself refuses anyone else's job."""
+        self.cycles_since_sweep += 1
+        if self.can_sweep is False or self.cycles_since_sweep < SWEEP_EVERY:
+            return
+        self.cycles_since_sweep = 0
+        live = [state for state in queue.values() if not state.finished]
+        marked = {
+            state.job_id: (key, state)
+            for key, states in tagged(live).items()
+            if key[0] == self.cluster
+            for state in states
+        }
+        jobs = [{"id": key[1], "slurm_job_id": job_id, "created": key[2]} for job_id, (key, _) in marked.items()]
+        for start in range(0, len(jobs), SWEEP_BATCH):
+            try:
+                answer = self.client.json("POST", f"{AGENT}/sweep", json={"jobs": jobs[start : start + SWEEP_BATCH]})
+            except ApiError as error:
+                if error.status in (404, 405):
+                    log.info("the API cannot judge marked jobs (an upstream server): no sweeps")
+                    self.can_sweep = False
+                    return
+                raise
+            self.can_sweep = True
+            for verdict in answer.get("results", []):
+                found = marked.get(verdict.get("slurm_job_id"))
+                if verdict.get("cancel") and found is not None:
+                    self.cancel_stray(verdict, found[1])
+
+    def cancel_stray(self, verdict: dict, state: JobState) -> None:
+        submission_id, job_id = verdict["id"], state.job_id
+        try:
+            if verdict.get("owner_email"):
+                account = self.account_of({"owner_email": verdict["owner_email"]})
+            else:  # the submission is gone: the job's own user, who must be a person
+                account = self.job_user(state)
+        except LookupError as error:
+            log.warning("Slurm job %s (submission %s) is not cancelled: %s", job_id, submission_id, error)
+            return
+        if state.owned_by(account) is not True:
+            log.info("Slurm job %s carries submission %s's marker but is not its owner's: left", job_id, submission_id)
+            return
+        refusal = self.slurm.cancel([job_id], account=account)
+        if refusal:
+            log.warning(
+                "Slurm job %s (submission %s): scancel as %s failed: %s", job_id, submission_id, account.name, refusal
+            )
+            return
+        message = f"Slurm job {job_id} was cancelled: Jobbergate does not know it ({verdict.get('reason')})"
+        log.warning("submission %s: %s", submission_id, message)
+        self.record_swept(submission_id, job_id, message)
+
+    def job_user(self, state: JobState) -> Account:
+        """The account a job runs as, when it is a person's (LookupError otherwise)."""
+        if state.user_name:
+            account = Account.named(state.user_name)
+        elif state.user_id is not None:
+            account = Account.with_uid(state.user_id)
+        else:
+            raise LookupError("Slurm does not say whose job it is")
+        if account.uid < self.settings.minimum_uid:
+            raise LookupError(f"it runs as a system account ({account.name})")
+        return account
+
+    def record_swept(self, submission_id: int, job_id: int, message: str, *, client: ApiClient | None = None) -> None:
+        """A progress entry on the submission saying which job was cancelled (best effort: the log has it too)."""
+        body = {"id": submission_id, "slurm_job_id": job_id, "report_message": message}
+        try:
+            (client or self.client).json("POST", f"{AGENT}/swept", json=body)
+        except ApiError as error:
+            if error.status not in (404, 405):
+                log.warning(
+                    "submission %s: the API did not record the cancelled job %s: %s", submission_id, job_id, error
+                )
 
     # Tracking ----------------------------------------------------------------------------------------------------
 
@@ -640,6 +783,61 @@ def cluster_name(settings: AgentSettings) -> str:
             "or JOBBERGATE_AGENT_OIDC_CLIENT_ID and JOBBERGATE_AGENT_OIDC_CLIENT_SECRET"
         )
     return str(named or client_id)
+
+
+def instance_identity(cache_dir: Path) -> tuple[str, IO | None]:
+    """The name this agent process gives its claims: kept in ``CACHE_DIR/agent-instance``, so an agent restarted on
+    the same host (after a crash, a kill, an upgrade) takes its predecessor's claims back at once instead of waiting
+    for them to expire; its marker check then finds what the predecessor had already submitted.
+
+    The file is locked (``flock``) while a process uses it: a second agent started beside a running one with the
+    same cache folder cannot take the name, and gets a new one of its own for its life, so two live agents never
+    share claims. Returns the name and the open, locked file, which the agent keeps open for its whole life (the
+    lock is what says the name is taken)."""
+    import fcntl
+
+    try:
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = open(os.open(cache_dir / "agent-instance", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "r+")
+    except OSError as error:
+        log.warning(
+            "no lasting agent identity in %s (%s): claims of an earlier run wait for their expiry",
+            cache_dir,
+            error.strerror,
+        )
+        return uuid.uuid4().hex, None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        log.info("another agent runs with the cache folder %s: this one has an identity of its own", cache_dir)
+        return uuid.uuid4().hex, None
+    name = handle.read().strip()
+    if not (len(name) == 32 and all(character in "0123456789abcdef" for character in name)):
+        name = uuid.uuid4().hex
+        handle.seek(0)
+        handle.truncate()
+        handle.write(name)
+        handle.flush()
+    return name, handle
+
+
+def write_whole(path: Path, content: bytes) -> None:
+    """Write a job file so that no reader (an sbatch of this agent or another) ever sees it partly written: into a
+    new file of a temporary name in the same folder, then renamed over ``path`` in one step. The rename replaces
+    whatever ``path`` was (a symbolic link included) and never follows it."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.jobbergate-tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 class JobFilesError(Exception):

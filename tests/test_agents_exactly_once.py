@@ -1,0 +1,186 @@
+"""Exactly once with any number of agents: real agents (``jobbergate agent run`` processes), a live server and the
+throw-away Slurm cluster; nothing is mocked.
+
+Submissions carry ``--hold``, so their jobs stay in ``squeue`` to be counted by their markers (the comment
+``jobbergate:cluster-a:ID:STAMP`` the agent gives each job). Every test cancels what it left in Slurm.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from jobbergate.testing.slurm import fresh, until
+from submissions.choices import JobSubmissionStatus as Status
+from submissions.models import JobSubmission
+from tests.conftest import JOBBERGATE, OTHER_USER, SUBMITTER, site_user
+from tests.test_agent_slurm import submit
+
+pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
+
+
+def marked_jobs() -> dict[int, list[int]]:
+    """Submission id -> the ids of the live jobs (pending or running) carrying its cluster-a marker."""
+    output = subprocess.run(
+        ["squeue", "-h", "-a", "-o", "%i|%k"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    found: dict[int, list[int]] = {}
+    for line in output.splitlines():
+        job, _, comment = line.partition("|")
+        parts = comment.split(":")
+        if len(parts) == 4 and parts[:2] == ["jobbergate", "cluster-a"]:
+            found.setdefault(int(parts[2]), []).append(int(job))
+    return found
+
+
+@pytest.fixture
+def clean_slurm(slurm_cluster, submitter):
+    """Cancels every job of the test accounts afterwards (held jobs never end by themselves)."""
+    yield
+    for user in (SUBMITTER, OTHER_USER):
+        subprocess.run(["scancel", "-u", user], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def agents(api, clean_slurm):
+    """Starts agents (``jobbergate agent run --interval 1``) as processes of their own; stops them afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(log: Path, **settings) -> subprocess.Popen:
+        environment = {
+            **api.environment,
+            **{f"JOBBERGATE_AGENT_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [JOBBERGATE, "agent", "run", "--interval", "1"],
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(30)
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_several_agents_of_one_cluster_submit_each_submission_once(agents, alice, submitter_workdir, tmp_path, count):
+    rows = [submit(alice.email, "true", submitter_workdir, sbatch_arguments=["--hold"]) for _ in range(300)]
+    ids = {row.pk for row in rows}
+    logs = [tmp_path / f"agent-{index}.log" for index in range(count)]
+    processes = [agents(log) for log in logs]
+    everything = until(
+        lambda: JobSubmission.objects.filter(pk__in=ids, status=Status.SUBMITTED).count() == len(ids), seconds=240
+    )
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.wait(60)
+    text = "\n".join(log.read_text()[-3000:] for log in logs)
+    assert everything, text
+    jobs = marked_jobs()
+    twice = {submission: found for submission, found in jobs.items() if submission in ids and len(found) > 1}
+    assert not twice, f"submissions with more than one job: {twice}"
+    assert {submission for submission in jobs if submission in ids} == ids
+    stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
+    assert all(stored[submission] == jobs[submission][0] for submission in ids)
+    assert not JobSubmission.objects.filter(pk__in=ids, status=Status.REJECTED).exists()
+    # The claims shared the work out (an agent takes pages of 100, so a third may find none left), and no agent
+    # saw a refused job id.
+    submitted_by = [log.read_text().count(" is Slurm job ") for log in logs]
+    assert sum(submitted_by) == len(ids) and sum(1 for count in submitted_by if count) >= 2, submitted_by
+    assert "did not take" not in text
+
+
+def test_a_job_id_the_api_refuses_is_cancelled_at_once(api, alice, submitter_workdir, clean_slurm):
+    """The API already has another job for the submission (a second agent was first): the job just made is
+    cancelled, so no job runs that Jobbergate does not know, and the submission says so."""
+    row = submit(alice.email, "true", submitter_workdir, sbatch_arguments=["--hold"])
+    JobSubmission.objects.filter(pk=row.pk).update(slurm_job_id=987654)  # what the other agent reported
+    result = api()
+    assert "was cancelled: the API did not take it" in result.stderr, result.stderr
+    assert row.pk not in marked_jobs()
+    row = fresh(row)
+    assert row.slurm_job_id == 987654
+    assert "was cancelled" in row.progress.order_by("id").last().additional_info
+
+
+def test_the_sweep_cancels_jobs_jobbergate_does_not_know(api, alice, submitter_workdir, held_job, clean_slurm):
+    """At start the agent looks for live jobs with its cluster's markers: a job of a submission cancelled between
+    an agent's sbatch and its report, or of a deleted submission, is cancelled; a job of another user carrying the
+    same marker is not the agent's to touch; the job of a submission still being submitted is kept."""
+    other = site_user(OTHER_USER)
+    cancelled = submit(alice.email, "true", submitter_workdir, status=Status.CANCELLED)
+    deleted = submit(alice.email, "true", submitter_workdir)
+    in_flight = submit(alice.email, "true", submitter_workdir)
+    # Another agent is at work on in_flight: its claim holds, so this agent does not submit it.
+    JobSubmission.objects.filter(pk=in_flight.pk).update(
+        claimed_by="agent:other", claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+
+    def tag(row):
+        return f"--comment=jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}"
+
+    stray = held_job(SUBMITTER, tag(cancelled))
+    orphan = held_job(SUBMITTER, tag(deleted))
+    kept = held_job(SUBMITTER, tag(in_flight))
+    someone_elses = held_job(other.pw_name, tag(cancelled))
+    deleted.delete()
+    result = api()
+    assert result.returncode == 0, result.stderr
+    live = {job for found in marked_jobs().values() for job in found}
+    assert stray not in live and orphan not in live, result.stderr
+    assert kept in live and someone_elses in live, result.stderr
+    entry = fresh(cancelled).progress.order_by("id").last()
+    assert f"Slurm job {stray} was cancelled" in entry.additional_info
+    assert fresh(in_flight).status == Status.CREATED
+
+
+def test_a_killed_agents_claims_come_back_and_its_jobs_are_not_submitted_again(
+    api, agents, alice, submitter_workdir, settings, tmp_path
+):
+    """Agent A (on another login node: a cache folder of its own) runs sbatch and is SIGKILLed before it reports
+    anything (its sbatch hangs after Slurm took the job): its claims hold until they expire, then agent B finds
+    A's jobs by their markers and reports them. (An agent restarted on A's own host takes A's claims back at once:
+    tests/test_agent_slurm.py, test_an_agent_killed_right_after_sbatch_submits_exactly_once.)"""
+    settings.AGENT_CLAIM_SECONDS = 8
+    hanging = submitter_workdir / "sbatch-then-hang"
+    hanging.write_text('#!/bin/sh\n/usr/bin/sbatch "$@"\nexec sleep 600\n')
+    hanging.chmod(0o755)
+    rows = [submit(alice.email, "true", submitter_workdir, sbatch_arguments=["--hold"]) for _ in range(5)]
+    ids = {row.pk for row in rows}
+    first = agents(
+        tmp_path / "a.log", sbatch_path=hanging, slurm_timeout=600, submit_workers=5, cache_dir=tmp_path / "node-a"
+    )
+    assert until(lambda: ids <= set(marked_jobs()), seconds=60), (tmp_path / "a.log").read_text()
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(30)
+    made = {submission: jobs for submission, jobs in marked_jobs().items() if submission in ids}
+    assert all(len(jobs) == 1 for jobs in made.values()), made
+    assert JobSubmission.objects.filter(pk__in=ids, status=Status.CREATED).count() == len(ids)
+    # B at once: the claims still hold, B submits nothing.
+    assert api().returncode == 0
+    assert JobSubmission.objects.filter(pk__in=ids, status=Status.CREATED).count() == len(ids)
+    time.sleep(settings.AGENT_CLAIM_SECONDS + 1)
+    result = api()
+    assert result.returncode == 0, result.stderr
+    assert "already Slurm job" in result.stderr
+    after = {submission: jobs for submission, jobs in marked_jobs().items() if submission in ids}
+    assert after == made, "a submission was submitted again"
+    stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
+    assert stored == {submission: jobs[0] for submission, jobs in made.items()}
