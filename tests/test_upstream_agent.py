@@ -36,10 +36,12 @@ import os
 import pwd
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from conftest import require_real_part
 from jobbergate.choices import FileType
@@ -268,3 +270,89 @@ def test_the_upstream_agent_cancels_the_slurm_job_of_a_cancelled_submission(upst
         upstream_agent.cycle()
         submission.refresh_from_db()
     assert (submission.status, submission.slurm_job_state) == ("CANCELLED", "CANCELLED"), upstream_agent.log[-4000:]
+
+
+def test_our_agent_beside_the_upstream_agent_submits_each_submission_once(upstream_agent, tmp_path):
+    """Both agents serve cluster-upstream at the same moment: ours as a process cycling every 3 s, upstream's
+    cycle after cycle meanwhile. The upstream agent sends no instance id and gets the same claims, as one instance
+    per token; every submission reaches Slurm once, counted in squeue by its job name (held, so it stays there)."""
+    from jobbergate.choices import AGENT_PERMISSIONS
+    from jobbergate.testing.personas import make_persona
+
+    ours = make_persona("agent-beside@example.com", list(AGENT_PERMISSIONS), client_id=UPSTREAM_AGENT_CLIENT)
+    rows: list[JobSubmission] = []
+
+    def trickle() -> None:
+        """New submissions keep coming, one every 0.2 s, while both agents work: each agent finds some free. Each
+        has a folder of its own: the upstream agent writes a job file in place, so two agents writing different
+        files of one name into one folder could hand sbatch the other's file whatever we do."""
+        try:
+            for index in range(40):
+                entrypoint = f"#!/bin/bash\n#SBATCH --job-name=beside-{index}\n#SBATCH --output=/dev/null\ntrue\n"
+                (tmp_path / f"beside-{index}").mkdir()
+                run = execution_directory(tmp_path / f"beside-{index}")
+                rows.append(submission_of(entrypoint, run, sbatch_arguments=["--hold"]))
+                time.sleep(0.2)
+        finally:
+            connection.close()
+
+    names = {f"beside-{index}" for index in range(40)}
+    environment = {
+        "PATH": upstream_agent.environment["PATH"],
+        "HOME": str(tmp_path),
+        "SLURM_CONF": os.environ["SLURM_CONF"],
+        "JOBBERGATE_AGENT_BASE_API_URL": upstream_agent.environment["JOBBERGATE_AGENT_BASE_API_URL"],
+        "JOBBERGATE_AGENT_TOKEN": ours.token,
+        "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "our-cache"),
+        "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+        # The upstream agent's account here is the test runner (root): ours must be told root may submit.
+        "JOBBERGATE_AGENT_SINGLE_USER_SUBMITTER": upstream_agent.environment["JOBBERGATE_AGENT_SINGLE_USER_SUBMITTER"],
+        "JOBBERGATE_AGENT_MIN_UID": "0",
+    }
+    log = tmp_path / "our-agent.log"
+    with log.open("wb") as output:
+        ours_running = subprocess.Popen(
+            [str(Path(__file__).resolve().parent.parent / ".venv/bin/jobbergate"), "agent", "run", "--interval", "3"],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    jobs: dict[str, list[str]] = {}
+    arriving = threading.Thread(target=trickle)
+    arriving.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            upstream_agent.cycle()
+            if (
+                not arriving.is_alive()
+                and not JobSubmission.objects.filter(pk__in=[row.pk for row in rows], status="CREATED").exists()
+            ):
+                break
+    finally:
+        arriving.join(60)
+        ours_running.terminate()
+        ours_running.wait(60)
+        listing = subprocess.run(
+            ["squeue", "-h", "-a", "-o", "%i|%j"], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        for line in listing.splitlines():
+            job, _, name = line.partition("|")
+            if name in names:
+                jobs.setdefault(name, []).append(job)
+        subprocess.run(["scancel", *[job for found in jobs.values() for job in found]], capture_output=True)
+    ids = [row.pk for row in rows]
+    assert len(ids) == 40
+    not_submitted = {
+        row.pk: (row.status, row.report_message)
+        for row in JobSubmission.objects.filter(pk__in=ids)
+        if row.status != "SUBMITTED"
+    }
+    assert not not_submitted, (not_submitted, upstream_agent.log[-3000:], log.read_text()[-3000:])
+    assert set(jobs) == names, sorted(names - set(jobs))
+    twice = {name: found for name, found in jobs.items() if len(found) > 1}
+    assert not twice, f"submitted more than once: {twice}\n{upstream_agent.log[-3000:]}\n{log.read_text()[-3000:]}"
+    by_ours = log.read_text().count(" is Slurm job ")
+    print(f"our agent submitted {by_ours} of 40")
+    assert 0 < by_ours < 40, f"one agent did all the work (ours: {by_ours} of 40): the test proved nothing"
