@@ -8,6 +8,7 @@ Submissions carry ``--hold``, so their jobs stay in ``squeue`` to be counted by 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,14 +16,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from jobbergate.testing.oidc import free_port
+from jobbergate.testing.server import gunicorn, serving_the_test_database
 from jobbergate.testing.slurm import fresh, until
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
 from tests.conftest import JOBBERGATE, OTHER_USER, SUBMITTER, site_user
 from tests.test_agent_slurm import submit
 
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
 
 
@@ -38,6 +43,16 @@ def marked_jobs() -> dict[int, list[int]]:
         if len(parts) == 4 and parts[:2] == ["jobbergate", "cluster-a"]:
             found.setdefault(int(parts[2]), []).append(int(job))
     return found
+
+
+def each_has_its_one_job(ids: set[int], log: str) -> None:
+    """Every submission has exactly one live job carrying its marker, and it is the job the API recorded."""
+    jobs = marked_jobs()
+    twice = {submission: found for submission, found in jobs.items() if submission in ids and len(found) > 1}
+    assert not twice, f"submissions with more than one job: {twice}\n{log[-6000:]}"
+    assert {submission for submission in jobs if submission in ids} == ids
+    stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
+    assert all(stored[submission] == jobs[submission][0] for submission in ids)
 
 
 @pytest.fixture
@@ -93,12 +108,7 @@ def test_several_agents_of_one_cluster_submit_each_submission_once(agents, alice
         process.wait(60)
     text = "\n".join(log.read_text()[-3000:] for log in logs)
     assert everything, text
-    jobs = marked_jobs()
-    twice = {submission: found for submission, found in jobs.items() if submission in ids and len(found) > 1}
-    assert not twice, f"submissions with more than one job: {twice}"
-    assert {submission for submission in jobs if submission in ids} == ids
-    stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
-    assert all(stored[submission] == jobs[submission][0] for submission in ids)
+    each_has_its_one_job(ids, text)
     assert not JobSubmission.objects.filter(pk__in=ids, status=Status.REJECTED).exists()
     # The claims shared the work out (an agent takes pages of 100, so a third may find none left), and no agent
     # saw a refused job id.
@@ -184,3 +194,66 @@ def test_a_killed_agents_claims_come_back_and_its_jobs_are_not_submitted_again(
     assert after == made, "a submission was submitted again"
     stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
     assert stored == {submission: jobs[0] for submission, jobs in made.items()}
+
+
+def restart_postgresql() -> None:
+    """Restart the PostgreSQL server this test runs on (the throw-away one of scripts/test), as its data folder's
+    owner, with ``pg_ctl restart -m fast``: every connection is cut, the server is back within seconds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        data = cursor.fetchone()[0]
+    connection.close()
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    owner = Path(data).owner()
+    # The server's output goes to its log file (-l), not to pipes: the new postmaster would hold them open.
+    log = str(Path(data).parent / "server.log")
+    command = [str(binaries[-1]), "-D", data, "-l", log, "-m", "fast", "-w", "-t", "60", "restart"]
+    subprocess.run(
+        ["runuser", "-u", owner, "--", *command],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+@pytest.mark.postgres_only
+def test_the_server_and_postgresql_restarted_under_load_lose_and_double_nothing(
+    agents, alice, submitter_workdir, tmp_path
+):
+    """Two agents over 300 held submissions served by gunicorn on the test database: gunicorn is stopped as soon
+    as the first jobs are in Slurm (the agents are in the middle of their cycles) and started again, then
+    PostgreSQL restarts once some submissions are recorded and others are not. The agents retry; every
+    submission ends SUBMITTED with exactly one job."""
+    if shutil.which("runuser") is None or not list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+        pytest.skip("needs Debian's PostgreSQL server binaries and runuser (scripts/test as root has them)")
+    rows = [submit(alice.email, "true", submitter_workdir, sbatch_arguments=["--hold"]) for _ in range(300)]
+    ids = {row.pk for row in rows}
+    bind = f"127.0.0.1:{free_port()}"
+    environment = serving_the_test_database(tmp_path / "server")
+    log = tmp_path / "gunicorn.log"
+    arguments = ("--workers", "2")
+    with gunicorn(bind=bind, cwd=ROOT, environment=environment, log=log, arguments=arguments):
+        url = f"http://{bind}"
+        logs = [tmp_path / f"agent-{index}.log" for index in range(2)]
+        for agent_log in logs:
+            agents(agent_log, base_api_url=url)
+        assert until(lambda: len(marked_jobs()) >= 10, seconds=60, step=0.1)  # in the middle of their cycles
+    assert JobSubmission.objects.filter(pk__in=ids, status=Status.CREATED).exists()
+    with gunicorn(bind=bind, cwd=ROOT, environment=environment, log=tmp_path / "gunicorn-2.log", arguments=arguments):
+        recorded = until(
+            lambda: JobSubmission.objects.filter(pk__in=ids, status=Status.SUBMITTED).count() >= 30,
+            seconds=120,
+            step=0.1,
+        )
+        assert recorded and JobSubmission.objects.filter(pk__in=ids, status=Status.CREATED).exists()
+        restart_postgresql()
+        everything = until(
+            lambda: JobSubmission.objects.filter(pk__in=ids, status=Status.SUBMITTED).count() == len(ids),
+            seconds=240,
+        )
+        text = "\n".join(agent_log.read_text() for agent_log in logs)
+        assert everything, text[-6000:]
+    assert "cycle failed" in text  # they did see the server go away, and went on
+    assert "HTTP 500" not in text  # a database that went away is a 503 (retry), not a server error
+    each_has_its_one_job(ids, text)

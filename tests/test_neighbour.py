@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import statistics
 import subprocess
 import tarfile
@@ -23,26 +22,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
-from django.db import connection
 
 from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
 from applications.tests.test_hostile_applications import alias_bomb, folder_flood
 from jobbergate.choices import USER_PERMISSIONS
 from jobbergate.testing.oidc import free_port
 from jobbergate.testing.personas import make_persona
-from jobbergate.testing.server import gunicorn
+from jobbergate.testing.server import gunicorn, serving_the_test_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACK_SECONDS = 20
 WORKERS = 2  # as scripts/serve starts by default
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -55,15 +47,7 @@ def data_folder(tmp_path):
 @pytest.fixture
 def server(data_folder):
     """gunicorn serving the test database; its data folder, HOME and TMPDIR all inside ``data_folder``."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "JOBBERGATE_VAR_DIR": str(data_folder),
-        "JOBBERGATE_TOKEN_SIGNING_KEY_FILE": str(settings.TOKEN_SIGNING_KEY_FILE),
-        "JOBBERGATE_LOG_LEVEL": "ERROR",
-        "HOME": str(data_folder),
-        "TMPDIR": str(data_folder / "tmp"),
-    }
+    environment = serving_the_test_database(data_folder)
     log = data_folder.parent / "gunicorn.log"
     arguments = ("--workers", str(WORKERS), "--log-level", "error")
     with gunicorn(

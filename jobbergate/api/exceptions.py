@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,6 +33,15 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the upload limit."
     default_code = "payload_too_large"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database could not be reached (restarting, failing over): nothing was done; the same request may be
+    sent again shortly."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable for a moment: nothing was changed; send the request again."
+    default_code = "database_unavailable"
 
 
 class Unprocessable(exceptions.APIException):
@@ -61,7 +70,8 @@ def _flatten(errors, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus: 422 for validation, 409 for integrity errors, 413 for oversized bodies."""
+    """DRF's handler, plus: 422 for validation, 409 for integrity errors, 413 for oversized bodies, 503 while the
+    database cannot be reached."""
     # Imported here: rest_framework.views loads the parser classes, which import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -74,6 +84,11 @@ def exception_handler(exc, context):
         # Safety net: what the checks above the database missed (a NUL byte, a number out of range).
         logger.warning("Database refused a value from a request: %s", exc)
         exc = BadRequest("A value in the request cannot be stored (e.g. a NUL character or a number out of range).")
+    elif isinstance(exc, OperationalError):
+        # A connection the database closed (a restart, a failover) or could not open: the transaction was rolled
+        # back, so the client may retry. Django drops the broken connection at the end of the request.
+        logger.error("The database is unavailable: %s", exc)
+        exc = DatabaseUnavailable()
     elif isinstance(exc, SuspiciousOperation):
         exc = BadRequest(str(exc) or "Bad request.")
     elif isinstance(exc, Http404):
@@ -84,6 +99,8 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = "5"
     if isinstance(exc, exceptions.ValidationError):
         lines = _flatten(exc.detail)
         return Response(

@@ -23,6 +23,32 @@ def outside_environment(**extra: str) -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith(prefixes)} | extra
 
 
+def serving_the_test_database(data_folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a server process on this test run's database (PostgreSQL: the test database, which a
+    ``transaction=True`` test shares with other processes), with its data folder, HOME and TMPDIR in
+    ``data_folder``, and the test's file storage and token signing key, so the files its rows name are there and
+    the personas' tokens are good."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    (data_folder / "tmp").mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "JOBBERGATE_VAR_DIR": str(data_folder),
+        "JOBBERGATE_TOKEN_SIGNING_KEY_FILE": str(settings.TOKEN_SIGNING_KEY_FILE),
+        "JOBBERGATE_FILE_STORAGE_DIR": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        "JOBBERGATE_LOG_LEVEL": "ERROR",
+        "HOME": str(data_folder),
+        "TMPDIR": str(data_folder / "tmp"),
+        **extra,
+    }
+
+
 @contextlib.contextmanager
 def gunicorn(
     *, bind: str, cwd: Path, environment: dict[str, str], log: Path, arguments: Sequence[str] = ()
