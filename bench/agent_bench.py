@@ -202,6 +202,7 @@ class Agent:
             "JOBBERGATE_AGENT_TOKEN": server.agent_token,
             "JOBBERGATE_AGENT_CACHE_DIR": cache,
             "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+            "JOBBERGATE_AGENT_MIN_UID": "0",  # the bench submits as root, as its plain sbatch loop does
         }
         if interval is not None:
             environment["JOBBERGATE_AGENT_TASK_JOBS_INTERVAL_SECONDS"] = str(interval)
@@ -351,27 +352,31 @@ class Bench:
         self.made.clear()
 
 
-def throughput(bench: Bench, count: int) -> dict:
-    """Create ``count`` submissions with the agent stopped, then time the agent from its start to the last job id."""
+def throughput(bench: Bench, count: int, agents: int = 1) -> dict:
+    """Create ``count`` submissions with no agent running, then start ``agents`` agents of the cluster at once (each
+    a process with its own cache folder, so its own claims) and time them from the first start to the last job id."""
     directory = fresh_directory("jbg-bench-agent-")
     started = time.perf_counter()
     ids = {bench.create(directory, f"throughput {n}") for n in range(count)}
     created = time.perf_counter() - started
-    agent = bench.agent("throughput")
+    running = [bench.agent(f"throughput-{index}") for index in range(agents)]
+    first = running[0]
     try:
-        deadline = agent.started + max(300, count)
+        deadline = first.started + max(300, count)
         while True:
             waiting = bench.watcher.waiting(ids)
             if not waiting:
-                elapsed = time.perf_counter() - agent.started
+                elapsed = time.perf_counter() - first.started
                 break
-            if time.perf_counter() > deadline or agent.process.poll() is not None:
-                raise RuntimeError(f"{len(waiting)} submissions still without a job id; see {agent.log_path}")
+            if time.perf_counter() > deadline or any(agent.process.poll() is not None for agent in running):
+                raise RuntimeError(f"{len(waiting)} submissions still without a job id; see {first.log_path}")
             time.sleep(POLL)
     finally:
-        agent.stop()
+        for agent in running:
+            agent.stop()
     shutil.rmtree(directory, ignore_errors=True)
-    return {"agent_s": elapsed, "create_s": created, "timeline": agent.timeline()}
+    shares = [agent.log_path.read_text().count(" is Slurm job ") for agent in running]
+    return {"agent_s": elapsed, "create_s": created, "timeline": first.timeline(), "shares": shares}
 
 
 def latency(bench: Bench, count: int, spread: float, interval: float | None = None) -> dict:
@@ -450,7 +455,8 @@ def profile_cycle(bench: Bench, count: int) -> None:
     ids = {bench.create(directory, f"profile {n}") for n in range(count)}
     cache = tempfile.mkdtemp(prefix="jobbergate-agent-cache-")
     server = bench.server
-    core = CoreAgent.from_settings(AgentSettings(base_api_url=server.url, token=server.agent_token, cache_dir=cache))
+    settings = AgentSettings(base_api_url=server.url, token=server.agent_token, cache_dir=cache, min_uid=0)
+    core = CoreAgent.from_settings(settings)
     spent: dict[str, list[float]] = defaultdict(list)
 
     def category(method: str, path: str) -> str:
@@ -460,7 +466,7 @@ def profile_cycle(bench: Bench, count: int) -> None:
 
     from jobbergate_cli.client import ApiClient
 
-    request, run, write_files = ApiClient.request, core.slurm.run, core.write_files
+    request, run, place_files = ApiClient.request, core.slurm.run, core.place_files
     lock = threading.Lock()
 
     def timed_request(client, method, path, **kwargs):  # every ApiClient: the agent may make one per thread
@@ -482,11 +488,11 @@ def profile_cycle(bench: Bench, count: int) -> None:
     def timed_write(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return write_files(*args, **kwargs)
+            return place_files(*args, **kwargs)
         finally:
-            spent["(write_files, its downloads included)"].append(time.perf_counter() - started)
+            spent["(place_files: the files written as their owner)"].append(time.perf_counter() - started)
 
-    core.slurm.run, core.write_files = timed_run, timed_write
+    core.slurm.run, core.place_files = timed_run, timed_write  # type: ignore[method-assign]
     ApiClient.request = timed_request
     try:
         started = time.perf_counter()
@@ -510,6 +516,29 @@ def profile_cycle(bench: Bench, count: int) -> None:
         )
     shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
+
+
+def claim_costs(bench: Bench, samples: int = 50) -> dict[str, float]:
+    """Median ms the server takes to answer an agent's ``pending`` call, which claims what it lists: a page of 100
+    pending submissions (claimed again each time by the same instance), and an empty one. A cluster of its own,
+    so no running agent takes the rows."""
+    token = bench.server.manage("create_api_token", "--cluster", "claim-probe", "--permissions", AGENT_PERMISSIONS)
+    probe = Api(bench.server.url, token)
+    probe.session.headers["X-Jobbergate-Agent-Instance"] = "claim-probe"
+    directory = fresh_directory("jbg-bench-claim-")
+    timings: dict[str, list[float]] = {"page of 100": [], "empty": []}
+    for n in range(100):
+        bench.create(directory, f"claim probe {n}", client_id="claim-probe")
+    for label in ("page of 100", "empty"):
+        size = 100 if label == "page of 100" else 1
+        params = {"size": size, "page": 1 if label == "page of 100" else 1000}
+        for _ in range(samples):
+            started = time.perf_counter()
+            answer = probe.call("GET", "job-submissions/agent/pending", params=params)
+            timings[label].append(time.perf_counter() - started)
+            assert len(answer["items"]) == (100 if label == "page of 100" else 0), answer["total"]
+    shutil.rmtree(directory, ignore_errors=True)
+    return {label: statistics.median(values) * 1000 for label, values in timings.items()}
 
 
 def api_costs(bench: Bench, samples: int = 200) -> dict[str, float]:
@@ -591,6 +620,13 @@ def main() -> int:
                 flush=True,
             )
             bench.reset()
+            two = throughput(bench, n, agents=2)
+            print(
+                f"  two agents: {two['agent_s']:.2f} s from the first start to the last job id "
+                f"(two / one {two['agent_s'] / result['agent_s']:.2f}); jobs each: {two['shares']}",
+                flush=True,
+            )
+            bench.reset()
             late = latency(bench, args.latency_submissions, args.spread)
             print(
                 f"  latency x{args.latency_submissions} (default interval, {default_interval:g} s): "
@@ -603,6 +639,8 @@ def main() -> int:
             rows["plain"].append(plain)
             rows["agent"].append(result["agent_s"])
             rows["ratio"].append(result["agent_s"] / plain)
+            rows["two"].append(two["agent_s"])
+            rows["two/one"].append(two["agent_s"] / result["agent_s"])
             rows["create"].append(result["create_s"])
             rows["median"].append(late["median_s"])
             rows["p95"].append(late["p95_s"])
@@ -611,6 +649,8 @@ def main() -> int:
             summary(f"plain `sbatch --parsable` loop, {n} jobs", rows["plain"]),
             summary(f"agent: its start to the last of {n} job ids", rows["agent"]),
             summary("ratio agent / plain (goal: at most 1.5)", rows["ratio"], "x"),
+            summary(f"two agents of the cluster: the first start to the last of {n} job ids", rows["two"]),
+            summary("ratio two agents / one (goal: at most 1)", rows["two/one"], "x"),
             summary(f"API create of the {n} submissions (agent stopped)", rows["create"]),
             summary(
                 f"latency create -> job id, median, {default_interval:g} s interval (goal: under 2 s)", rows["median"]
@@ -627,8 +667,10 @@ def main() -> int:
             + ", ".join(f"{key} {statistics.median(t.get(key, float('nan')) for t in timelines):.2f}" for key in keys)
         )
         ratio, median = statistics.median(rows["ratio"]), statistics.median(rows["median"])
+        pair = statistics.median(rows["two/one"])
         print(
             f"goals: ratio {ratio:.2f}x {'met' if ratio <= 1.5 else 'MISSED'} (at most 1.5x), "
+            f"two agents / one {pair:.2f}x {'met' if pair <= 1 else 'MISSED'} (at most 1x), "
             f"median latency {median:.2f} s {'met' if median < 2 else 'MISSED'} (under 2 s)",
             flush=True,
         )
@@ -636,6 +678,11 @@ def main() -> int:
             print("\nprofile", flush=True)
             costs = api_costs(bench)
             print(f"alone, median of 200: API create {costs['create']:.1f} ms, one poll {costs['poll']:.2f} ms")
+            claims = claim_costs(bench)
+            print(
+                f"claims, median of 50 agent pending calls: a page of 100 claimed {claims['page of 100']:.1f} ms "
+                f"({claims['page of 100'] / 100:.2f} ms per submission), nothing to claim {claims['empty']:.1f} ms"
+            )
             bench.reset()
             profile_cycle(bench, n)
             bench.reset()
