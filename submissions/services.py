@@ -152,6 +152,8 @@ def claim_pending(*, client_id: str, instance: str, offset: int, limit: int) -> 
     """
     claimable = _claimable(client_id, instance)
     total = claimable.count()
+    if offset >= total:  # a page past the end is empty, however far (and claims nothing)
+        return [], total
     until = timezone.now() + timedelta(seconds=settings.AGENT_CLAIM_SECONDS)
     with transaction.atomic(savepoint=False):  # the row locks last until the claim is written
         # Two statements: PostgreSQL may run an ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery of an

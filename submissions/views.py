@@ -137,10 +137,10 @@ class AgentViewSet(viewsets.GenericViewSet):
                     f"{AGENT_INSTANCE_HEADER} is 1 to 64 ASCII letters, digits and the characters . _ : @ -."
                 )
             return f"agent:{named}"
+        # A digest of the token's id (or of the token itself when it has none): users see who holds a claim, and
+        # a token's id is not theirs to know.
         principal = self.request.auth
-        if principal.token_id:
-            return f"token:{principal.token_id}"[:128]
-        credential = self.request.headers.get("Authorization", "")
+        credential = principal.token_id or self.request.headers.get("Authorization", "")
         return f"token:{hashlib.sha256(credential.encode()).hexdigest()[:32]}"
 
     @extend_schema(

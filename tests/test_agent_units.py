@@ -399,3 +399,14 @@ def test_job_files_are_written_whole_and_replace_a_link_without_following_it(tmp
     assert secret.read_text() == "keep"
     assert not (tmp_path / "job.sh").is_symlink() and (tmp_path / "job.sh").read_bytes() == b"#!/bin/bash\ntrue\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["job.sh", "secret"]  # no temporary file left
+
+
+def test_a_job_file_replaced_whole_keeps_its_mode_and_long_names_fit(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text("old")
+    script.chmod(0o750)
+    write_whole(script, b"new")
+    assert script.read_bytes() == b"new" and script.stat().st_mode & 0o777 == 0o750
+    long_name = tmp_path / ("x" * 250)  # a name near the 255-byte limit still has room for its temporary twin
+    write_whole(long_name, b"ok")
+    assert long_name.read_bytes() == b"ok"

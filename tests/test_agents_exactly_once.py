@@ -106,8 +106,8 @@ def test_several_agents_of_one_cluster_submit_each_submission_once(agents, alice
         process.send_signal(signal.SIGTERM)
     for process in processes:
         process.wait(60)
-    text = "\n".join(log.read_text()[-3000:] for log in logs)
-    assert everything, text
+    text = "\n".join(log.read_text() for log in logs)
+    assert everything, text[-6000:]
     each_has_its_one_job(ids, text)
     assert not JobSubmission.objects.filter(pk__in=ids, status=Status.REJECTED).exists()
     # The claims shared the work out (an agent takes pages of 100, so a third may find none left), and no agent
@@ -161,6 +161,29 @@ def test_the_sweep_cancels_jobs_jobbergate_does_not_know(api, alice, submitter_w
     assert fresh(in_flight).status == Status.CREATED
 
 
+def test_the_sweep_leaves_the_running_tasks_of_a_job_array_alone(api, alice, submitter_workdir, clean_slurm):
+    """An array's tasks that started have job ids of their own and carry the array's marker: they are the
+    submission's own job (the array's id is what sbatch printed and the API recorded), not strays."""
+    row = submit(alice.email, "sleep 60", submitter_workdir, sbatch_arguments=["--array=0-1"])
+    assert api().returncode == 0
+    row = fresh(row)
+    assert row.status == Status.SUBMITTED and row.slurm_job_id
+
+    def running_tasks() -> list[str]:
+        output = subprocess.run(
+            ["squeue", "-h", "-a", "-t", "RUNNING", "-o", "%i|%F", "-j", str(row.slurm_job_id)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        return [line for line in output.splitlines() if line.endswith(f"|{row.slurm_job_id}")]
+
+    assert until(lambda: len(running_tasks()) == 2, seconds=60, step=0.5), "the array's tasks did not start"
+    agent = api()  # the sweep runs at every agent start
+    assert "Jobbergate does not know" not in agent.stderr, agent.stderr
+    assert len(running_tasks()) == 2
+
+
 def test_a_killed_agents_claims_come_back_and_its_jobs_are_not_submitted_again(
     api, agents, alice, submitter_workdir, settings, tmp_path
 ):
@@ -168,16 +191,18 @@ def test_a_killed_agents_claims_come_back_and_its_jobs_are_not_submitted_again(
     anything (its sbatch hangs after Slurm took the job): its claims hold until they expire, then agent B finds
     A's jobs by their markers and reports them. (An agent restarted on A's own host takes A's claims back at once:
     tests/test_agent_slurm.py, test_an_agent_killed_right_after_sbatch_submits_exactly_once.)"""
-    settings.AGENT_CLAIM_SECONDS = 8
+    settings.AGENT_CLAIM_SECONDS = 10
     hanging = submitter_workdir / "sbatch-then-hang"
     hanging.write_text('#!/bin/sh\n/usr/bin/sbatch "$@"\nexec sleep 600\n')
     hanging.chmod(0o755)
     rows = [submit(alice.email, "true", submitter_workdir, sbatch_arguments=["--hold"]) for _ in range(5)]
     ids = {row.pk for row in rows}
+    # A Slurm timeout of 3 s leaves A the first 2 s of its 10 s claims to start sbatch (no sbatch starts within
+    # the timeout + 5 s of a claim's end); A is killed as soon as Slurm has its jobs, before its sbatch times out.
     first = agents(
-        tmp_path / "a.log", sbatch_path=hanging, slurm_timeout=600, submit_workers=5, cache_dir=tmp_path / "node-a"
+        tmp_path / "a.log", sbatch_path=hanging, slurm_timeout=3, submit_workers=5, cache_dir=tmp_path / "node-a"
     )
-    assert until(lambda: ids <= set(marked_jobs()), seconds=60), (tmp_path / "a.log").read_text()
+    assert until(lambda: ids <= set(marked_jobs()), seconds=60, step=0.05), (tmp_path / "a.log").read_text()
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(30)
     made = {submission: jobs for submission, jobs in marked_jobs().items() if submission in ids}

@@ -131,6 +131,15 @@ class JobState:
     source: str = "squeue"
     user_id: int | None = None  # the job's Slurm user
     user_name: str | None = None
+    # The job sbatch printed the id of, when this is one task of an array or one component of a heterogeneous
+    # job: each task that starts gets an id of its own and carries the same comment.
+    array_job_id: int | None = None
+    het_job_id: int | None = None
+
+    @property
+    def submitted_id(self) -> int:
+        """The id ``sbatch --parsable`` gave for the job this entry belongs to (what Jobbergate records)."""
+        return self.array_job_id or self.het_job_id or self.job_id
 
     @property
     def finished(self) -> bool:
@@ -161,7 +170,7 @@ class JobState:
 
 
 # Who the job belongs to: what the agent checks, not what it reports.
-OWNER_FIELDS = frozenset({"user_id", "user_name"})
+OWNER_FIELDS = frozenset({"user_id", "user_name", "array_job_id", "het_job_id"})  # not part of slurm_job_info
 
 # States after which Slurm may still run the job (the rest are final).
 ACTIVE_STATES = frozenset(
@@ -415,6 +424,8 @@ def squeue_state(job: dict) -> JobState:
         source="squeue",
         user_id=_number(job.get("user_id")),
         user_name=job.get("user_name") or None,
+        array_job_id=_number(job.get("array_job_id")) or None,  # 0 when the job is no array's
+        het_job_id=_number(job.get("het_job_id")) or None,
     )
 
 

@@ -60,7 +60,8 @@ class TestClaims:
         assert pending(agent) == [row.pk]
         assert pending(agent) == [row.pk]
         assert pending(other) == []
-        assert JobSubmission.objects.get(pk=row.pk).claimed_by.startswith("token:")
+        holder = JobSubmission.objects.get(pk=row.pk).claimed_by
+        assert holder.startswith("token:") and agent.token not in holder  # a digest, not the token's id
 
     def test_reporting_the_job_or_the_rejection_ends_the_claim(self, agent, alice):
         submitted, rejected = (make_submission(alice.email, client_id="cluster-a") for _ in range(2))
@@ -96,6 +97,12 @@ class TestClaims:
         answer = client.get(f"{AGENT}/pending")
         assert answer.status_code == 400, answer.content
         assert "X-Jobbergate-Agent-Instance" in answer.json()["detail"]
+        assert not JobSubmission.objects.exclude(claimed_by=None).exists()
+
+    def test_a_page_past_the_end_is_empty_however_far_and_claims_nothing(self, agent, alice):
+        make_submission(alice.email, client_id="cluster-a")
+        answer = agent.client.get(f"{AGENT}/pending", {"page": 10**15}, **{HEADER: "one"})
+        assert answer.status_code == 200 and answer.json()["items"] == [] and answer.json()["total"] == 1
         assert not JobSubmission.objects.exclude(claimed_by=None).exists()
 
     def test_another_clusters_agent_claims_nothing_of_this_cluster(self, agent, alice):

@@ -128,7 +128,9 @@ class Agent:
     # Jobs this agent made whose id the API has not taken: submission id -> (job id, account), to cancel the job
     # when the API refuses it (the submission has another job, was deleted or moved on).
     made: dict[int, tuple[int, Account]] = field(default_factory=dict)
-    # When each claimed submission's claim ends (time.monotonic()); none from a server without claims (upstream).
+    # When each claimed submission's claim ends, and the last moment an sbatch may start under it
+    # (time.monotonic()); none from a server without claims (upstream).
+    claim_expiry: dict[int, float] = field(default_factory=dict)
     claim_ends: dict[int, float] = field(default_factory=dict)
     # Whether the server judges marked jobs (None: not known yet; upstream servers cannot); cycles since a sweep.
     can_sweep: bool | None = None
@@ -302,11 +304,23 @@ class Agent:
         """
         pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
         asked = time.monotonic()
-        self.claim_ends = {
-            row["id"]: asked + 0.75 * float(row["claim_seconds_left"])
+        # Each claim's end, and the last moment an sbatch may start under it: far enough from the end that sbatch
+        # (which may take up to the Slurm timeout) has answered, and been reported, before another agent can
+        # claim the submission; at least the last quarter of the claim.
+        margin = self.settings.slurm_timeout + 5
+        self.claim_expiry = {
+            row["id"]: asked + float(row["claim_seconds_left"])
             for row in pending
             if isinstance(row.get("claim_seconds_left"), (int, float))
         }
+        self.claim_ends = {key: ends - max(margin, 0.25 * (ends - asked)) for key, ends in self.claim_expiry.items()}
+        if pending and self.claim_ends and all(ends <= asked for ends in self.claim_ends.values()):
+            log.warning(
+                "the server's claims (%.0f s) are too short for this agent's Slurm timeout (%g s): nothing can be "
+                "submitted; raise JOBBERGATE_AGENT_CLAIM_SECONDS on the server or lower JOBBERGATE_AGENT_SLURM_TIMEOUT",
+                min(self.claim_expiry.values()) - asked,
+                self.settings.slurm_timeout,
+            )
         queue = self.slurm.queue()  # after the claim: what other agents submitted until now is in it
         if not pending:
             return queue
@@ -315,7 +329,7 @@ class Agent:
         for row in pending:
             found = existing.get(row["id"])
             if found is not None:
-                job_id = found.job_id
+                job_id = found.submitted_id
                 log.info("submission %s is already Slurm job %s: reporting it, not submitting again", row["id"], job_id)
                 self._report_submitted(row["id"], job_id, queue.get(job_id))
                 self.verified.add((row["id"], job_id))
@@ -461,6 +475,12 @@ class Agent:
     def reject(self, submission_id: int, message: str, client: ApiClient) -> None:
         """Reject one submission; one the API no longer has as pending or active (deleted, or its state moved on
         meanwhile) is logged and left, never a failure of the cycle."""
+        expiry = self.claim_expiry.get(submission_id)
+        if expiry is not None and time.monotonic() > expiry:
+            # Another agent may hold the submission now, and may have submitted it: a rejection from here would
+            # mark its good job REJECTED. The next claim looks at it afresh.
+            log.warning("submission %s not rejected (its claim ran out meanwhile): %s", submission_id, message)
+            return
         log.info("submission %s rejected: %s", submission_id, message)
         try:
             client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
@@ -574,8 +594,10 @@ class Agent:
             return
         self.cycles_since_sweep = 0
         live = [state for state in queue.values() if not state.finished]
+        # One entry per job sbatch made: the running tasks of an array (or the parts of a heterogeneous job) carry
+        # the marker under ids of their own, and are judged, and cancelled, as the job the API recorded.
         marked = {
-            state.job_id: (key, state)
+            state.submitted_id: (key, state)
             for key, states in tagged(live).items()
             if key[0] == self.cluster
             for state in states
@@ -597,7 +619,7 @@ class Agent:
                     self.cancel_stray(verdict, found[1])
 
     def cancel_stray(self, verdict: dict, state: JobState) -> None:
-        submission_id, job_id = verdict["id"], state.job_id
+        submission_id, job_id = verdict["id"], state.submitted_id
         try:
             if verdict.get("owner_email"):
                 account = self.account_of({"owner_email": verdict["owner_email"]})
@@ -825,11 +847,19 @@ def instance_identity(cache_dir: Path) -> tuple[str, IO | None]:
 def write_whole(path: Path, content: bytes) -> None:
     """Write a job file so that no reader (an sbatch of this agent or another) ever sees it partly written: into a
     new file of a temporary name in the same folder, then renamed over ``path`` in one step. The rename replaces
-    whatever ``path`` was (a symbolic link included) and never follows it."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.jobbergate-tmp")
+    whatever ``path`` was (a symbolic link included) and never follows it; a regular file replaced keeps its mode."""
+    import stat
+
+    temporary = path.with_name(f".jobbergate-{uuid.uuid4().hex[:16]}.tmp")  # short: any file name fits beside it
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            try:
+                before = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                before = None
+            if before is not None and stat.S_ISREG(before.st_mode):
+                os.fchmod(handle.fileno(), stat.S_IMODE(before.st_mode))  # a file replaced keeps its mode
             handle.write(content)
         os.replace(temporary, path)
     except BaseException:
