@@ -47,3 +47,25 @@ class SlurmJobState(models.TextChoices):
     SUSPENDED = "SUSPENDED"
     TIMEOUT = "TIMEOUT"
     UNKNOWN = "UNKNOWN"
+
+
+# The Slurm states in which a job has ended: COMPLETED ends its submission DONE, any other final state ABORTED with
+# Slurm's reason. Every state not listed here is one a job can still leave. The agent keeps the other side
+# (cli/jobbergate_cli/slurm.py ACTIVE_STATES); submissions/tests/test_choices.py pins that the two split the states.
+SUCCESS_STATES = frozenset({SlurmJobState.COMPLETED})
+FAILURE_STATES = frozenset(
+    {
+        SlurmJobState.BOOT_FAIL,
+        SlurmJobState.CANCELLED,
+        SlurmJobState.DEADLINE,
+        SlurmJobState.FAILED,
+        SlurmJobState.NODE_FAIL,
+        SlurmJobState.OUT_OF_MEMORY,  # terminal here, unlike upstream
+        SlurmJobState.PREEMPTED,
+        SlurmJobState.REVOKED,  # a federated job another cluster started: it ends here
+        SlurmJobState.SPECIAL_EXIT,
+        SlurmJobState.TIMEOUT,
+        SlurmJobState.UNKNOWN,
+    }
+)
+FINAL_STATES = SUCCESS_STATES | FAILURE_STATES

@@ -15,7 +15,7 @@ from accounts.principal import Principal
 from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
 from jobbergate.choices import FileType
 from jobscripts.models import JobScript
-from submissions.choices import JobSubmissionStatus, SlurmJobState
+from submissions.choices import FAILURE_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
@@ -104,21 +104,6 @@ def reject_waiting_submissions(*, job_script: JobScript, reason: str) -> int:
 # The agent's reports ---------------------------------------------------------------------------------------
 
 # Slurm states after which a job will not run again: the submission is over.
-SUCCESS_STATES = frozenset({SlurmJobState.COMPLETED})
-FAILURE_STATES = frozenset(
-    {
-        SlurmJobState.BOOT_FAIL,
-        SlurmJobState.CANCELLED,
-        SlurmJobState.DEADLINE,
-        SlurmJobState.FAILED,
-        SlurmJobState.NODE_FAIL,
-        SlurmJobState.OUT_OF_MEMORY,  # terminal here, unlike upstream
-        SlurmJobState.PREEMPTED,
-        SlurmJobState.SPECIAL_EXIT,
-        SlurmJobState.TIMEOUT,
-        SlurmJobState.UNKNOWN,
-    }
-)
 
 
 def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:

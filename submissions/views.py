@@ -18,7 +18,7 @@ from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet
 from submissions import services
-from submissions.choices import JobSubmissionStatus
+from submissions.choices import FINAL_STATES, JobSubmissionStatus
 from submissions.filters import JobSubmissionFilter
 from submissions.models import ClusterStatus, JobSubmission
 from submissions.serializers import (
@@ -174,7 +174,7 @@ class AgentViewSet(viewsets.GenericViewSet):
         )
         # A cancelled row needs the agent only while its Slurm job may still run: it has a job id and no end state.
         rows = rows.exclude(status=JobSubmissionStatus.CANCELLED, slurm_job_id=None).exclude(
-            status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=services.FAILURE_STATES | services.SUCCESS_STATES
+            status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=FINAL_STATES
         )
         return self._page(rows.order_by("id"), ActiveSubmissionSerializer)
 
