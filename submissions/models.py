@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from jobbergate.models import PrivateResourceQuerySet, Resource
 from jobbergate.validation import sbatch_argument_problem
-from submissions.choices import JobSubmissionStatus, SlurmJobState
+from submissions.choices import FINAL_STATES, JobSubmissionStatus, SlurmJobState
 
 
 def validate_sbatch_arguments(value) -> None:
@@ -20,6 +21,29 @@ def validate_sbatch_arguments(value) -> None:
     for item in value:
         if problem := sbatch_argument_problem(item):
             raise ValidationError(problem)
+
+
+class JobSubmissionQuerySet(PrivateResourceQuerySet):
+    """The rows a cluster's agent works on, named once for the views and the services."""
+
+    def for_cluster(self, client_id: str) -> JobSubmissionQuerySet:
+        return self.filter(client_id=client_id)
+
+    def pending(self) -> JobSubmissionQuerySet:
+        """CREATED rows with a job script: what an agent submits."""
+        return self.filter(status=JobSubmissionStatus.CREATED).exclude(job_script=None)
+
+    def claimable_by(self, instance: str) -> JobSubmissionQuerySet:
+        """Rows ``instance`` may claim: unclaimed, its own, or whose claim ran out."""
+        return self.filter(Q(claimed_by=None) | Q(claimed_by=instance) | Q(claimed_until__lt=timezone.now()))
+
+    def active(self) -> JobSubmissionQuerySet:
+        """What an agent tracks: SUBMITTED rows, and CANCELLED ones while their Slurm job may still run (a job id
+        and no final state yet, so the agent cancels it)."""
+        rows = self.filter(status__in=[JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CANCELLED])
+        return rows.exclude(status=JobSubmissionStatus.CANCELLED, slurm_job_id=None).exclude(
+            status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=FINAL_STATES
+        )
 
 
 class JobSubmission(Resource):
@@ -46,7 +70,7 @@ class JobSubmission(Resource):
     )
     claimed_until = models.DateTimeField("claim expires", null=True, blank=True)
 
-    objects = PrivateResourceQuerySet.as_manager()
+    objects = JobSubmissionQuerySet.as_manager()
 
     class Meta(Resource.Meta):
         verbose_name = "job submission"

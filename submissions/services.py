@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -108,19 +107,14 @@ def reject_waiting_submissions(*, job_script: JobScript, reason: str) -> int:
 
 def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:
     """A submission of the calling cluster, locked for the change (404 for another cluster's row)."""
-    row = JobSubmission.objects.select_for_update().filter(pk=submission_id, client_id=client_id).first()
+    row = JobSubmission.objects.for_cluster(client_id).select_for_update().filter(pk=submission_id).first()
     if row is None:
         raise NotFound(f"Submission {submission_id} was not found for cluster {client_id!r}.")
     return row
 
 
 def _claimable(client_id: str, instance: str):
-    """The CREATED submissions of a cluster that ``instance`` may claim: unclaimed, its own, or whose claim ran out."""
-    return (
-        JobSubmission.objects.filter(client_id=client_id, status=JobSubmissionStatus.CREATED)
-        .exclude(job_script=None)
-        .filter(Q(claimed_by=None) | Q(claimed_by=instance) | Q(claimed_until__lt=timezone.now()))
-    )
+    return JobSubmission.objects.for_cluster(client_id).pending().claimable_by(instance)
 
 
 def claim_pending(*, client_id: str, instance: str, offset: int, limit: int) -> tuple[list[JobSubmission], int]:
@@ -151,7 +145,8 @@ def claim_pending(*, client_id: str, instance: str, offset: int, limit: int) -> 
         if ids:
             _claimable(client_id, instance).filter(id__in=ids).update(claimed_by=instance, claimed_until=until)
     rows = list(
-        JobSubmission.objects.filter(client_id=client_id, claimed_by=instance, claimed_until=until)
+        JobSubmission.objects.for_cluster(client_id)
+        .filter(claimed_by=instance, claimed_until=until)
         .select_related("job_script")
         .prefetch_related("job_script__files")
         .order_by("id")
@@ -199,6 +194,23 @@ def mark_submitted(
     )
     _record(row, slurm_job_state_reason or f"Slurm job {slurm_job_id}")
     return row
+
+
+@transaction.atomic  # one commit; each report is its own savepoint, so a refused one undoes only itself
+def mark_many_submitted(*, client_id: str, reports: list[dict]) -> list[dict]:
+    """Many ``mark_submitted`` reports, each applied exactly as the single one; each one's outcome, as the status
+    the single report would have answered (202, 404 or 409) with the reason."""
+    results = []
+    for report in reports:
+        data = dict(report)
+        submission_id = data.pop("id")
+        try:
+            mark_submitted(client_id=client_id, submission_id=submission_id, **data)  # atomic: a savepoint here
+        except (NotFound, Conflict) as error:
+            results.append({"id": submission_id, "status_code": error.status_code, "detail": str(error.detail)})
+            continue
+        results.append({"id": submission_id, "status_code": 202, "detail": None})
+    return results
 
 
 @transaction.atomic
@@ -308,7 +320,7 @@ def judge_marked_jobs(*, client_id: str, jobs: list[tuple[int, int, int]]) -> li
     rejected submission that never got a job id (cancelled between an agent's sbatch and its report).
     """
     ids = {submission_id for submission_id, _, _ in jobs}
-    rows = {row.pk: row for row in JobSubmission.objects.filter(client_id=client_id, pk__in=ids)}
+    rows = {row.pk: row for row in JobSubmission.objects.for_cluster(client_id).filter(pk__in=ids)}
     verdicts = []
     for submission_id, job_id, created in jobs:
         row = rows.get(submission_id)
@@ -331,7 +343,7 @@ def judge_marked_jobs(*, client_id: str, jobs: list[tuple[int, int, int]]) -> li
 
 def record_stray_cancelled(*, client_id: str, submission_id: int, slurm_job_id: int, message: str) -> bool:
     """A progress entry on the submission (when it still exists) saying which stray job the agent cancelled."""
-    row = JobSubmission.objects.filter(pk=submission_id, client_id=client_id).first()
+    row = JobSubmission.objects.for_cluster(client_id).filter(pk=submission_id).first()
     if row is None:
         return False
     _record(row, message)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from accounts.principal import Principal
-from jobbergate.api.exceptions import BadRequest, Conflict
+from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet
 from submissions import services
-from submissions.choices import FINAL_STATES, JobSubmissionStatus
 from submissions.filters import JobSubmissionFilter
 from submissions.models import ClusterStatus, JobSubmission
 from submissions.serializers import (
@@ -169,13 +167,7 @@ class AgentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="job_submissions_agent_active", responses=ActiveSubmissionSerializer(many=True))
     def active(self, request):
-        rows = JobSubmission.objects.filter(
-            client_id=self.cluster, status__in=[JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CANCELLED]
-        )
-        # A cancelled row needs the agent only while its Slurm job may still run: it has a job id and no end state.
-        rows = rows.exclude(status=JobSubmissionStatus.CANCELLED, slurm_job_id=None).exclude(
-            status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=FINAL_STATES
-        )
+        rows = JobSubmission.objects.for_cluster(self.cluster).active()
         return self._page(rows.order_by("id"), ActiveSubmissionSerializer)
 
     @extend_schema(
@@ -199,18 +191,7 @@ class AgentViewSet(viewsets.GenericViewSet):
     def submitted_many(self, request):
         reports = SubmittedReportsSerializer(data=request.data)
         reports.is_valid(raise_exception=True)
-        results = []
-        with transaction.atomic():  # one commit; each report is its own savepoint, so a refused one undoes only itself
-            for item in reports.validated_data["items"]:
-                data = dict(item)
-                submission_id = data.pop("id")
-                try:
-                    services.mark_submitted(client_id=self.cluster, submission_id=submission_id, **data)
-                except (NotFound, Conflict) as error:
-                    detail = str(error.detail)
-                    results.append({"id": submission_id, "status_code": error.status_code, "detail": detail})
-                    continue
-                results.append({"id": submission_id, "status_code": status.HTTP_202_ACCEPTED, "detail": None})
+        results = services.mark_many_submitted(client_id=self.cluster, reports=reports.validated_data["items"])
         return Response({"results": results})
 
     @extend_schema(
