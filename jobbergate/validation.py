@@ -88,7 +88,8 @@ def display_text_problem(value: str, *, what: str) -> str | None:
 
 SBATCH_FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
 """Options no user may give sbatch: who runs the job, a job with no script, and the comment that carries the
-agent's marker. The agent refuses them too (``jobbergate_cli.slurm.FORBIDDEN_OPTIONS``; a test pins the two)."""
+agent's marker. The agent refuses them too (``jobbergate_cli.contract.FORBIDDEN_SBATCH_OPTIONS``; a test pins
+the two)."""
 
 
 def sbatch_line_problem(parameter: str) -> str | None:

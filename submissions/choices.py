@@ -14,6 +14,7 @@ class JobSubmissionStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+# The statuses a submission ends in: nothing changes it any more (the CLI's copy: jobbergate_cli.contract).
 TERMINAL_STATUSES = frozenset(
     {JobSubmissionStatus.REJECTED, JobSubmissionStatus.DONE, JobSubmissionStatus.ABORTED, JobSubmissionStatus.CANCELLED}
 )
@@ -51,7 +52,7 @@ class SlurmJobState(models.TextChoices):
 
 # The Slurm states in which a job has ended: COMPLETED ends its submission DONE, any other final state ABORTED with
 # Slurm's reason. Every state not listed here is one a job can still leave. The agent keeps the other side
-# (cli/jobbergate_cli/slurm.py ACTIVE_STATES); submissions/tests/test_choices.py pins that the two split the states.
+# (jobbergate_cli.contract ACTIVE_SLURM_STATES); submissions/tests/test_choices.py pins that the two split the states.
 SUCCESS_STATES = frozenset({SlurmJobState.COMPLETED})
 FAILURE_STATES = frozenset(
     {

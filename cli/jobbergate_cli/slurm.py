@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from jobbergate_cli.contract import ACTIVE_SLURM_STATES, FORBIDDEN_SBATCH_OPTIONS
+
 # Words in Slurm's errors that mean "try again later", not "this job is refused".
 TRANSIENT_ERRORS = (
     "unable to contact slurm controller",
@@ -44,10 +46,6 @@ TRANSIENT_ERRORS = (
     "slurmdbd",
 )
 MARKER = re.compile(r"jobbergate:(?P<cluster>[^:\s]+):(?P<id>\d+):(?P<stamp>\d+)")
-# Options a user's sbatch arguments may not set, in full or abbreviated: --uid, --gid and --wrap would submit as
-# someone else or something other than the job script; --comment holds the agent's marker. None of them has a short
-# form (Slurm's option table gives them only long-option codes, 22.05 to 24.11).
-FORBIDDEN_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -143,7 +141,7 @@ class JobState:
 
     @property
     def finished(self) -> bool:
-        return self.state not in ACTIVE_STATES
+        return self.state not in ACTIVE_SLURM_STATES
 
     def owned_by(self, account: Account) -> bool | None:
         """Whether the job is ``account``'s (by uid, by name when Slurm gave no uid); None when Slurm did not say."""
@@ -172,25 +170,6 @@ class JobState:
 # Who the job belongs to: what the agent checks, not what it reports.
 OWNER_FIELDS = frozenset({"user_id", "user_name", "array_job_id", "het_job_id"})  # not part of slurm_job_info
 
-# States after which Slurm may still run the job (the rest are final).
-ACTIVE_STATES = frozenset(
-    {
-        "PENDING",
-        "RUNNING",
-        "COMPLETING",
-        "CONFIGURING",
-        "REQUEUED",
-        "REQUEUE_FED",
-        "REQUEUE_HOLD",
-        "RESIZING",
-        "RESV_DEL_HOLD",
-        "SIGNALING",
-        "STAGE_OUT",
-        "STOPPED",
-        "SUSPENDED",
-    }
-)
-
 
 def clean_environment(account: Account, extra: dict[str, str] | None = None) -> dict[str, str]:
     """What a job submitted for ``account`` sees of the agent's environment: nothing but the basics and SLURM_CONF.
@@ -217,7 +196,7 @@ def forbidden_option(argument: str) -> str | None:
     if not argument.startswith("--"):
         return None
     name = argument[2:].split("=", 1)[0]
-    for option in FORBIDDEN_OPTIONS:
+    for option in FORBIDDEN_SBATCH_OPTIONS:
         if name and option[2:].startswith(name):
             return option
     return None

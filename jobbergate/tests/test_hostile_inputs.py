@@ -249,11 +249,11 @@ class TestSbatchArgumentsMirror:
     """The server refuses the sbatch options the agent refuses: one rule, mirrored in the CLI, pinned here."""
 
     def test_the_forbidden_options_are_the_agents(self):
-        from jobbergate_cli.slurm import FORBIDDEN_OPTIONS
+        from jobbergate_cli.contract import FORBIDDEN_SBATCH_OPTIONS
 
         from jobbergate.validation import SBATCH_FORBIDDEN_OPTIONS
 
-        assert set(SBATCH_FORBIDDEN_OPTIONS) == set(FORBIDDEN_OPTIONS)
+        assert set(SBATCH_FORBIDDEN_OPTIONS) == set(FORBIDDEN_SBATCH_OPTIONS)
 
     @pytest.mark.parametrize(
         "argument",

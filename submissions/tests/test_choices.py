@@ -1,19 +1,24 @@
-"""The Slurm states, split once: the server's final states and the agent's active ones (the agent installs without
-the server, so it keeps its own copy; this pins the two together)."""
+"""The words the CLI shares with the server (jobbergate_cli.contract: it installs without the server, so it keeps its
+own copy), pinned to the server's: the Slurm states split once into final and active, the submission statuses."""
 
 from __future__ import annotations
 
 import pytest
-from jobbergate_cli.slurm import ACTIVE_STATES
+from jobbergate_cli import contract
 
 from jobbergate.testing.factories import make_submission
 from submissions import services
-from submissions.choices import FINAL_STATES, JobSubmissionStatus, SlurmJobState
+from submissions.choices import FINAL_STATES, TERMINAL_STATUSES, JobSubmissionStatus, SlurmJobState
 
 
 def test_every_slurm_state_is_final_for_the_server_or_active_for_the_agent_never_both():
-    assert not ACTIVE_STATES & set(FINAL_STATES)
-    assert ACTIVE_STATES | set(FINAL_STATES) == set(SlurmJobState.values)
+    assert not contract.ACTIVE_SLURM_STATES & set(FINAL_STATES)
+    assert contract.ACTIVE_SLURM_STATES | set(FINAL_STATES) == set(SlurmJobState.values)
+
+
+def test_the_clis_submission_statuses_are_the_servers():
+    assert contract.SUBMISSION_STATUSES == tuple(JobSubmissionStatus.values)
+    assert contract.TERMINAL_STATUSES == set(TERMINAL_STATUSES)
 
 
 @pytest.mark.django_db

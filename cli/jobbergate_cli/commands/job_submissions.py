@@ -9,11 +9,11 @@ from urllib.parse import quote
 import click
 
 from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
+from jobbergate_cli.contract import SUBMISSION_STATUSES, TERMINAL_STATUSES
 
 PATH = "job-submissions"
 TIMEOUT_HELP = "Stop waiting after this many seconds (exit status 6)."
 COLUMNS = ["id", "name", "status", "slurm_job_id", "slurm_job_state", "client_id", "job_script_id"]
-TERMINAL = {"REJECTED", "DONE", "ABORTED", "CANCELLED"}
 
 
 @click.group("job-submissions", help="Job scripts sent to Slurm clusters.\n\nExample: jobbergate job-submissions list")
@@ -31,7 +31,7 @@ job_submissions.add_command(
             click.option(
                 "--status",
                 "submit_status",
-                type=click.Choice(["CREATED", "SUBMITTED", "REJECTED", "DONE", "ABORTED", "CANCELLED"]),
+                type=click.Choice(SUBMISSION_STATUSES),
             ),
             click.option("--from-job-script-id", "from_job_script_id", type=int),
         ],
@@ -204,7 +204,7 @@ def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: flo
             if row["status"] == "CREATED" and cluster and cluster not in clusters_checked:
                 clusters_checked.add(cluster)
                 say_if_no_agent_serves(obj, cluster)
-        if all(row["status"] in TERMINAL for row in rows):
+        if all(row["status"] in TERMINAL_STATUSES for row in rows):
             return 0 if all(row["status"] == "DONE" for row in rows) else 1
         if timeout is not None and time.monotonic() - started > timeout:
             click.echo(f"Stopped waiting after {timeout:g} s: the job has not ended yet.", err=True)
