@@ -167,8 +167,8 @@ class JobState:
         return " ".join(parts)
 
 
-# Who the job belongs to: what the agent checks, not what it reports.
-OWNER_FIELDS = frozenset({"user_id", "user_name", "array_job_id", "het_job_id"})  # not part of slurm_job_info
+# What the agent checks but does not report in slurm_job_info: whose job it is, and which job sbatch made.
+OWNER_FIELDS = frozenset({"user_id", "user_name", "array_job_id", "het_job_id"})
 
 
 def clean_environment(account: Account, extra: dict[str, str] | None = None) -> dict[str, str]:
