@@ -13,8 +13,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(raw: str) -> bool | None:
+    """The server's one reading of a boolean word (settings, query parameters): 1/0, true/false, yes/no, on/off in
+    any case and with spaces around; None when ``raw`` is none of them."""
+    value = raw.strip().lower()
+    return True if value in _TRUE else False if value in _FALSE else None
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -27,12 +34,12 @@ def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
+    if not raw.strip():  # set but empty: off, as shells write FLAG= to turn one off
         return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+    value = parse_bool(raw)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+    return value
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:

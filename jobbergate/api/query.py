@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 
 from jobbergate.api.exceptions import BadRequest
+from jobbergate.env import parse_bool
 
 # Ids and Slurm job ids are 64-bit signed integers in the database; larger numbers can match nothing.
 MAX_DB_INTEGER = 2**63 - 1
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -28,12 +26,10 @@ def query_bool(params, name: str, default: bool) -> bool:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise BadRequest(f"Query parameter {name!r} must be true or false, got {raw[:50]!r}.")
+    value = parse_bool(raw)
+    if value is None:
+        raise BadRequest(f"Query parameter {name!r} must be true or false, got {raw[:50]!r}.")
+    return value
 
 
 def query_int(params, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
