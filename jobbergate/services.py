@@ -29,11 +29,10 @@ def parse_file_type(value: str) -> FileType:
         raise BadRequest(f"file_type must be one of {', '.join(FileType.values)}, got {value[:50]!r}.") from None
 
 
-def check_size(filename: str, content: bytes) -> None:
-    if len(content) > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(
-            f"File {filename!r} is {len(content)} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}."
-        )
+def check_size(filename: str, size: int) -> None:
+    """The one upload limit of a file (``JOBBERGATE_MAX_UPLOAD_BYTES``): 413 past it, however the file came."""
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"File {filename!r} is {size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
 
 
 def touch(parent: Model) -> None:
@@ -60,7 +59,7 @@ def put_file(
     """
     filename = check_filename(filename)
     if content is not None:
-        check_size(filename, content)
+        check_size(filename, len(content))
         check_content(filename, content)
     if previous_filename:
         check_filename(previous_filename)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import posixpath
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from rest_framework import status, viewsets
@@ -16,9 +15,10 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from accounts.principal import Principal
-from jobbergate.api.exceptions import BadRequest, PayloadTooLarge
+from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.filters import ListConventionsFilter, StrictFilterBackend
 from jobbergate.api.pagination import PageSizePagination
+from jobbergate.services import check_size
 from jobbergate.validation import check_filename
 
 BASE_SORT_FIELDS = {
@@ -125,8 +125,5 @@ def read_upload(request, *, required: bool) -> tuple[bytes | None, str | None]:
         if required:
             raise BadRequest("The multipart field 'upload_file' is required.")
         return None, None
-    if upload.size > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(
-            f"File {upload.name!r} is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}."
-        )
+    check_size(upload.name, upload.size)  # before reading it
     return upload.read(), upload.name
