@@ -40,10 +40,12 @@ class RenderError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    seconds: float = 2.0
-    output_bytes: int = 1_000_000
-    memory_bytes: int = 1024 * 1024 * 1024
-    value_items: int = 1_000_000  # largest string or list an operator may build
+    """What one render may take; the values come from settings (``applications.services.render_limits``)."""
+
+    seconds: float
+    output_bytes: int
+    memory_bytes: int
+    value_items: int = 1_000_000  # largest string or list an operator may build (not a setting)
 
 
 class PrintedUndefined(Undefined):

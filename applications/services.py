@@ -102,14 +102,19 @@ def delete_template(*, template: JobScriptTemplate) -> None:
 _render_pool: RenderPool | None = None
 
 
-def render_pool() -> RenderPool:
-    """The render workers of this process, with the configured limits (replaced when the settings change)."""
-    global _render_pool
-    limits = Limits(
+def render_limits() -> Limits:
+    """The limits of one render, from settings (docs/configuration.md)."""
+    return Limits(
         seconds=settings.RENDER_TIMEOUT_SECONDS,
         output_bytes=settings.RENDER_MAX_OUTPUT_BYTES,
         memory_bytes=settings.RENDER_MEMORY_MB * 1024 * 1024,
     )
+
+
+def render_pool() -> RenderPool:
+    """The render workers of this process, with the configured limits (replaced when the settings change)."""
+    global _render_pool
+    limits = render_limits()
     if _render_pool is None or _render_pool.limits != limits or _render_pool.workers != settings.RENDER_WORKERS:
         if _render_pool is not None:
             _render_pool.shutdown()

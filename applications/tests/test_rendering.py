@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from applications.rendering import Limits, RenderError, _compiled, inject_sbatch_params, render_all, render_context
+from applications.rendering import RenderError, _compiled, inject_sbatch_params, render_all, render_context
+from applications.services import render_limits
 
 
 def test_upstream_data_wrapper_is_unwrapped_and_kept_under_data():
@@ -16,14 +17,14 @@ def test_unchanged_templates_are_compiled_once():
     source = "cache probe {{ x }} 7f3a"
     before = _compiled.cache_info().misses
     for value in range(5):
-        assert render_all({"t": source}, {"x": value}, Limits()) == {"t": f"cache probe {value} 7f3a"}
+        assert render_all({"t": source}, {"x": value}, render_limits()) == {"t": f"cache probe {value} 7f3a"}
     assert _compiled.cache_info().misses == before + 1
-    render_all({"t": source + " changed"}, {"x": 0}, Limits())
+    render_all({"t": source + " changed"}, {"x": 0}, render_limits())
     assert _compiled.cache_info().misses == before + 2
 
 
 def test_undefined_may_be_tested_but_not_printed():
-    limits = Limits()
+    limits = render_limits()
     source = "{% if a %}A{% endif %}{{ b | default('B') }}{% if c is defined %}C{% endif %}"
     assert render_all({"t": source}, {}, limits) == {"t": "B"}
     with pytest.raises(RenderError, match="'d' is undefined"):
