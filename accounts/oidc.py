@@ -37,6 +37,24 @@ class ProviderUnavailable(APIException):
     default_code = "identity_provider_unavailable"
 
 
+def claimed_permissions(value: Any, claim: str) -> frozenset[str]:
+    """The permission strings a token's claim carries, for every kind of token (ours and a provider's): a list of
+    strings, or one space-separated string (a provider's ``scope`` style); anything else refuses the token."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TokenError(f"Token claim {claim!r} must be a list of strings")
+    return frozenset(value)
+
+
+def claimed_client_id(claims: dict[str, Any]) -> str | None:
+    """The client a token was issued to (``azp``, else ``client_id``): a cluster's name for an agent's token."""
+    client_id = claims.get("azp") or claims.get("client_id")
+    return client_id if isinstance(client_id, str) else None
+
+
 def claim_at(claims: dict[str, Any], path: str) -> Any:
     """The claim at a dotted path (``resource_access.jobbergate.roles``), or a top-level claim whose name has dots
     (Auth0 namespaced claims such as ``https://example.com/email``)."""
@@ -164,7 +182,6 @@ class OIDCProvider:
 
     def principal(self, claims: dict[str, Any], token: str, row: Any = None) -> Principal:
         """Map the provider's claims onto a principal, asking userinfo (once per token) for a missing e-mail."""
-        client_id = claims.get("azp") or claims.get("client_id")
         email = claim_at(claims, self.email_claim)
         if not email and not self.is_machine_token(claims):
             email = claim_at(self.userinfo(token, claims), self.email_claim) or claim_at(
@@ -174,15 +191,10 @@ class OIDCProvider:
             raise TokenError(f"Token claim {self.email_claim!r} must be a string")
         if not email and self.require_email and not self.is_machine_token(claims):
             raise TokenError(f"Token lacks the {self.email_claim!r} claim (an e-mail is required)")
-        permissions = claim_at(claims, self.permissions_claim) or []
-        if isinstance(permissions, str):
-            permissions = permissions.split()
-        if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
-            raise TokenError(f"Token claim {self.permissions_claim!r} must be a list of strings")
         return Principal(
             email=email or None,
-            permissions=frozenset(permissions),
-            client_id=client_id if isinstance(client_id, str) else None,
+            permissions=claimed_permissions(claim_at(claims, self.permissions_claim), self.permissions_claim),
+            client_id=claimed_client_id(claims),
             token_id=claims.get("jti"),
         )
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.errors import TokenError
 from accounts.keys import signing_key
 from accounts.models import ApiToken
-from accounts.oidc import configured_provider
+from accounts.oidc import claimed_client_id, claimed_permissions, configured_provider
 from accounts.principal import Principal
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -82,18 +82,15 @@ class LocalIssuer:
         is its client id and carries its permissions as issued."""
         if row is None:
             raise TokenError("Token is unknown to this server")
-        permissions = claims.get("permissions") or []
-        if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
-            raise TokenError("Token 'permissions' claim must be a list of strings")
+        permissions = claimed_permissions(claims.get("permissions"), "permissions")
         if row.client_id:
-            return Principal(email=None, permissions=frozenset(permissions), client_id=row.client_id, token_id=row.jti)
+            return Principal(email=None, permissions=permissions, client_id=row.client_id, token_id=row.jti)
         if not row.user.email:
             raise TokenError("The account of this token has no e-mail address")
-        client_id = claims.get("azp")
         return Principal(
             email=row.user.email,
             permissions=row.effective_permissions(permissions),
-            client_id=client_id if isinstance(client_id, str) else None,
+            client_id=claimed_client_id(claims),
             token_id=row.jti,
         )
 
