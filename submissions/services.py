@@ -102,8 +102,6 @@ def reject_waiting_submissions(*, job_script: JobScript, reason: str) -> int:
 
 # The agent's reports ---------------------------------------------------------------------------------------
 
-# Slurm states after which a job will not run again: the submission is over.
-
 
 def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:
     """A submission of the calling cluster, locked for the change (404 for another cluster's row)."""

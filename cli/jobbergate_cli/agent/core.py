@@ -128,10 +128,10 @@ class Agent:
     # Jobs this agent made whose id the API has not taken: submission id -> (job id, account), to cancel the job
     # when the API refuses it (the submission has another job, was deleted or moved on).
     made: dict[int, tuple[int, Account]] = field(default_factory=dict)
-    # When each claimed submission's claim ends, and the last moment an sbatch may start under it
-    # (time.monotonic()); none from a server without claims (upstream).
+    # When this cycle's claims were taken and when each ends (time.monotonic()); none from a server without claims
+    # (upstream).
+    claimed_at: float = 0.0
     claim_expiry: dict[int, float] = field(default_factory=dict)
-    claim_ends: dict[int, float] = field(default_factory=dict)
     # Whether the server judges marked jobs (None: not known yet; upstream servers cannot); cycles since a sweep.
     can_sweep: bool | None = None
     cycles_since_sweep: int = SWEEP_EVERY
@@ -279,14 +279,15 @@ class Agent:
         if made is None or job_id is None or made[0] != job_id:
             log.warning("submission %s: the API did not take Slurm job %s: %s", submission_id, job_id, why)
             return
-        account = made[1]
-        refusal = self.slurm.cancel([job_id], account=account)
         message = f"Slurm job {job_id} was cancelled: the API did not take it ({why})"
-        if refusal:
-            log.warning("submission %s: scancel %s as %s failed: %s", submission_id, job_id, account.name, refusal)
-            return
-        log.warning("submission %s: %s", submission_id, message)
-        self.record_swept(submission_id, job_id, message, client=client)
+        self.cancel_unknown(submission_id, job_id, made[1], message, client=client)
+
+    def sbatch_deadline(self, submission_id: int) -> float:
+        """The last moment an sbatch may start under a claim: far enough from its end that sbatch (which may take up
+        to the Slurm timeout) has answered, and been reported, before another agent can claim the submission; at
+        least the last quarter of the claim is kept free."""
+        ends = self.claim_expiry[submission_id]
+        return ends - max(self.settings.slurm_timeout + 5, 0.25 * (ends - self.claimed_at))
 
     def submit_pending(self) -> dict[int, JobState]:
         """Send every pending submission to Slurm (or report the job it already has); Slurm's queue after that.
@@ -294,8 +295,9 @@ class Agent:
         Asking for pending work claims it: the server hands each submission to one agent instance at a time. Under
         the claim, right before sbatch, the agent looks for a job already carrying the submission's marker (in
         ``squeue``, then ``sacct``): the second line of defence, for a claim that ran out while its agent was still
-        at work, or an agent killed after sbatch. No sbatch starts in the last quarter of a claim (it waits for the
-        next cycle), so a claim does not run out while its sbatch runs.
+        at work, or an agent killed after sbatch. No sbatch starts later than the Slurm timeout + 5 s, or the last
+        quarter of the claim, before the claim's end (it waits for the next cycle), so a claim does not run out while
+        its sbatch runs.
 
         In waves: the files of a wave are written one submission after the other (as each owner, which switches
         this process's ids), then ``submit_workers`` threads run sbatch and report the job ids, so Slurm and the
@@ -307,14 +309,13 @@ class Agent:
         # Each claim's end, and the last moment an sbatch may start under it: far enough from the end that sbatch
         # (which may take up to the Slurm timeout) has answered, and been reported, before another agent can
         # claim the submission; at least the last quarter of the claim.
-        margin = self.settings.slurm_timeout + 5
+        self.claimed_at = asked
         self.claim_expiry = {
             row["id"]: asked + float(row["claim_seconds_left"])
             for row in pending
             if isinstance(row.get("claim_seconds_left"), (int, float))
         }
-        self.claim_ends = {key: ends - max(margin, 0.25 * (ends - asked)) for key, ends in self.claim_expiry.items()}
-        if pending and self.claim_ends and all(ends <= asked for ends in self.claim_ends.values()):
+        if pending and self.claim_expiry and all(self.sbatch_deadline(key) <= asked for key in self.claim_expiry):
             log.warning(
                 "the server's claims (%.0f s) are too short for this agent's Slurm timeout (%g s): nothing can be "
                 "submitted; raise JOBBERGATE_AGENT_CLAIM_SECONDS on the server or lower JOBBERGATE_AGENT_SLURM_TIMEOUT",
@@ -447,8 +448,7 @@ class Agent:
         submission_id = row["id"]
         if self.stop.is_set():
             return None, None
-        ends = self.claim_ends.get(submission_id)
-        if ends is not None and time.monotonic() > ends:
+        if submission_id in self.claim_expiry and time.monotonic() > self.sbatch_deadline(submission_id):
             log.warning("submission %s waits for the next cycle: its claim is about to run out", submission_id)
             return None, None
         client = self._thread_client()
@@ -631,15 +631,19 @@ class Agent:
         if state.owned_by(account) is not True:
             log.info("Slurm job %s carries submission %s's marker but is not its owner's: left", job_id, submission_id)
             return
+        message = f"Slurm job {job_id} was cancelled: Jobbergate does not know it ({verdict.get('reason')})"
+        self.cancel_unknown(submission_id, job_id, account, message)
+
+    def cancel_unknown(
+        self, submission_id: int, job_id: int, account: Account, message: str, *, client: ApiClient | None = None
+    ) -> None:
+        """scancel a job Jobbergate does not know, as ``account``; say so in the log and on the submission."""
         refusal = self.slurm.cancel([job_id], account=account)
         if refusal:
-            log.warning(
-                "Slurm job %s (submission %s): scancel as %s failed: %s", job_id, submission_id, account.name, refusal
-            )
+            log.warning("submission %s: scancel %s as %s failed: %s", submission_id, job_id, account.name, refusal)
             return
-        message = f"Slurm job {job_id} was cancelled: Jobbergate does not know it ({verdict.get('reason')})"
         log.warning("submission %s: %s", submission_id, message)
-        self.record_swept(submission_id, job_id, message)
+        self.record_swept(submission_id, job_id, message, client=client)
 
     def job_user(self, state: JobState) -> Account:
         """The account a job runs as, when it is a person's (LookupError otherwise)."""
