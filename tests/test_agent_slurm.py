@@ -481,14 +481,19 @@ def test_a_job_carrying_a_submissions_marker_counts_only_if_it_is_the_owners(
     api, mapped_user, alice, workdir, held_job
 ):
     """Anyone can write a comment: a job of another user tagged with Alice's submission does not stand for it."""
-    row = submit(alice.email, "true", workdir)
+    # Held, so the job stays SUBMITTED: a job of `true` can end, and be reported DONE, within the same cycle.
+    row = submit(alice.email, "true", workdir, sbatch_arguments=["--hold"])
     forged = held_job(MAPPED_USER, f"--comment=jobbergate:cluster-a:{row.pk}:{int(row.created_at.timestamp())}")
     result = api()
     assert result.returncode == 0, result.stderr
     row = fresh(row)
-    assert row.status == "SUBMITTED" and row.slurm_job_id != forged
-    assert "the job carrying its marker is ignored" in result.stderr
-    assert slurm_state(forged) == "PENDING"
+    try:
+        assert row.status == "SUBMITTED" and row.slurm_job_id != forged
+        assert "the job carrying its marker is ignored" in result.stderr
+        assert slurm_state(forged) == "PENDING"
+    finally:
+        if row.slurm_job_id:
+            subprocess.run(["scancel", str(row.slurm_job_id)], capture_output=True, timeout=60)
 
 
 # What one user gives cannot stop the agent for the others, nor run as a system account -------------------------
