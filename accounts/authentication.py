@@ -17,9 +17,10 @@ from rest_framework import authentication, exceptions
 
 from accounts.errors import TokenError
 from accounts.oidc import configured_provider
-from accounts.principal import Principal, principal_for_user
+from accounts.principal import principal_for_user
 from accounts.tokens import verify_access_token
 from jobbergate.choices import Permission
+from jobbergate.principal import Principal
 
 # mozilla-django-oidc settings whose values come from the provider's discovery document.
 DISCOVERED_SETTINGS = {

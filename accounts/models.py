@@ -11,8 +11,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.principal import PRIVILEGED, account_permissions, principal_for_user, within_account
+from accounts.principal import account_permissions, principal_for_user, within_account
 from jobbergate.choices import Permission
+from jobbergate.principal import PRIVILEGED
 
 
 def _new_jti() -> str:

@@ -26,7 +26,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from accounts.errors import TokenError
-from accounts.principal import Principal
+from jobbergate.principal import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from accounts.errors import TokenError
 from accounts.keys import signing_key
 from accounts.models import ApiToken
 from accounts.oidc import claimed_client_id, claimed_permissions, configured_provider
-from accounts.principal import Principal
+from jobbergate.principal import Principal
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
 

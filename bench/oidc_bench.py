@@ -31,12 +31,12 @@ def main() -> int:
     from rest_framework.test import APIClient
 
     from accounts.oidc import reset_provider
-    from accounts.principal import Principal
     from jobbergate.choices import USER_PERMISSIONS
-    from jobbergate.testing.factories import make_template
-    from jobbergate.testing.oidc import OpenIDProvider
+    from jobbergate.principal import Principal
     from jobscripts.models import JobScript
     from jobscripts.views import JobScriptViewSet
+    from testkit.factories import make_template
+    from testkit.oidc import OpenIDProvider
 
     provider = OpenIDProvider().start()
     try:

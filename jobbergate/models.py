@@ -12,7 +12,7 @@ from jobbergate import files
 from jobbergate.validation import display_text_problem
 
 if TYPE_CHECKING:
-    from accounts.principal import Principal
+    from jobbergate.principal import Principal
 
 
 def validate_visible_text(value: str) -> None:

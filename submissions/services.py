@@ -7,13 +7,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from accounts.principal import Principal
 from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
 from jobbergate.choices import FileType
+from jobbergate.principal import Principal
 from jobscripts.models import JobScript
+from jobscripts.signals import job_script_deleting
 from submissions.choices import FAILURE_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
@@ -354,3 +356,9 @@ def report_cluster_status(*, client_id: str, interval: int) -> ClusterStatus:
         client_id=client_id, defaults={"interval": interval, "last_reported": timezone.now()}
     )
     return status
+
+
+@receiver(job_script_deleting, dispatch_uid="submissions.reject_waiting_of_deleted_job_script")
+def _reject_waiting_of_deleted(sender, *, job_script: JobScript, **kwargs) -> None:
+    """A job script being deleted takes its waiting submissions with it: they are rejected, never sent."""
+    reject_waiting_submissions(job_script=job_script, reason=f"Job script {job_script.pk} was deleted.")

@@ -10,12 +10,12 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.principal import Principal
 from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet
+from jobbergate.principal import Principal
 from submissions import services
 from submissions.filters import JobSubmissionFilter
 from submissions.models import ClusterStatus, JobSubmission

@@ -56,7 +56,7 @@ def test_every_resource_is_listed_in_the_admin(operator, path):
 
 
 def test_change_pages_show_files_and_progress(operator):
-    from jobbergate.testing.factories import make_submission, make_template
+    from testkit.factories import make_submission, make_template
 
     template = make_template("alice@example.com")
     submission = make_submission("alice@example.com")

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from accounts.oidc import claim_at, configured_provider
 from accounts.tokens import issue_api_token
 from jobbergate.choices import Permission
-from jobbergate.testing.oidc import AGENT_CLIENT, AGENT_PERMISSIONS, OpenIDProvider
+from testkit.oidc import AGENT_CLIENT, AGENT_PERMISSIONS, OpenIDProvider
 
 URL = "/jobbergate/job-script-templates"
 User = get_user_model()

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.authentication import BearerTokenAuthentication, maintainer_group
 from accounts.tokens import issue_api_token
 from jobbergate.choices import Permission
-from jobbergate.testing.factories import make_job_script, make_template
+from testkit.factories import make_job_script, make_template
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from rest_framework import exceptions, permissions
 
-from accounts.principal import Principal
 from jobbergate.choices import Permission
+from jobbergate.principal import Principal
 
 ACTION_VERBS = {
     "list": "read",

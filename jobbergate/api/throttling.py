@@ -22,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from rest_framework.exceptions import Throttled
 
-from accounts.principal import Principal
+from jobbergate.principal import Principal
 
 
 def _caller_key(principal: Principal) -> str:

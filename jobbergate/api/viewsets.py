@@ -14,10 +14,10 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.principal import Principal
 from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.filters import ListConventionsFilter, StrictFilterBackend
 from jobbergate.api.pagination import PageSizePagination
+from jobbergate.principal import Principal
 from jobbergate.services import check_size
 from jobbergate.validation import check_filename
 
