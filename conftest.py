@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobbergate.choices import AGENT_PERMISSIONS, USER_PERMISSIONS, Permission
-from jobbergate.testing.personas import make_persona
+from testkit.personas import make_persona
 
 
 def require_real_part(reason: str) -> None:
@@ -73,7 +73,7 @@ def reader(db):
 @pytest.fixture(scope="session")
 def openid_provider():
     """A real OpenID provider (oidc-provider on Node) for the whole session, on a free loopback port."""
-    from jobbergate.testing.oidc import OpenIDProvider, node_available
+    from testkit.oidc import OpenIDProvider, node_available
 
     if not node_available():
         require_real_part("node and npm are missing: apt-get install nodejs npm")

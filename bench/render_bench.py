@@ -51,8 +51,8 @@ def main() -> int:
 
     from applications.services import upload_template_file
     from jobbergate.choices import USER_PERMISSIONS
-    from jobbergate.testing.factories import make_template
-    from jobbergate.testing.personas import make_persona
+    from testkit.factories import make_template
+    from testkit.personas import make_persona
 
     alice = make_persona("alice@example.com", USER_PERMISSIONS)
     template = make_template(alice.email, identifier="bench", files=False)

@@ -13,6 +13,7 @@ from jobbergate.choices import FileType
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import JsonValueError, check_filename, check_json_value
 from jobscripts.models import JobScript, JobScriptFile
+from jobscripts.signals import job_script_deleting
 
 
 def upload_job_script_file(
@@ -57,10 +58,9 @@ def clone_job_script(
 
 @transaction.atomic
 def delete_job_script(*, job_script: JobScript) -> None:
-    """Delete a job script and its files; its submissions still waiting (CREATED) are rejected first."""
-    from submissions.services import reject_waiting_submissions
-
-    reject_waiting_submissions(job_script=job_script, reason=f"Job script {job_script.pk} was deleted.")
+    """Delete a job script and its files; its submissions still waiting (CREATED) are rejected first (by the
+    submissions app, on ``job_script_deleting``)."""
+    job_script_deleting.send(sender=JobScript, job_script=job_script)
     discard_files_of(job_script.files.all())
     job_script.delete()
 

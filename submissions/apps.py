@@ -6,3 +6,8 @@ class SubmissionsConfig(AppConfig):
 
     name = "submissions"
     verbose_name = "Job submissions"
+
+    def ready(self) -> None:
+        # Connects the receiver of jobscripts.signals.job_script_deleting (a deleted job script's waiting
+        # submissions are rejected): jobscripts sits below submissions and cannot call it by name.
+        from submissions import services  # noqa: F401

@@ -14,8 +14,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from conftest import require_real_part
-from jobbergate.testing.factories import make_job_script
 from jobscripts.models import JobScript
+from testkit.factories import make_job_script
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -131,7 +131,7 @@ def test_the_api_docs_load_their_local_scripts_within_the_content_security_polic
 @pytest.fixture
 def admin_sign_in(settings, oidc):
     """The admin offers OpenID sign-in through the session's provider (authorization code flow with PKCE)."""
-    from jobbergate.testing.oidc import ADMIN_CLIENT, ADMIN_SECRET
+    from testkit.oidc import ADMIN_CLIENT, ADMIN_SECRET
 
     settings.OIDC_RP_CLIENT_ID = ADMIN_CLIENT
     settings.OIDC_RP_CLIENT_SECRET = ADMIN_SECRET

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from jobbergate.choices import USER_PERMISSIONS
-from jobbergate.testing.personas import make_persona
-from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import ClusterStatus, JobSubmission
+from testkit.personas import make_persona
+from testkit.slurm import fresh, slurm_job_script, until
 from tests.conftest import JOBBERGATE, MAPPED_USER, OTHER_USER, SUBMITTER
 
 pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
@@ -252,7 +252,7 @@ def test_a_stopped_controller_leaves_submissions_created_until_it_is_back(api, a
 def test_with_client_credentials_from_the_openid_provider(api, alice, workdir, oidc, tmp_path):
     """The agent signs in as its cluster with client credentials from a real provider (the one the server trusts),
     caches the token with mode 0600, and submits that cluster's work."""
-    from jobbergate.testing.oidc import UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET
+    from testkit.oidc import UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET
 
     row = JobSubmission.objects.create(
         name="e2e",

@@ -19,11 +19,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobbergate.testing.oidc import free_port
-from jobbergate.testing.server import gunicorn, serving_the_test_database
-from jobbergate.testing.slurm import fresh, until
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
+from testkit.oidc import free_port
+from testkit.server import gunicorn, serving_the_test_database
+from testkit.slurm import fresh, until
 from tests.conftest import JOBBERGATE, OTHER_USER, SUBMITTER, site_user
 from tests.test_agent_slurm import submit
 

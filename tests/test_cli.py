@@ -18,7 +18,7 @@ from jobbergate_cli.config import load_settings
 from jobbergate_cli.main import cli
 from jobbergate_cli.tokens import save_token
 
-from jobbergate.testing.factories import make_job_script, make_submission, make_template
+from testkit.factories import make_job_script, make_submission, make_template
 
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 
@@ -362,7 +362,7 @@ def test_login_with_the_device_flow_against_the_real_provider(live_server, oidc,
     """The person's part (open the URL, sign in, approve) is scripted over HTTP, as a browser would do it."""
     import requests
 
-    from jobbergate.testing.oidc import submit_forms
+    from testkit.oidc import submit_forms
 
     environment = {
         "PATH": os.environ.get("PATH", ""),

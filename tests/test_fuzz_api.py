@@ -15,7 +15,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from jobbergate.testing.factories import make_job_script, make_submission, make_template
+from testkit.factories import make_job_script, make_submission, make_template
 
 pytestmark = pytest.mark.fuzz
 

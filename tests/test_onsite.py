@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_real_part
-from jobbergate.testing.slurm import fresh, slurm_job_script, until
 from submissions.models import JobSubmission
+from testkit.slurm import fresh, slurm_job_script, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

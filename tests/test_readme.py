@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from conftest import require_real_part
-from jobbergate.testing.server import gunicorn, outside_environment
+from testkit.server import gunicorn, outside_environment
 from tests.test_serve import copy_of_this_tree
 
 ROOT = Path(__file__).resolve().parent.parent

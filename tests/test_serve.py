@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from jobbergate.testing.oidc import free_port
-from jobbergate.testing.server import outside_environment
+from testkit.oidc import free_port
+from testkit.server import outside_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -45,10 +45,10 @@ from django.db import connection
 
 from conftest import require_real_part
 from jobbergate.choices import FileType
-from jobbergate.testing.factories import make_job_script, make_submission
-from jobbergate.testing.oidc import UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET
 from jobscripts.services import upload_job_script_file
 from submissions.models import ClusterStatus, JobSubmission
+from testkit.factories import make_job_script, make_submission
+from testkit.oidc import UPSTREAM_AGENT_CLIENT, UPSTREAM_AGENT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM_PYTHON = Path(os.environ.get("JOBBERGATE_UPSTREAM_PYTHON", ROOT / ".venv-upstream/bin/python"))
@@ -277,7 +277,7 @@ def test_our_agent_beside_the_upstream_agent_submits_each_submission_once(upstre
     cycle after cycle meanwhile. The upstream agent sends no instance id and gets the same claims, as one instance
     per token; every submission reaches Slurm once, counted in squeue by its job name (held, so it stays there)."""
     from jobbergate.choices import AGENT_PERMISSIONS
-    from jobbergate.testing.personas import make_persona
+    from testkit.personas import make_persona
 
     ours = make_persona("agent-beside@example.com", list(AGENT_PERMISSIONS), client_id=UPSTREAM_AGENT_CLIENT)
     rows: list[JobSubmission] = []

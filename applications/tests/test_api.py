@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from applications.models import JobScriptTemplate
-from jobbergate.testing.api import ResourceAPITestCase
-from jobbergate.testing.factories import make_job_script, make_template
+from testkit.api import ResourceAPITestCase
+from testkit.factories import make_job_script, make_template
 
 URL = "/jobbergate/job-script-templates"
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from applications.models import TemplateFile, WorkflowFile
-from jobbergate.testing.factories import make_template
-from jobbergate.testing.uploads import upload
+from testkit.factories import make_template
+from testkit.uploads import upload
 
 URL = "/jobbergate/job-script-templates"
 

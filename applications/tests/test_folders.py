@@ -130,7 +130,7 @@ class TestFolderUpload:
         assert read_archive(response.content, _limits()) == FOLDER
 
     def test_an_application_made_file_by_file_downloads_with_a_rebuilt_config(self, alice):
-        from jobbergate.testing.factories import make_template
+        from testkit.factories import make_template
 
         make_template(alice.email, identifier="legacy")
         files = read_archive(alice.client.get(f"{URL}/legacy/application").content, _limits())

@@ -12,10 +12,10 @@ from applications.models import JobScriptTemplate, WorkflowFile
 from applications.serializers import JobScriptTemplateListSerializer
 from applications.services import upload_template_file
 from jobbergate.api.exceptions import Unprocessable
-from jobbergate.testing.factories import make_template
 from jobscripts.models import JobScript, JobScriptFile
 from jobscripts.services import render_job_script
 from submissions.models import JobSubmission
+from testkit.factories import make_template
 
 TEMPLATES = "/jobbergate/job-script-templates"
 RENDER = "/jobbergate/job-scripts/render-from-template"

@@ -6,9 +6,9 @@ import pytest
 from rest_framework import serializers
 
 from applications.serializers import JobScriptTemplateListSerializer, JobScriptTemplateSerializer
-from jobbergate.testing.factories import make_job_script, make_submission, make_template
 from jobscripts.serializers import JobScriptListSerializer, JobScriptSerializer
 from submissions.serializers import JobSubmissionSerializer
+from testkit.factories import make_job_script, make_submission, make_template
 
 
 def drf_representation(serializer_class, instance):

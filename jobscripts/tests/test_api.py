@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobbergate.testing.api import ResourceAPITestCase
-from jobbergate.testing.factories import make_job_script, make_submission, make_template
 from jobscripts.models import JobScript
 from submissions.choices import JobSubmissionStatus
+from testkit.api import ResourceAPITestCase
+from testkit.factories import make_job_script, make_submission, make_template
 
 URL = "/jobbergate/job-scripts"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobbergate.testing.factories import make_job_script
-from jobbergate.testing.uploads import upload
 from jobscripts.models import JobScriptFile
+from testkit.factories import make_job_script
+from testkit.uploads import upload
 
 URL = "/jobbergate/job-scripts"
 

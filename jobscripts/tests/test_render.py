@@ -7,8 +7,8 @@ import time
 import pytest
 
 from applications.services import upload_template_file
-from jobbergate.testing.factories import make_template
 from jobscripts.models import JobScript
+from testkit.factories import make_template
 
 URL = "/jobbergate/job-scripts/render-from-template"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobbergate.testing.factories import make_submission
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
+from testkit.factories import make_submission
 
 AGENT = "/jobbergate/job-submissions/agent"
 pytestmark = pytest.mark.django_db

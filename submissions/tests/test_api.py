@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobbergate.testing.api import ResourceAPITestCase
-from jobbergate.testing.factories import make_job_script, make_submission
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
+from testkit.api import ResourceAPITestCase
+from testkit.factories import make_job_script, make_submission
 
 URL = "/jobbergate/job-submissions"
 

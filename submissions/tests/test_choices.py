@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from jobbergate_cli import contract
 
-from jobbergate.testing.factories import make_submission
 from submissions import services
 from submissions.choices import FINAL_STATES, TERMINAL_STATUSES, JobSubmissionStatus, SlurmJobState
+from testkit.factories import make_submission
 
 
 def test_every_slurm_state_is_final_for_the_server_or_active_for_the_agent_never_both():

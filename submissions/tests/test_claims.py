@@ -11,11 +11,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jobbergate.choices import AGENT_PERMISSIONS
-from jobbergate.testing.factories import make_submission
-from jobbergate.testing.personas import make_persona
 from submissions import services
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
+from testkit.factories import make_submission
+from testkit.personas import make_persona
 
 AGENT = "/jobbergate/job-submissions/agent"
 HEADER = "HTTP_X_JOBBERGATE_AGENT_INSTANCE"

@@ -25,7 +25,7 @@ from jwt.algorithms import RSAAlgorithm
 from jobbergate import choices
 from jobbergate.choices import USER_PERMISSIONS, Permission
 
-PROVIDER_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "oidc_provider"
+PROVIDER_DIR = Path(__file__).resolve().parent.parent / "tests" / "oidc_provider"
 AUDIENCE = "https://jobbergate.test/api"
 CLI_CLIENT = "jobbergate-cli"
 AGENT_CLIENT, AGENT_SECRET = "cluster-a", "agent-secret-for-tests-only"
