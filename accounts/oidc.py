@@ -22,19 +22,22 @@ from typing import Any
 import jwt
 import requests
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
 from accounts.errors import TokenError
+from jobbergate.errors import Unavailable
 from jobbergate.principal import Principal
 
 logger = logging.getLogger(__name__)
 
 
-class ProviderUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The identity provider cannot be reached to check this token; try again shortly."
-    default_code = "identity_provider_unavailable"
+class ProviderUnavailable(Unavailable):
+    """The identity provider cannot be reached (or publishes no keys): the token can be neither accepted nor
+    refused now (the API answers 503)."""
+
+    def __init__(
+        self, message: str = "The identity provider cannot be reached to check this token; try again shortly."
+    ) -> None:
+        super().__init__(message)
 
 
 def claimed_permissions(value: Any, claim: str) -> frozenset[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from applications.questions import QuestionsError, check_questions
+from jobbergate.errors import Invalid
 from jobbergate.validation import (
     JINJA_SUFFIXES,
     JsonValueError,
@@ -36,12 +37,12 @@ WORKFLOW_FILE = "jobbergate.py"
 TEMPLATES_DIR = "templates/"
 
 
-class BundleError(Exception):
+class BundleError(Invalid):
     """An application folder or archive that cannot be accepted; ``problems`` lists every reason found."""
 
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else problems
-        super().__init__("; ".join(self.problems))
+        super().__init__(self.problems)
 
 
 @dataclass(frozen=True)

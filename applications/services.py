@@ -9,13 +9,13 @@ import yaml
 from django.conf import settings
 from django.db import transaction
 
-from applications.bundle import ApplicationBundle, BundleError, BundleLimits, check_bundle, folder_files
+from applications.bundle import ApplicationBundle, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
 from applications.questions import QuestionsError, check_questions
 from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate import syntax
-from jobbergate.api.exceptions import Conflict, Unprocessable
 from jobbergate.choices import FileType
+from jobbergate.errors import Conflict, Invalid
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import check_relative_path, decode_text
 
@@ -49,7 +49,7 @@ def delete_template_file(*, template: JobScriptTemplate, filename: str) -> None:
 def upload_workflow(*, template: JobScriptTemplate, content: bytes | None, runtime_config: dict | None) -> WorkflowFile:
     """Create or replace the application's ``jobbergate.py`` and its runtime config."""
     if not template.workflow_files.exists() and (content is None or runtime_config is None):
-        raise Unprocessable("A new workflow needs both upload_file and runtime_config.")
+        raise Invalid("A new workflow needs both upload_file and runtime_config.")
     fields: dict = {} if runtime_config is None else {"runtime_config": runtime_config}
     return put_file(
         parent=template,
@@ -127,7 +127,7 @@ def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str
     try:
         return render_pool().render(sources, param_dict)
     except RenderError as error:
-        raise Unprocessable(str(error)) from None
+        raise Invalid(str(error)) from None
 
 
 def source_problems(sources: dict[str, str]) -> list[str]:
@@ -143,19 +143,19 @@ def source_problems(sources: dict[str, str]) -> list[str]:
 
 
 def check_uploaded_file(filename: str, content: bytes) -> None:
-    """An uploaded file is UTF-8 text (400 otherwise) whose syntax parses (422 otherwise)."""
+    """An uploaded file is UTF-8 text (Malformed otherwise) whose syntax parses (Invalid otherwise)."""
     problems = source_problems({filename: decode_text(filename, content)})
     if problems:
-        raise Unprocessable(problems[0])
+        raise Invalid(problems[0])
 
 
 def stored_questions(template: JobScriptTemplate) -> list[dict]:
     """The application's questions, checked again as they are read: a row stored before a rule existed (or written
-    around the API) is a clear 422, never a 500."""
+    around the API) is a clear Invalid, never a crash."""
     try:
         return check_questions(template.questions)
     except QuestionsError as error:
-        raise Unprocessable(
+        raise Invalid(
             [
                 f"The stored questions of this application are invalid; upload it again: {problem}"
                 for problem in error.problems
@@ -182,12 +182,8 @@ def bundle_limits() -> BundleLimits:
 
 
 def load_bundle(files: dict[str, bytes]) -> ApplicationBundle:
-    """Check an application folder; every problem becomes one line of a 422."""
-    try:
-        bundle = check_bundle(files, bundle_limits(), source_problems=source_problems)
-    except BundleError as error:
-        raise Unprocessable(error.problems) from None
-    return bundle
+    """Check an application folder; every problem is one line of the ``BundleError`` (an ``Invalid``)."""
+    return check_bundle(files, bundle_limits(), source_problems=source_problems)
 
 
 @transaction.atomic

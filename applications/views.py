@@ -13,7 +13,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from applications import services
-from applications.bundle import BundleError, read_archive, read_uploads, write_archive
+from applications.bundle import read_archive, read_uploads, write_archive
 from applications.filters import JobScriptTemplateFilter
 from applications.models import JobScriptTemplate, validate_config_json
 from applications.questions import json_schema
@@ -24,8 +24,7 @@ from applications.serializers import (
     TemplateFileSerializer,
     WorkflowFileSerializer,
 )
-from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
-from jobbergate.api.parsers import load_json
+from jobbergate.api.exceptions import BadRequest, Conflict
 from jobbergate.api.query import query_bool
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
@@ -38,6 +37,7 @@ from jobbergate.api.viewsets import (
     read_upload,
     upload_from_request,
 )
+from jobbergate.syntax import load_json
 from jobbergate.validation import check_identifier, check_relative_path
 
 
@@ -150,17 +150,14 @@ def refuse_existing_application(template: JobScriptTemplate) -> None:
 def read_folder_upload(request) -> dict[str, bytes]:
     """The files of an uploaded folder: one ``archive`` part, or one part per file named by its path."""
     limits = services.bundle_limits()
-    try:
-        if "archive" in request.FILES:
-            if len(request.FILES) > 1:
-                raise BadRequest("Send either one 'archive' or the folder's files, not both.")
-            return read_archive(request.FILES["archive"].read(), limits)
-        uploads = [(field, upload.read()) for field, parts in request.FILES.lists() for upload in parts]
-        if not uploads:
-            raise BadRequest("Send an 'archive' part or one part per file of the folder.")
-        return read_uploads(uploads, limits)
-    except BundleError as error:
-        raise Unprocessable(error.problems) from None
+    if "archive" in request.FILES:
+        if len(request.FILES) > 1:
+            raise BadRequest("Send either one 'archive' or the folder's files, not both.")
+        return read_archive(request.FILES["archive"].read(), limits)
+    uploads = [(field, upload.read()) for field, parts in request.FILES.lists() for upload in parts]
+    if not uploads:
+        raise BadRequest("Send an 'archive' part or one part per file of the folder.")
+    return read_uploads(uploads, limits)
 
 
 class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):

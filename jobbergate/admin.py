@@ -13,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.html import format_html
 
-from jobbergate.api.parsers import JSONTextError, load_json
+from jobbergate.errors import DomainError
 from jobbergate.services import set_archived
+from jobbergate.syntax import JSONTextError, load_json
 
 PREVIEW_LIMIT = 20_000
 
@@ -74,9 +75,17 @@ class ResourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Clone selected rows (you own the copies)")
     def clone(self, request, queryset):
-        clones = [self.clone_service(source=row, owner_email=request.user.email or row.owner_email) for row in queryset]
-        ids = ", ".join(f"#{clone.pk}" for clone in clones)
-        self.message_user(request, f"Created {len(clones)} clone(s): {ids}.", messages.SUCCESS)
+        clones, refused = [], []
+        for row in queryset:  # each clone is its own transaction: one refused row leaves the others cloned
+            try:
+                clones.append(self.clone_service(source=row, owner_email=request.user.email or row.owner_email))
+            except DomainError as error:
+                refused.append(f"#{row.pk}: {error.text}")
+        if clones:
+            ids = ", ".join(f"#{clone.pk}" for clone in clones)
+            self.message_user(request, f"Created {len(clones)} clone(s): {ids}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not cloned: {'; '.join(refused)}", messages.ERROR)
 
 
 class StoredFileInline(admin.StackedInline):

@@ -15,8 +15,8 @@ from django.db.models import Count, Model, Sum
 from django.utils import timezone
 
 from jobbergate import files
-from jobbergate.api.exceptions import BadRequest, Conflict, PayloadTooLarge, Unprocessable
 from jobbergate.choices import FileType
+from jobbergate.errors import Conflict, Invalid, Malformed, NotFound, TooLarge
 from jobbergate.models import StoredFile
 from jobbergate.validation import check_filename
 
@@ -26,13 +26,13 @@ def parse_file_type(value: str) -> FileType:
     try:
         return FileType(value.upper())
     except ValueError:
-        raise BadRequest(f"file_type must be one of {', '.join(FileType.values)}, got {value[:50]!r}.") from None
+        raise Malformed(f"file_type must be one of {', '.join(FileType.values)}, got {value[:50]!r}.") from None
 
 
 def check_size(filename: str, size: int) -> None:
-    """The one upload limit of a file (``JOBBERGATE_MAX_UPLOAD_BYTES``): 413 past it, however the file came."""
+    """The one upload limit of a file (``JOBBERGATE_MAX_UPLOAD_BYTES``): TooLarge past it, however the file came."""
     if size > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"File {filename!r} is {size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
+        raise TooLarge(f"File {filename!r} is {size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}.")
 
 
 def touch(parent: Model) -> None:
@@ -79,7 +79,7 @@ def _store_file(*, parent: Model, related_name: str, filename: str, content, pre
     if previous_filename and previous_filename != filename:
         row = manager.select_for_update().filter(filename=previous_filename).first()
         if row is None:
-            raise Unprocessable(f"There is no file named {previous_filename!r} to rename.")
+            raise Invalid(f"There is no file named {previous_filename!r} to rename.")
         if manager.filter(filename=filename).exists():
             raise Conflict(f"A file named {filename!r} already exists.")
         row.filename = filename
@@ -87,7 +87,7 @@ def _store_file(*, parent: Model, related_name: str, filename: str, content, pre
         row = manager.select_for_update().filter(filename=filename).first()
     if row is None:
         if content is None:
-            raise Unprocessable(f"upload_file is required to create the file {filename!r}.")
+            raise Invalid(f"upload_file is required to create the file {filename!r}.")
         row = manager.model(parent=parent, filename=filename)
     if content is not None:
         check_room(manager, replacing=row.pk, new_bytes=len(content))
@@ -110,11 +110,9 @@ def check_room(manager, *, replacing: int | None, new_bytes: int) -> None:
     others = manager.exclude(pk=replacing) if replacing else manager.all()
     stats = others.aggregate(count=Count("pk"), total=Sum("size"))
     if replacing is None and stats["count"] >= settings.APPLICATION_MAX_FILES:
-        raise Unprocessable(
-            f"There are already {stats['count']} files here; the limit is {settings.APPLICATION_MAX_FILES}."
-        )
+        raise Invalid(f"There are already {stats['count']} files here; the limit is {settings.APPLICATION_MAX_FILES}.")
     if (stats["total"] or 0) + new_bytes > settings.APPLICATION_MAX_BYTES:
-        raise PayloadTooLarge(f"The files here would hold more than {settings.APPLICATION_MAX_BYTES:,} bytes together.")
+        raise TooLarge(f"The files here would hold more than {settings.APPLICATION_MAX_BYTES:,} bytes together.")
 
 
 @transaction.atomic
@@ -122,8 +120,6 @@ def delete_file(*, parent: Model, related_name: str, filename: str, check=check_
     """Delete one file of ``parent``; its bytes go when the transaction commits."""
     row = getattr(parent, related_name).filter(filename=check(filename)).first()
     if row is None:
-        from rest_framework.exceptions import NotFound
-
         raise NotFound(f"There is no file named {filename!r}.")
     files.discard_content([row.storage_key])
     row.delete()

@@ -8,6 +8,8 @@ Jinja2 by a sandboxed environment without rendering, YAML with a safe loader tha
 from __future__ import annotations
 
 import ast
+import json
+import math
 
 import yaml
 from jinja2 import TemplateSyntaxError
@@ -20,6 +22,57 @@ _parser_environment = SandboxedEnvironment()
 
 JSON_MAX_DEPTH = 64
 """How deeply objects and arrays a client sends may nest (request bodies, stored JSON, YAML configs)."""
+
+
+class JSONTextError(ValueError):
+    """JSON text that is malformed, nested too deeply or holds a non-finite number; the message says which."""
+
+
+NON_FINITE = "non-finite numbers (NaN, Infinity, -Infinity or a number too large for a double) are not JSON"
+
+
+def _refuse_constant(name: str):
+    raise JSONTextError(f"{NON_FINITE}: {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONTextError(f"{NON_FINITE}: {text[:40]}")
+    return value
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels (a scalar is one level); iterative."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def load_json(text: str | bytes):
+    """Parse JSON text strictly: at most ``JSON_MAX_DEPTH`` levels deep and finite numbers only.
+
+    Raises ``JSONTextError`` (a ``ValueError``) with a message fit for a client.
+    """
+    too_deep = f"JSON nested deeper than {JSON_MAX_DEPTH} levels is refused"
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise JSONTextError(too_deep) from None
+    except JSONTextError:
+        raise
+    except ValueError as error:
+        raise JSONTextError(str(error)) from None
+    if _deeper_than(value, JSON_MAX_DEPTH):
+        raise JSONTextError(too_deep)
+    return value
 
 
 class JsonValueError(ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from jobbergate.api.exceptions import BadRequest, Unprocessable
+from jobbergate.errors import Invalid, Malformed
 from jobbergate.syntax import (  # noqa: F401 - their home is jobbergate.syntax; imported from here by callers
     JINJA_SUFFIXES,
     JSON_MAX_DEPTH,
@@ -65,16 +65,16 @@ def relative_path_problem(path: str | None) -> str | None:
 
 
 def check_filename(filename: str | None) -> str:
-    """Return a safe plain file name, or raise 400 saying why it is not one."""
+    """Return a safe plain file name, or raise Malformed saying why it is not one."""
     if problem := filename_problem(filename):
-        raise BadRequest(problem)
+        raise Malformed(problem)
     return filename  # type: ignore[return-value]
 
 
 def check_relative_path(path: str | None) -> str:
-    """Return a safe relative path inside an application's templates, or raise 400 saying why it is not one."""
+    """Return a safe relative path inside an application's templates, or raise Malformed saying why it is not one."""
     if problem := relative_path_problem(path):
-        raise BadRequest(problem)
+        raise Malformed(problem)
     return path  # type: ignore[return-value]
 
 
@@ -134,15 +134,15 @@ def identifier_problem(value: str | None) -> str | None:
 
 
 def decode_text(filename: str, content: bytes) -> str:
-    """Files are text: anything that is not UTF-8 is refused with a 400."""
+    """Files are text: anything that is not UTF-8 is refused (Malformed)."""
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BadRequest(f"File {filename!r} is not UTF-8 text (byte {error.start}).") from None
+        raise Malformed(f"File {filename!r} is not UTF-8 text (byte {error.start}).") from None
 
 
 def check_identifier(value: str) -> str:
-    """Return ``value`` if it is a valid application identifier (``identifier_problem``), or raise 422."""
+    """Return ``value`` if it is a valid application identifier (``identifier_problem``), or raise Invalid."""
     if problem := identifier_problem(value):
-        raise Unprocessable(problem)
+        raise Invalid(problem)
     return value

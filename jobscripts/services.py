@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
 
 from applications.questions import complete_answers
 from applications.rendering import inject_sbatch_params
 from applications.services import check_uploaded_file, files_content_hash, render_templates, stored_questions
-from jobbergate.api.exceptions import Unprocessable
 from jobbergate.choices import FileType
+from jobbergate.errors import Invalid
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import JsonValueError, check_filename, check_json_value
 from jobscripts.models import JobScript, JobScriptFile
@@ -24,7 +23,7 @@ def upload_job_script_file(
     content: bytes | None,
     previous_filename: str | None = None,
 ) -> JobScriptFile:
-    """Create, replace or rename one file; a second ENTRYPOINT is a 409."""
+    """Create, replace or rename one file; a second ENTRYPOINT is a Conflict."""
     return put_file(
         parent=job_script,
         related_name="files",
@@ -66,7 +65,7 @@ def delete_job_script(*, job_script: JobScript) -> None:
 
 
 def answers_checked_against_questions(template, param_dict: dict) -> dict:
-    """The parameters with question defaults filled in; a 422 with one message per bad field otherwise."""
+    """The parameters with question defaults filled in; an Invalid with one message per bad field otherwise."""
     questions = stored_questions(template)
     if not questions:
         return param_dict
@@ -74,7 +73,7 @@ def answers_checked_against_questions(template, param_dict: dict) -> dict:
     answers = param_dict["data"] if wrapped else param_dict
     completed, errors = complete_answers(questions, answers)
     if errors:
-        raise ValidationError({f"param_dict.{name}": messages for name, messages in errors.items()})
+        raise Invalid(fields={f"param_dict.{name}": list(messages) for name, messages in errors.items()})
     return {"data": completed} if wrapped else completed
 
 
@@ -98,22 +97,22 @@ def render_job_script(
     files = {row.filename: row for row in template.template_files.all()}
     missing = sorted(set(template_output_name_mapping) - set(files))
     if missing:
-        raise Unprocessable(f"Application {template.pk} has no template file named {', '.join(map(repr, missing))}.")
+        raise Invalid(f"Application {template.pk} has no template file named {', '.join(map(repr, missing))}.")
     outputs = list(template_output_name_mapping.values())
     for output in outputs:
         check_filename(output)
     if len(set(outputs)) != len(outputs):
-        raise Unprocessable("Two templates are mapped to the same output file name.")
+        raise Invalid("Two templates are mapped to the same output file name.")
     entrypoints = [name for name in template_output_name_mapping if files[name].file_type == FileType.ENTRYPOINT]
     if len(entrypoints) != 1:
-        raise Unprocessable(
+        raise Invalid(
             f"Exactly one mapped template must be an ENTRYPOINT; {len(entrypoints)} are "
             f"({', '.join(entrypoints) or 'none'})."
         )
     try:
         check_json_value(param_dict or {}, what="param_dict")
     except JsonValueError as error:
-        raise Unprocessable(str(error)) from None
+        raise Invalid(str(error)) from None
     param_dict = answers_checked_against_questions(template, param_dict or {})
     contents = {filename: row.read_bytes() for filename, row in files.items()}
     sources = {name: contents[name].decode("utf-8") for name in template_output_name_mapping}

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
-from jobbergate.api.exceptions import BadRequest, Conflict, Unprocessable
 from jobbergate.choices import FileType
+from jobbergate.errors import Conflict, Invalid, Malformed, NotFound
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from jobscripts.signals import job_script_deleting
@@ -48,10 +47,10 @@ def create_submission(
         raise NotFound(f"Job script {job_script_id} was not found.")
     entrypoints = job_script.files.filter(file_type=FileType.ENTRYPOINT).count()
     if entrypoints != 1:
-        raise Unprocessable(f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted.")
+        raise Invalid(f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted.")
     cluster = client_id or principal.client_id
     if not cluster:
-        raise Unprocessable("client_id is required: name the cluster to submit to.")
+        raise Invalid("client_id is required: name the cluster to submit to.")
     submission = JobSubmission.objects.create(
         name=name,
         description=description or "",
@@ -73,7 +72,7 @@ def clone_submission(
 ) -> JobSubmission:
     """Re-run: a new CREATED submission of the same job script, cluster, directory and sbatch arguments."""
     if source.job_script_id is None:
-        raise BadRequest(f"Submission {source.pk} cannot be cloned: its job script was deleted.")
+        raise Malformed(f"Submission {source.pk} cannot be cloned: its job script was deleted.")
     clone = JobSubmission.objects.create(
         name=name or source.name,
         description=source.description if description is None else description,
@@ -106,7 +105,7 @@ def reject_waiting_submissions(*, job_script: JobScript, reason: str) -> int:
 
 
 def _cluster_row(client_id: str, submission_id: int) -> JobSubmission:
-    """A submission of the calling cluster, locked for the change (404 for another cluster's row)."""
+    """A submission of the calling cluster, locked for the change (NotFound for another cluster's row)."""
     row = JobSubmission.objects.for_cluster(client_id).select_for_update().filter(pk=submission_id).first()
     if row is None:
         raise NotFound(f"Submission {submission_id} was not found for cluster {client_id!r}.")
@@ -166,7 +165,7 @@ def mark_submitted(
 ) -> JobSubmission:
     """The agent ran sbatch: CREATED -> SUBMITTED. A CANCELLED row keeps CANCELLED but records the job id.
 
-    Reporting the same job id again (an agent that restarted) changes nothing; another job id is a 409.
+    Reporting the same job id again (an agent that restarted) changes nothing; another job id is a Conflict.
     """
     row = _cluster_row(client_id, submission_id)
     if row.slurm_job_id is not None:
@@ -197,19 +196,19 @@ def mark_submitted(
 
 
 @transaction.atomic  # one commit; each report is its own savepoint, so a refused one undoes only itself
-def mark_many_submitted(*, client_id: str, reports: list[dict]) -> list[dict]:
-    """Many ``mark_submitted`` reports, each applied exactly as the single one; each one's outcome, as the status
-    the single report would have answered (202, 404 or 409) with the reason."""
-    results = []
+def mark_many_submitted(*, client_id: str, reports: list[dict]) -> list[tuple[int, NotFound | Conflict | None]]:
+    """Many ``mark_submitted`` reports, each applied exactly as the single one; each one's id with the error that
+    refused it (not this cluster's, or submitted already), None when it was recorded."""
+    results: list[tuple[int, NotFound | Conflict | None]] = []
     for report in reports:
         data = dict(report)
         submission_id = data.pop("id")
         try:
             mark_submitted(client_id=client_id, submission_id=submission_id, **data)  # atomic: a savepoint here
         except (NotFound, Conflict) as error:
-            results.append({"id": submission_id, "status_code": error.status_code, "detail": str(error.detail)})
+            results.append((submission_id, error))
             continue
-        results.append({"id": submission_id, "status_code": 202, "detail": None})
+        results.append((submission_id, None))
     return results
 
 
@@ -288,10 +287,10 @@ def update_slurm_state(
 
 @transaction.atomic
 def cancel_submission(*, submission: JobSubmission) -> JobSubmission:
-    """Only a CREATED or SUBMITTED submission can be cancelled; the agent then runs scancel (400 otherwise)."""
+    """Only a CREATED or SUBMITTED submission can be cancelled; the agent then runs scancel (Malformed otherwise)."""
     row = JobSubmission.objects.select_for_update().get(pk=submission.pk)
     if row.status not in (JobSubmissionStatus.CREATED, JobSubmissionStatus.SUBMITTED):
-        raise BadRequest(f"Submission {row.pk} is {row.status}; only CREATED or SUBMITTED ones can be cancelled.")
+        raise Malformed(f"Submission {row.pk} is {row.status}; only CREATED or SUBMITTED ones can be cancelled.")
     row.status = JobSubmissionStatus.CANCELLED
     row.save(update_fields=["status", "updated_at"])
     _record(row, "Cancelled by the user")

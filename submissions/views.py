@@ -10,7 +10,7 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from jobbergate.api.exceptions import BadRequest
+from jobbergate.api.exceptions import BadRequest, api_error
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_int
 from jobbergate.api.serializers import CloneSerializer
@@ -191,7 +191,17 @@ class AgentViewSet(viewsets.GenericViewSet):
     def submitted_many(self, request):
         reports = SubmittedReportsSerializer(data=request.data)
         reports.is_valid(raise_exception=True)
-        results = services.mark_many_submitted(client_id=self.cluster, reports=reports.validated_data["items"])
+        outcomes = services.mark_many_submitted(client_id=self.cluster, reports=reports.validated_data["items"])
+        results = []
+        for submission_id, error in outcomes:  # each as the single report would have answered: 202, 404 or 409
+            refused = api_error(error) if error else None
+            results.append(
+                {
+                    "id": submission_id,
+                    "status_code": refused.status_code if refused else status.HTTP_202_ACCEPTED,
+                    "detail": str(refused.detail) if refused else None,
+                }
+            )
         return Response({"results": results})
 
     @extend_schema(

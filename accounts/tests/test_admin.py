@@ -69,3 +69,28 @@ def test_change_pages_show_files_and_progress(operator):
         response = operator.get(path)
         assert response.status_code == 200, path
         assert expected in response.content.decode(), path
+
+
+def test_an_action_a_rule_refuses_is_a_message_not_a_500(operator):
+    """Cloning a submission whose job script was deleted is refused by the service (a domain error): the admin
+    shows why next to the rows it did clone, and answers 200."""
+    from jobscripts.services import delete_job_script
+    from submissions.models import JobSubmission
+    from testkit.factories import make_submission
+
+    orphan = make_submission("alice@example.com")
+    delete_job_script(job_script=orphan.job_script)
+    fine = make_submission("alice@example.com")
+    before = JobSubmission.objects.count()
+
+    response = operator.post(
+        "/admin/submissions/jobsubmission/",
+        {"action": "clone", "_selected_action": [orphan.pk, fine.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    assert any(text.startswith("Created 1 clone(s)") for text in shown), shown
+    assert f"Not cloned: #{orphan.pk}: Submission {orphan.pk} cannot be cloned: its job script was deleted." in shown
+    assert JobSubmission.objects.count() == before + 1

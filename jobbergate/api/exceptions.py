@@ -1,7 +1,9 @@
 """Errors of the API: every failure is a JSON body with a ``detail`` that says what is wrong.
 
 Validation failures answer 422 (as the FastAPI edition did) with the per-field messages under ``errors``;
-malformed requests 400; conflicts with stored rows 409; bodies over the size limit 413.
+malformed requests 400; conflicts with stored rows 409; bodies over the size limit 413. The domain's errors
+(``jobbergate.errors``, raised by services and validators) get their status here, in ``DOMAIN_STATUS``, and
+nowhere else; the classes below are for what only the API layer refuses (a query parameter, a multipart part).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from django.db import DataError, IntegrityError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from jobbergate import errors
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,32 @@ class Unprocessable(exceptions.APIException):
     default_code = "unprocessable"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request needs is unavailable for a moment; try again shortly."
+    default_code = "service_unavailable"
+
+
+# The API's answer to each error of the domain.
+DOMAIN_STATUS: dict[type[errors.DomainError], type[exceptions.APIException]] = {
+    errors.Malformed: BadRequest,
+    errors.NotFound: exceptions.NotFound,
+    errors.Conflict: Conflict,
+    errors.TooLarge: PayloadTooLarge,
+    errors.Invalid: Unprocessable,
+    errors.Unavailable: ServiceUnavailable,
+}
+
+
+def api_error(error: errors.DomainError) -> exceptions.APIException:
+    """The API exception answering a domain error: per-field problems as a validation error (422 with
+    ``errors``), the others with the status of their kind and their message as ``detail``."""
+    if error.fields:
+        return exceptions.ValidationError(error.fields)
+    kind = next(api for domain, api in DOMAIN_STATUS.items() if isinstance(error, domain))
+    return kind(error.message or None)
+
+
 def _flatten(errors, prefix: str = "") -> list[str]:
     """Turn DRF's nested error structure into 'field: message' lines."""
     if isinstance(errors, dict):
@@ -75,7 +105,9 @@ def exception_handler(exc, context):
     # Imported here: rest_framework.views loads the parser classes, which import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
-    if isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, errors.DomainError):
+        exc = api_error(exc)
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, IntegrityError):
         logger.info("Integrity error answered with 409: %s", exc)

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from applications.models import JobScriptTemplate, WorkflowFile
 from applications.serializers import JobScriptTemplateListSerializer
 from applications.services import upload_template_file
-from jobbergate.api.exceptions import Unprocessable
+from jobbergate.errors import Invalid
 from jobscripts.models import JobScript, JobScriptFile
 from jobscripts.services import render_job_script
 from submissions.models import JobSubmission
@@ -119,7 +119,7 @@ class TestDeepJSONBodies:
 
     def test_the_render_service_refuses_a_deep_param_dict_whatever_calls_it(self, alice, app):
         before = row_counts()
-        with pytest.raises(Unprocessable, match="param_dict is nested deeper than 64 levels"):
+        with pytest.raises(Invalid, match="param_dict is nested deeper than 64 levels"):
             render_with_service(app, alice, {"data": nested(900)})
         assert row_counts() == before
 
@@ -141,7 +141,7 @@ class TestNonFiniteNumbers:
         assert "not finite" in str(serializer.errors["template_vars"])
 
     def test_the_render_service_refuses_a_non_finite_parameter(self, alice, app):
-        with pytest.raises(Unprocessable, match="not finite"):
+        with pytest.raises(Invalid, match="not finite"):
             render_with_service(app, alice, {"value": float("nan")})
         assert not JobScript.objects.exists()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from applications import services
-from applications.bundle import CONFIG_FILE, BundleError, read_archive, read_folder
+from applications.bundle import CONFIG_FILE, read_archive, read_folder
 from applications.models import JobScriptTemplate
-from jobbergate.api.exceptions import Unprocessable
+from jobbergate.errors import DomainError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
@@ -68,11 +68,8 @@ def import_application(path: Path, *, owner: str | None, dry_run: bool = False) 
         limits = services.bundle_limits()
         files = read_archive(path.read_bytes(), limits) if path.is_file() else read_folder(path, limits)
         bundle = services.load_bundle(files)
-    except BundleError as error:
-        return ImportResult(identifier, "failed", "; ".join(error.problems))
-    except Unprocessable as error:
-        detail = error.detail if isinstance(error.detail, list) else [error.detail]
-        return ImportResult(identifier, "failed", "; ".join(str(item) for item in detail))
+    except DomainError as error:
+        return ImportResult(identifier, "failed", error.text)
     except OSError as error:
         return ImportResult(identifier, "failed", f"cannot read: {error.strerror}")
     existing = JobScriptTemplate.objects.filter(identifier__iexact=identifier).first()  # uniqueness ignores case
@@ -85,14 +82,17 @@ def import_application(path: Path, *, owner: str | None, dry_run: bool = False) 
         summary += f"; skipped (not part of an application): {', '.join(bundle.skipped)}"
     if dry_run:
         return ImportResult(identifier, "would update" if existing else "would create", summary)
-    _, created = services.upsert_application(
-        identifier=identifier,
-        template=existing,
-        bundle=bundle,
-        owner_email=owner or existing.owner_email,
-        name=None if existing else bundle.config.get("name") or identifier,
-        description=bundle.config.get("description") if existing is None else None,
-    )
+    try:
+        _, created = services.upsert_application(
+            identifier=identifier,
+            template=existing,
+            bundle=bundle,
+            owner_email=owner or existing.owner_email,
+            name=None if existing else bundle.config.get("name") or identifier,
+            description=bundle.config.get("description") if existing is None else None,
+        )
+    except DomainError as error:  # e.g. the identifier taken meanwhile, or a file over a limit
+        return ImportResult(identifier, "failed", error.text)
     return ImportResult(identifier, "created" if created else "updated", summary)
 
 
