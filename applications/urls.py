@@ -11,7 +11,7 @@ urlpatterns = [
     path(
         f"{PREFIX}/{KEY}/upload/template/<path:name>",
         JobScriptTemplateViewSet.as_view(
-            {"get": "download_template", "put": "upload_template", "delete": "delete_template"}
+            {"get": "template_file_download", "put": "template_file_upload", "delete": "template_file_delete"}
         ),
         name="job-script-templates-template-file",
     ),
@@ -22,13 +22,13 @@ urlpatterns = [
     ),
     path(
         f"{PREFIX}/{KEY}/application",
-        JobScriptTemplateViewSet.as_view({"get": "download_application", "put": "upload_application"}),
+        JobScriptTemplateViewSet.as_view({"get": "application_download", "put": "application_upload"}),
         name="job-script-templates-application",
     ),
     path(
         f"{PREFIX}/{KEY}/upload/workflow",
         JobScriptTemplateViewSet.as_view(
-            {"get": "download_workflow", "put": "upload_workflow", "delete": "delete_workflow"}
+            {"get": "workflow_download", "put": "workflow_upload", "delete": "workflow_delete"}
         ),
         name="job-script-templates-workflow",
     ),

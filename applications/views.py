@@ -63,7 +63,6 @@ class ApplicationFolderViews:
     """Whole application folders: upload (create or update) and download as an archive."""
 
     @extend_schema(
-        operation_id="job_script_templates_application_upload",
         request={"multipart/form-data": FOLDER_UPLOAD_REQUEST},
         parameters=[
             OpenApiParameter("name", str, description="Name of the application (default: kept, or the identifier)."),
@@ -82,7 +81,7 @@ class ApplicationFolderViews:
             "file's path in the folder (`jobbergate.yaml`, `templates/job.sh.j2`, ...)."
         ),
     )
-    def upload_application(self, request, pk):
+    def application_upload(self, request, pk):
         key = str(pk)
         owner_email = self.require_email()  # before the body is read: an agent's token is refused at once
         create_only = query_bool(request.query_params, "create_only", False)
@@ -125,11 +124,10 @@ class ApplicationFolderViews:
             raise PermissionDenied("Only the owner, a maintainer or an admin may change this.")
 
     @extend_schema(
-        operation_id="job_script_templates_application_download",
         parameters=[OpenApiParameter("archive_format", str, enum=["tar.gz", "zip"], description="Default tar.gz.")],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
-    def download_application(self, request, pk):
+    def application_download(self, request, pk):
         template = self.get_object()
         archive_format = request.query_params.get("archive_format", "tar.gz")
         if archive_format not in ("tar.gz", "zip"):
@@ -165,6 +163,7 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
 
     model = JobScriptTemplate
     permission_resource = "job-templates"
+    operation_prefix = "job_script_templates"
     serializer_class = JobScriptTemplateSerializer
     list_serializer_class = JobScriptTemplateListSerializer
     clone_serializer_class = JobScriptTemplateCloneSerializer
@@ -173,15 +172,15 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     sort_fields = {**BASE_SORT_FIELDS, "identifier": "identifier"}
     detail_prefetch_related = ("template_files", "workflow_files")
     action_verbs = {
-        "download_template": "read",
-        "download_workflow": "read",
-        "upload_template": "update",
-        "delete_template": "update",
-        "upload_workflow": "update",
-        "delete_workflow": "update",
-        "upload_application": "create",
+        "template_file_download": "read",
+        "workflow_download": "read",
+        "template_file_upload": "update",
+        "template_file_delete": "update",
+        "workflow_upload": "update",
+        "workflow_delete": "update",
+        "application_upload": "create",
         "questions_schema": "read",
-        "download_application": "read",
+        "application_download": "read",
     }
 
     def get_object(self):
@@ -195,12 +194,7 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
     def clone_row(self, *, source, owner_email, **overrides):
         return services.clone_template(source=source, owner_email=owner_email, **overrides)
 
-    @extend_schema(operation_id="job_script_templates_clone", responses={201: JobScriptTemplateSerializer})
-    def clone(self, request, *args, **kwargs):
-        return super().clone(request, *args, **kwargs)
-
     @extend_schema(
-        operation_id="job_script_templates_questions_schema",
         responses={200: OpenApiTypes.OBJECT},
         description="The application's typed questions as a JSON Schema (draft 2020-12) of the answers object.",
     )
@@ -208,43 +202,37 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
         template = self.get_object()
         return Response(json_schema(services.stored_questions(template), title=template.name))
 
-    @extend_schema(
-        operation_id="job_script_templates_template_file_download", responses={(200, "text/plain"): OpenApiTypes.STR}
-    )
-    def download_template(self, request, pk, name):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    def template_file_download(self, request, pk, name):
         return file_download(find_file(self.get_object().template_files, name, check=check_relative_path))
 
     @extend_schema(
-        operation_id="job_script_templates_template_file_upload",
         request={"multipart/form-data": UPLOAD_REQUEST},
         parameters=FILE_NAME_PARAMETERS,
         responses={200: TemplateFileSerializer},
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
-    def upload_template(self, request, pk, name):
+    def template_file_upload(self, request, pk, name):
         with heavy_request(self.principal, what="file uploads"):
             row = services.upload_template_file(
                 template=self.get_object(), file_type=name, **upload_from_request(request)
             )
         return Response(TemplateFileSerializer(row).data)
 
-    @extend_schema(operation_id="job_script_templates_template_file_delete", responses={200: None})
-    def delete_template(self, request, pk, name):
+    @extend_schema(responses={200: None})
+    def template_file_delete(self, request, pk, name):
         services.delete_template_file(template=self.get_object(), filename=name)
         return Response(status=status.HTTP_200_OK)
 
-    @extend_schema(
-        operation_id="job_script_templates_workflow_download", responses={(200, "text/plain"): OpenApiTypes.STR}
-    )
-    def download_workflow(self, request, pk):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    def workflow_download(self, request, pk):
         return file_download(find_file(self.get_object().workflow_files, services.WORKFLOW_FILENAME))
 
     @extend_schema(
-        operation_id="job_script_templates_workflow_upload",
         request={"multipart/form-data": WORKFLOW_UPLOAD_REQUEST},
         responses={200: WorkflowFileSerializer},
     )
-    def upload_workflow(self, request, pk):
+    def workflow_upload(self, request, pk):
         template = self.get_object()
         content, _ = read_upload(request, required=False)
         with heavy_request(self.principal, what="file uploads"):
@@ -255,8 +243,8 @@ class JobScriptTemplateViewSet(ApplicationFolderViews, ResourceViewSet):
             )
         return Response(WorkflowFileSerializer(row).data)
 
-    @extend_schema(operation_id="job_script_templates_workflow_delete", responses={200: None})
-    def delete_workflow(self, request, pk):
+    @extend_schema(responses={200: None})
+    def workflow_delete(self, request, pk):
         services.delete_workflow(template=self.get_object())
         return Response(status=status.HTTP_200_OK)
 

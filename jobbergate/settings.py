@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
         "jobbergate.api.parsers.LimitedMultiPartParser",
         "jobbergate.api.parsers.LimitedFormParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "jobbergate.api.schema.ResourceSchema",
     "EXCEPTION_HANDLER": "jobbergate.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "URL_FORMAT_OVERRIDE": None,

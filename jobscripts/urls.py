@@ -14,7 +14,7 @@ urlpatterns = [
     ),
     path(
         f"{PREFIX}/{ID_KEY}/upload/<str:name>",
-        JobScriptViewSet.as_view({"get": "download_file", "put": "upload_file", "delete": "delete_file"}),
+        JobScriptViewSet.as_view({"get": "file_download", "put": "file_upload", "delete": "file_delete"}),
         name="job-scripts-file",
     ),
 ]

@@ -29,22 +29,20 @@ class JobScriptViewSet(ResourceViewSet):
 
     model = JobScript
     permission_resource = "job-scripts"
+    operation_prefix = "job_scripts"
     serializer_class = JobScriptSerializer
     list_serializer_class = JobScriptListSerializer
     clone_serializer_class = CloneSerializer
     filterset_class = JobScriptFilter
     sort_fields = {**BASE_SORT_FIELDS, "parent_template_id": "parent_template_id"}
-    list_select_related = ("parent_template",)
+    select_related = ("parent_template",)
     detail_prefetch_related = ("files",)
     action_verbs = {
-        "download_file": "read",
-        "upload_file": "update",
-        "delete_file": "update",
+        "file_download": "read",
+        "file_upload": "update",
+        "file_delete": "update",
         "render_from_template": "create",
     }
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("parent_template")
 
     def perform_destroy(self, instance):
         services.delete_job_script(job_script=instance)
@@ -52,12 +50,7 @@ class JobScriptViewSet(ResourceViewSet):
     def clone_row(self, *, source, owner_email, **overrides):
         return services.clone_job_script(source=source, owner_email=owner_email, **overrides)
 
-    @extend_schema(operation_id="job_scripts_clone", responses={201: JobScriptSerializer})
-    def clone(self, request, *args, **kwargs):
-        return super().clone(request, *args, **kwargs)
-
     @extend_schema(
-        operation_id="job_scripts_render_from_template",
         request=RenderFromTemplateSerializer,
         responses={201: JobScriptSerializer},
         description="Render the mapped templates of application `key` (id or identifier) into a new job script.",
@@ -75,25 +68,24 @@ class JobScriptViewSet(ResourceViewSet):
             )
         return self.detail_response(job_script, status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="job_scripts_file_download", responses={(200, "text/plain"): OpenApiTypes.STR})
-    def download_file(self, request, pk, name):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    def file_download(self, request, pk, name):
         return file_download(find_file(self.get_object().files, name))
 
     @extend_schema(
-        operation_id="job_scripts_file_upload",
         request={"multipart/form-data": UPLOAD_REQUEST},
         parameters=FILE_NAME_PARAMETERS,
         responses={200: JobScriptFileSerializer},
         description="`name` is the file type: ENTRYPOINT or SUPPORT.",
     )
-    def upload_file(self, request, pk, name):
+    def file_upload(self, request, pk, name):
         with heavy_request(self.principal, what="file uploads"):
             row = services.upload_job_script_file(
                 job_script=self.get_object(), file_type=name, **upload_from_request(request)
             )
         return Response(JobScriptFileSerializer(row).data)
 
-    @extend_schema(operation_id="job_scripts_file_delete", responses={200: None})
-    def delete_file(self, request, pk, name):
+    @extend_schema(responses={200: None})
+    def file_delete(self, request, pk, name):
         services.delete_job_script_file(job_script=self.get_object(), filename=name)
         return Response(status=status.HTTP_200_OK)

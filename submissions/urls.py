@@ -9,7 +9,7 @@ from submissions.views import (
 )
 
 PREFIX = "job-submissions"
-heartbeat = ClusterStatusViewSet.as_view({"get": "list", "put": "heartbeat"})
+heartbeat = ClusterStatusViewSet.as_view({"get": "list", "put": "report"})
 
 urlpatterns = [
     path(f"{PREFIX}/agent/pending", AgentViewSet.as_view({"get": "pending"}), name="agent-pending"),
@@ -23,7 +23,7 @@ urlpatterns = [
     path(f"{PREFIX}/agent/sweep", AgentViewSet.as_view({"post": "sweep"}), name="agent-sweep"),
     path(f"{PREFIX}/agent/swept", AgentViewSet.as_view({"post": "swept"}), name="agent-swept"),
     path(f"{PREFIX}/agent/rejected", AgentViewSet.as_view({"post": "rejected"}), name="agent-rejected"),
-    path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "report"}), name="agent-report"),
+    path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "update"}), name="agent-report"),
     path(f"{PREFIX}/cancel/{ID_KEY}", JobSubmissionViewSet.as_view({"put": "cancel"}), name="job-submissions-cancel"),
     path(
         f"{PREFIX}/{ID_KEY}/progress",
@@ -35,7 +35,7 @@ urlpatterns = [
     # The upstream SDK says "cluster/status"; its agent says "clusters/status". Both work.
     path(
         "cluster/status",
-        SingularClusterStatusViewSet.as_view({"get": "list", "put": "heartbeat"}),
+        SingularClusterStatusViewSet.as_view({"get": "list", "put": "report"}),
         name="cluster-status",
     ),
     path(

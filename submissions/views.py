@@ -46,6 +46,7 @@ class JobSubmissionViewSet(ResourceViewSet):
 
     model = JobSubmission
     permission_resource = "job-submissions"
+    operation_prefix = "job_submissions"
     serializer_class = JobSubmissionSerializer
     clone_serializer_class = CloneSerializer
     filterset_class = JobSubmissionFilter
@@ -58,11 +59,8 @@ class JobSubmissionViewSet(ResourceViewSet):
         "status": "status",
         "slurm_job_state": "slurm_job_state",
     }
-    list_select_related = ("job_script",)
+    select_related = ("job_script",)
     action_verbs = {"cancel": "update", "progress": "read"}
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("job_script")
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -74,15 +72,11 @@ class JobSubmissionViewSet(ResourceViewSet):
     def clone_row(self, *, source, owner_email, **overrides):
         return services.clone_submission(source=source, owner_email=owner_email, **overrides)
 
-    @extend_schema(operation_id="job_submissions_clone", responses={201: JobSubmissionSerializer})
-    def clone(self, request, *args, **kwargs):
-        return super().clone(request, *args, **kwargs)
-
-    @extend_schema(operation_id="job_submissions_cancel", request=None, responses={200: JobSubmissionSerializer})
+    @extend_schema(request=None, responses={200: JobSubmissionSerializer})
     def cancel(self, request, pk):
         return self.detail_response(services.cancel_submission(submission=self.get_object()))
 
-    @extend_schema(operation_id="job_submissions_progress", responses=JobProgressSerializer(many=True))
+    @extend_schema(responses=JobProgressSerializer(many=True))
     def progress(self, request, pk):
         entries = self.get_object().progress.order_by("timestamp", "id")
         page = self.paginate_queryset(entries)
@@ -104,13 +98,14 @@ class AgentViewSet(viewsets.GenericViewSet):
     """
 
     permission_resource = "job-submissions"
+    operation_prefix = "job_submissions_agent"
     action_verbs = {
         "pending": "read",
         "active": "read",
         "submitted": "update",
         "submitted_many": "update",
         "rejected": "update",
-        "report": "update",
+        "update": "update",
         "sweep": "read",
         "swept": "update",
     }
@@ -142,7 +137,6 @@ class AgentViewSet(viewsets.GenericViewSet):
         return f"token:{hashlib.sha256(credential.encode()).hexdigest()[:32]}"
 
     @extend_schema(
-        operation_id="job_submissions_agent_pending",
         parameters=[
             OpenApiParameter(
                 AGENT_INSTANCE_HEADER,
@@ -165,14 +159,12 @@ class AgentViewSet(viewsets.GenericViewSet):
         )
         return paginator.get_paginated_response(PendingSubmissionSerializer(rows, many=True).data)
 
-    @extend_schema(operation_id="job_submissions_agent_active", responses=ActiveSubmissionSerializer(many=True))
+    @extend_schema(responses=ActiveSubmissionSerializer(many=True))
     def active(self, request):
         rows = JobSubmission.objects.for_cluster(self.cluster).active()
         return self._page(rows.order_by("id"), ActiveSubmissionSerializer)
 
-    @extend_schema(
-        operation_id="job_submissions_agent_submitted", request=SubmittedReportSerializer, responses={202: None}
-    )
+    @extend_schema(request=SubmittedReportSerializer, responses={202: None})
     def submitted(self, request):
         report = SubmittedReportSerializer(data=request.data)
         report.is_valid(raise_exception=True)
@@ -181,7 +173,6 @@ class AgentViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        operation_id="job_submissions_agent_submitted_many",
         request=SubmittedReportsSerializer,
         responses={200: ReportResultsSerializer},
         description="Many `submitted` reports at once, each applied in its own transaction exactly as the single "
@@ -204,9 +195,7 @@ class AgentViewSet(viewsets.GenericViewSet):
             )
         return Response({"results": results})
 
-    @extend_schema(
-        operation_id="job_submissions_agent_rejected", request=RejectedReportSerializer, responses={202: None}
-    )
+    @extend_schema(request=RejectedReportSerializer, responses={202: None})
     def rejected(self, request):
         report = RejectedReportSerializer(data=request.data)
         report.is_valid(raise_exception=True)
@@ -218,7 +207,6 @@ class AgentViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        operation_id="job_submissions_agent_sweep",
         request=SweepRequestSerializer,
         responses={200: SweepAnswerSerializer},
         description="Which live Slurm jobs carrying a marker of the calling cluster Jobbergate does not know (a "
@@ -233,7 +221,6 @@ class AgentViewSet(viewsets.GenericViewSet):
         return Response(SweepAnswerSerializer({"results": verdicts}).data)
 
     @extend_schema(
-        operation_id="job_submissions_agent_swept",
         request=SweptReportSerializer,
         responses={202: None},
         description="The agent cancelled a job Jobbergate did not know: a progress entry on its submission, when "
@@ -250,10 +237,8 @@ class AgentViewSet(viewsets.GenericViewSet):
         )
         return Response(status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        operation_id="job_submissions_agent_update", request=SlurmStateReportSerializer, responses={202: None}
-    )
-    def report(self, request, pk):
+    @extend_schema(request=SlurmStateReportSerializer, responses={202: None})
+    def update(self, request, pk):
         report = SlurmStateReportSerializer(data=request.data)
         report.is_valid(raise_exception=True)
         services.update_slurm_state(client_id=self.cluster, submission_id=pk, **report.validated_data)
@@ -264,7 +249,8 @@ class ClusterStatusViewSet(viewsets.GenericViewSet):
     """Cluster health: each agent's heartbeat, healthy while it reports within its interval."""
 
     permission_resource = "clusters"
-    action_verbs = {"list": "read", "retrieve": "read", "heartbeat": "update"}
+    operation_prefix = "clusters_status"
+    action_verbs = {"list": "read", "retrieve": "read", "report": "update"}
     serializer_class = ClusterStatusSerializer
     queryset = ClusterStatus.objects.all()
 
@@ -277,11 +263,11 @@ class ClusterStatusViewSet(viewsets.GenericViewSet):
                 return
         super().check_permissions(request)
 
-    @extend_schema(operation_id="clusters_status_list", responses=ClusterStatusSerializer(many=True))
+    @extend_schema(responses=ClusterStatusSerializer(many=True))
     def list(self, request):
         return Response(ClusterStatusSerializer(ClusterStatus.objects.order_by("client_id"), many=True).data)
 
-    @extend_schema(operation_id="clusters_status_retrieve", responses=ClusterStatusSerializer)
+    @extend_schema(responses=ClusterStatusSerializer)
     def retrieve(self, request, client_id):
         row = ClusterStatus.objects.filter(client_id=client_id).first()
         if row is None:
@@ -289,12 +275,11 @@ class ClusterStatusViewSet(viewsets.GenericViewSet):
         return Response(ClusterStatusSerializer(row).data)
 
     @extend_schema(
-        operation_id="clusters_status_report",
         parameters=[OpenApiParameter("interval", int, required=True, description="Seconds until the next report.")],
         request=None,
         responses={202: None},
     )
-    def heartbeat(self, request):
+    def report(self, request):
         client_id = cluster_of(request.auth)
         interval = query_int(request.query_params, "interval", 0, minimum=1, maximum=86400 * 7)
         if not interval:

@@ -1,5 +1,6 @@
-"""OpenAPI pieces shared by the file endpoints of several resources."""
+"""OpenAPI pieces shared by every resource: operation ids, summaries, and the file endpoints' parameters."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
@@ -8,6 +9,25 @@ FILE_NAME_PARAMETERS = [
     OpenApiParameter("filename", str, description="Name to store the file under (default: the upload's name)."),
     OpenApiParameter("previous_filename", str, description="Rename this existing file to filename."),
 ]
+
+
+class ResourceSchema(AutoSchema):
+    """Operation ids from the view's declared ``operation_prefix`` and its action: ``job_scripts_clone``,
+    ``job_submissions_agent_pending``. So an action is named for what its id says, and no view overrides a method
+    only to carry an id."""
+
+    def get_operation_id(self):
+        prefix = getattr(self.view, "operation_prefix", None)
+        action = getattr(self.view, "action", None)
+        if prefix and action:
+            return f"{prefix}_{action}"
+        return super().get_operation_id()
+
+    def get_response_serializers(self):
+        # A clone is read with the clone serializer (name, description) and answered with the new row in full.
+        if getattr(self.view, "action", None) == "clone":
+            return {201: self.view.serializer_class}
+        return super().get_response_serializers()
 
 
 # One sentence per operation, shown as the heading of each operation in ReDoc and Swagger UI. A test fails when an

@@ -35,11 +35,12 @@ class ResourceViewSet(viewsets.ModelViewSet):
 
     model = None
     permission_resource = ""
+    operation_prefix = ""  # OpenAPI operation ids are "<prefix>_<action>" (jobbergate.api.schema.ResourceSchema)
     search_fields: tuple[str, ...] = ("name", "description", "owner_email")
     sort_fields: dict[str, str] = BASE_SORT_FIELDS
     list_serializer_class = None
     clone_serializer_class = None
-    list_select_related: tuple[str, ...] = ()
+    select_related: tuple[str, ...] = ()  # the rows every answer shows beside each one (list and detail)
     detail_prefetch_related: tuple[str, ...] = ()
     filter_backends = [ListConventionsFilter, StrictFilterBackend]
     pagination_class = PageSizePagination
@@ -53,9 +54,9 @@ class ResourceViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
             return self.model.objects.none()
-        queryset = self.model.objects.visible_to(self.principal)
+        queryset = self.model.objects.visible_to(self.principal).select_related(*self.select_related)
         if self.action == "list":
-            return queryset.select_related(*self.list_select_related)
+            return queryset
         return queryset.prefetch_related(*self.detail_prefetch_related)
 
     def get_serializer_class(self):
