@@ -137,6 +137,7 @@ STORAGES = {
 
 # Uploads: one limit for a single file, enforced by the API with a 413.
 MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
+# Any request body: one file plus room for multipart boundaries and form fields (jobbergate.api.parsers).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 

@@ -16,9 +16,6 @@ from rest_framework.exceptions import ParseError
 from jobbergate.api.exceptions import PayloadTooLarge
 from jobbergate.syntax import load_json
 
-# Room for multipart boundaries and form fields around the one file an upload carries.
-MULTIPART_OVERHEAD = 64 * 1024
-
 
 def _refuse_when_larger(parser_context, limit: int) -> None:
     request = parser_context.get("request") if parser_context else None
@@ -44,7 +41,7 @@ class LimitedJSONParser(parsers.JSONParser):
 
 class LimitedMultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        _refuse_when_larger(parser_context, settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)
+        _refuse_when_larger(parser_context, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)  # one file and its form fields
         return super().parse(stream, media_type, parser_context)
 
 
