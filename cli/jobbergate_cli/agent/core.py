@@ -39,10 +39,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from jobbergate_cli.agent import api
 from jobbergate_cli.agent.mappers import Mapper, load_mapper
 from jobbergate_cli.agent.settings import AgentSettings
 from jobbergate_cli.client import ApiClient, ApiError
-from jobbergate_cli.folders import job_file_path
 from jobbergate_cli.slurm import (
     Account,
     JobState,
@@ -57,13 +57,10 @@ from jobbergate_cli.tokens import SignInError, access_token, claims
 
 log = logging.getLogger("jobbergate.agent")
 
-AGENT = "job-submissions/agent"
 MAX_PAUSE = 300.0
 REPORT_BATCH = 100  # job ids per submitted-many request
 SWEEP_EVERY = 10  # cycles between two sweeps for jobs Jobbergate does not know (and one at start)
 SWEEP_BATCH = 1000  # marked jobs per sweep request
-# The header naming this agent process to the server, so two agents of one cluster hold separate claims.
-INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
 
 
 class CycleFailed(Exception):
@@ -146,7 +143,7 @@ class Agent:
             timeout=settings.request_timeout,
             retries=0,
         )
-        client.session.headers[INSTANCE_HEADER] = instance
+        client.session.headers[api.INSTANCE_HEADER] = instance
         return cls(
             settings=settings,
             client=client,
@@ -211,8 +208,7 @@ class Agent:
     def heartbeat(self) -> None:
         # The server calls the cluster unhealthy when no report comes within this many seconds: allow a few cycles
         # (a cycle that submits hundreds of jobs takes longer than the pause between cycles).
-        interval = max(30, round(3 * self.settings.interval))
-        self.client.json("PUT", "clusters/status", params={"interval": interval})
+        api.cluster_status(self.client, max(30, round(3 * self.settings.interval)))
 
     # Submitting --------------------------------------------------------------------------------------------------
 
@@ -229,9 +225,8 @@ class Agent:
             return
         self.unreported.update(reports)
         if self.batch_reports is not False:
-            items = [{"id": sid, "slurm_job_id": job, "slurm_job_state": "PENDING"} for sid, job in reports]
             try:
-                answer = self.client.json("POST", f"{AGENT}/submitted-many", json={"items": items})
+                answer = api.submitted_many(self.client, reports)
             except ApiError as error:
                 if error.status not in (404, 405):
                     raise
@@ -244,7 +239,7 @@ class Agent:
                     job_id = self.unreported.pop(submission_id, None)
                     if result.get("status_code") == 202:
                         self.made.pop(submission_id, None)
-                        self.reported[submission_id] = "PENDING"
+                        self.reported[submission_id] = api.NEW_JOB_STATE
                     else:
                         self.refused(submission_id, job_id, str(result.get("detail")))
                 return
@@ -254,13 +249,9 @@ class Agent:
     def _report_submitted(
         self, submission_id: int, job_id: int, state: JobState | None = None, *, client: ApiClient | None = None
     ) -> None:
-        reported_state = state.state if state else "PENDING"
-        body: dict[str, object] = {"id": submission_id, "slurm_job_id": job_id, "slurm_job_state": reported_state}
-        if state is not None:
-            body["slurm_job_info"] = state.info()
         self.unreported[submission_id] = job_id
         try:
-            (client or self.client).json("POST", f"{AGENT}/submitted", json=body)
+            reported_state = api.submitted(client or self.client, submission_id, job_id, state)
         except ApiError as error:
             if error.status in (404, 409):  # deleted meanwhile, or it has another job or moved on
                 self.unreported.pop(submission_id, None)
@@ -304,7 +295,7 @@ class Agent:
         API work side by side. A submission whose files would overwrite a different file of another submission in
         the same wave (same folder and name, other content) waits for the next wave, so each job gets its own.
         """
-        pending = [row for row in self._pages(f"{AGENT}/pending") if row["id"] not in self.unreported]
+        pending = [row for row in api.pending(self.client, self.settings.page_size) if row["id"] not in self.unreported]
         asked = time.monotonic()
         # Each claim's end, and the last moment an sbatch may start under it: far enough from the end that sbatch
         # (which may take up to the Slurm timeout) has answered, and been reported, before another agent can
@@ -483,9 +474,9 @@ class Agent:
             return
         log.info("submission %s rejected: %s", submission_id, message)
         try:
-            client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+            api.rejected(client, submission_id, message)
         except ApiError as error:
-            if api_unavailable(error) or error.status >= 500:
+            if api.unavailable(error) or error.status >= 500:
                 raise
             log.warning("submission %s: the API did not take its rejection: %s", submission_id, error)
 
@@ -570,14 +561,14 @@ class Agent:
         key = (job_script_id, name)
         if key not in self.file_cache:
             try:
-                response = self.client.request("GET", job_file_path(job_script_id, name))
+                content = api.job_file(self.client, job_script_id, name)
             except ApiError as error:
-                if api_unavailable(error):
+                if api.unavailable(error):
                     raise
                 if error.status >= 500:  # may pass; this submission waits, the others go on
                     raise JobFilesLater(f"the job file {name!r} could not be fetched: {error}") from None
                 raise JobFilesError(f"The job file {name!r} cannot be read: {error}") from None
-            self.file_cache[key] = response.content
+            self.file_cache[key] = content
         return self.file_cache[key]
 
     # Sweeping ----------------------------------------------------------------------------------------------------
@@ -602,10 +593,10 @@ class Agent:
             if key[0] == self.cluster
             for state in states
         }
-        jobs = [{"id": key[1], "slurm_job_id": job_id, "created": key[2]} for job_id, (key, _) in marked.items()]
+        jobs = [(key[1], job_id, key[2]) for job_id, (key, _) in marked.items()]
         for start in range(0, len(jobs), SWEEP_BATCH):
             try:
-                answer = self.client.json("POST", f"{AGENT}/sweep", json={"jobs": jobs[start : start + SWEEP_BATCH]})
+                answer = api.sweep(self.client, jobs[start : start + SWEEP_BATCH])
             except ApiError as error:
                 if error.status in (404, 405):
                     log.info("the API cannot judge marked jobs (an upstream server): no sweeps")
@@ -659,9 +650,8 @@ class Agent:
 
     def record_swept(self, submission_id: int, job_id: int, message: str, *, client: ApiClient | None = None) -> None:
         """A progress entry on the submission saying which job was cancelled (best effort: the log has it too)."""
-        body = {"id": submission_id, "slurm_job_id": job_id, "report_message": message}
         try:
-            (client or self.client).json("POST", f"{AGENT}/swept", json=body)
+            api.swept(client or self.client, submission_id, job_id, message)
         except ApiError as error:
             if error.status not in (404, 405):
                 log.warning(
@@ -671,7 +661,9 @@ class Agent:
     # Tracking ----------------------------------------------------------------------------------------------------
 
     def track_active(self, queue: dict[int, JobState]) -> None:
-        active = [row for row in self._pages(f"{AGENT}/active") if row.get("slurm_job_id") is not None]
+        active = [
+            row for row in api.active(self.client, self.settings.page_size) if row.get("slurm_job_id") is not None
+        ]
         current = {(row["id"], row["slurm_job_id"]) for row in active}
         self.verified &= current  # what left the active list needs no memory
         self.foreign &= current
@@ -771,14 +763,8 @@ class Agent:
     def report_state(self, submission_id: int, state: JobState) -> None:
         if self.reported.get(submission_id) == state.state:
             return
-        body = {
-            "slurm_job_id": state.job_id,
-            "slurm_job_state": state.state,
-            "slurm_job_info": state.info(),
-            "slurm_job_state_reason": state.describe() if state.finished else state.reason,
-        }
         try:
-            self.client.json("PUT", f"{AGENT}/{submission_id}", json=body)
+            api.update(self.client, submission_id, state)
         except ApiError as error:
             if error.status in (400, 404, 409, 422):
                 log.warning("submission %s: the API refused state %s: %s", submission_id, state.state, error)
@@ -787,9 +773,6 @@ class Agent:
             raise
         self.reported[submission_id] = state.state
         log.info("submission %s: Slurm job %s is %s", submission_id, state.job_id, state.state)
-
-    def _pages(self, path: str) -> list[dict]:
-        return list(self.client.pages(path, size=int(self.settings.page_size)))
 
 
 def cluster_name(settings: AgentSettings) -> str:
@@ -881,12 +864,6 @@ class JobFilesError(Exception):
 class JobFilesLater(Exception):
     """A job file could not be fetched this time (the server failed on it): the submission waits for the next cycle,
     the others go on."""
-
-
-def api_unavailable(error: ApiError) -> bool:
-    """Whether an API error is about the API as a whole (unreachable, the agent's token, throttling), which fails
-    the cycle; any other answer is about the one request, and so about one submission at most."""
-    return error.status in (0, 401, 408, 429)
 
 
 def main_loop(settings: AgentSettings, *, once: bool = False) -> int:
