@@ -34,6 +34,8 @@ from jobbergate_cli.slurm import (
     tagged,
 )
 
+from conftest import python_path
+
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 
 
@@ -96,7 +98,13 @@ class TestSettings:
 
 class TestCommandLine:
     def run(self, *arguments, **environment):
-        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "JOBBERGATE_AGENT_CONFIG": "/nonexistent", **environment}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": "/tmp",
+            "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+            **python_path(),
+            **environment,
+        }
         return subprocess.run([JOBBERGATE, *arguments], env=env, capture_output=True, text=True, timeout=60)
 
     def test_without_an_address_it_says_so_in_one_line(self):
