@@ -18,6 +18,12 @@ def require_real_part(reason: str) -> None:
     pytest.skip(reason)
 
 
+def python_path() -> dict[str, str]:
+    """The run's PYTHONPATH, for a ``jobbergate`` process a test starts with an environment of its own, so that it
+    runs the code the test imports (a worktree's CLI, not the one installed in .venv)."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own file storage folder, so stored bytes never leak between tests."""

@@ -448,7 +448,7 @@ def latency(bench: Bench, count: int, spread: float, interval: float | None = No
 def profile_cycle(bench: Bench, count: int) -> None:
     """One agent cycle in-process over ``count`` pending submissions, each API request and Slurm command timed
     (in whichever thread the agent runs them)."""
-    from jobbergate_cli.agent.core import Agent as CoreAgent
+    from jobbergate_cli.agent.loop import Agent as InProcessAgent
     from jobbergate_cli.agent.settings import AgentSettings
 
     directory = fresh_directory("jbg-bench-profile-")
@@ -456,7 +456,7 @@ def profile_cycle(bench: Bench, count: int) -> None:
     cache = tempfile.mkdtemp(prefix="jobbergate-agent-cache-")
     server = bench.server
     settings = AgentSettings(base_api_url=server.url, token=server.agent_token, cache_dir=cache, min_uid=0)
-    core = CoreAgent.from_settings(settings)
+    in_process = InProcessAgent.from_settings(settings)
     spent: dict[str, list[float]] = defaultdict(list)
 
     def category(method: str, path: str) -> str:
@@ -466,7 +466,7 @@ def profile_cycle(bench: Bench, count: int) -> None:
 
     from jobbergate_cli.client import ApiClient
 
-    request, run, place_files = ApiClient.request, core.slurm.run, core.place_files
+    request, run, place_files = ApiClient.request, in_process.slurm.run, in_process.place_files
     lock = threading.Lock()
 
     def timed_request(client, method, path, **kwargs):  # every ApiClient: the agent may make one per thread
@@ -492,11 +492,11 @@ def profile_cycle(bench: Bench, count: int) -> None:
         finally:
             spent["(place_files: the files written as their owner)"].append(time.perf_counter() - started)
 
-    core.slurm.run, core.place_files = timed_run, timed_write  # type: ignore[method-assign]
+    in_process.slurm.run, in_process.place_files = timed_run, timed_write  # type: ignore[method-assign]
     ApiClient.request = timed_request
     try:
         started = time.perf_counter()
-        core.cycle()
+        in_process.cycle()
         cycle = time.perf_counter() - started
     finally:
         ApiClient.request = request

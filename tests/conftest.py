@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from conftest import require_real_part
+from conftest import python_path, require_real_part
 
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 MAPPED_USER = "jbg-e2e-user"
@@ -44,6 +44,7 @@ def api(live_server, agent, alice, slurm_cluster, submitter, tmp_path):
         "JOBBERGATE_AGENT_CACHE_DIR": str(tmp_path / "agent-cache"),
         "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
         "JOBBERGATE_AGENT_SINGLE_USER_SUBMITTER": SUBMITTER,
+        **python_path(),
     }
     if connection.vendor == "sqlite":
         # live_server's in-memory SQLite (shared cache) fails concurrent writers at once ("table is locked"), where

@@ -435,7 +435,7 @@ def test_cancels_run_as_each_owners_account_and_one_slurm_refuses_does_not_stop_
 ):
     """Dan's job is his account's; Erin's job was her account's until the site moved her to another one while
     the agent ran: both cancel, each as the owner's account now, so Slurm refuses Erin's, and the cycle goes on."""
-    from jobbergate_cli.agent.core import Agent
+    from jobbergate_cli.agent.loop import Agent
     from jobbergate_cli.agent.settings import AgentSettings
     from jobbergate_cli.client import ApiClient
     from jobbergate_cli.slurm import Account, Slurm

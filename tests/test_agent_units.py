@@ -13,9 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jobbergate_cli.agent.core import Agent, cluster_name, instance_identity, write_whole
+from jobbergate_cli.agent.identity import cluster_name, instance_identity
+from jobbergate_cli.agent.loop import Agent
 from jobbergate_cli.agent.mappers import load_mapper
 from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
+from jobbergate_cli.agent.submitting import write_whole
 from jobbergate_cli.client import ApiError
 from jobbergate_cli.config import ConfigError
 from jobbergate_cli.folders import job_file_path
@@ -31,6 +33,8 @@ from jobbergate_cli.slurm import (
     stamp,
     tagged,
 )
+
+from conftest import python_path
 
 JOBBERGATE = str(Path(sys.executable).parent / "jobbergate")
 
@@ -94,7 +98,13 @@ class TestSettings:
 
 class TestCommandLine:
     def run(self, *arguments, **environment):
-        env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "JOBBERGATE_AGENT_CONFIG": "/nonexistent", **environment}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": "/tmp",
+            "JOBBERGATE_AGENT_CONFIG": "/nonexistent",
+            **python_path(),
+            **environment,
+        }
         return subprocess.run([JOBBERGATE, *arguments], env=env, capture_output=True, text=True, timeout=60)
 
     def test_without_an_address_it_says_so_in_one_line(self):
@@ -347,7 +357,7 @@ class RecordingApi:
 
 
 def test_against_a_server_without_batch_reports_the_agent_reports_one_by_one():
-    from jobbergate_cli.agent.core import Agent
+    from jobbergate_cli.agent.loop import Agent
     from jobbergate_cli.slurm import Slurm
 
     api = RecordingApi()

@@ -11,7 +11,7 @@ Chosen with ``JOBBERGATE_AGENT_SLURM_USER_MAPPER`` (the upstream agent's setting
   name; raising LookupError rejects the submission with that message.
 
 Whatever the mapper says, the agent runs no job as a system account (a uid below ``JOBBERGATE_AGENT_MIN_UID``, root
-included): ``Agent.map_owner`` rejects such a submission.
+included): ``map_owner`` (base.py) rejects such a submission.
 """
 
 from __future__ import annotations

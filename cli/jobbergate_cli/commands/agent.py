@@ -28,7 +28,7 @@ def agent():
 def run(obj, base_url, cluster_name, token, interval, user_mapper, submitter, once, log_level):
     import logging
 
-    from jobbergate_cli.agent.core import main_loop
+    from jobbergate_cli.agent.loop import main_loop
     from jobbergate_cli.agent.mappers import load_mapper
     from jobbergate_cli.agent.settings import load_agent_settings
 

@@ -1,0 +1,97 @@
+"""The agent's calls to the server: one function per endpoint, each path written once, no Click.
+
+Each takes the client (``jobbergate_cli.client.ApiClient``, whose failures are ``ApiError``) and puts the agent's
+words into the server's wire format; what a refusal means is the caller's to decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobbergate_cli.client import ApiClient, ApiError
+from jobbergate_cli.folders import job_file_path
+from jobbergate_cli.slurm import JobState
+
+AGENT = "job-submissions/agent"
+# The header naming this agent process to the server, so two agents of one cluster hold separate claims.
+INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
+# The state reported with a job id sbatch has just given.
+NEW_JOB_STATE = "PENDING"
+
+
+def unavailable(error: ApiError) -> bool:
+    """Whether an API error is about the API as a whole (unreachable, the agent's token, throttling), which fails
+    the cycle; any other answer is about the one request, and so about one submission at most."""
+    return error.status in (0, 401, 408, 429)
+
+
+def cluster_status(client: ApiClient, interval: int) -> None:
+    """The heartbeat: the server calls the cluster unhealthy when no other comes within ``interval`` seconds."""
+    client.json("PUT", "clusters/status", params={"interval": interval})
+
+
+def pending(client: ApiClient, page_size: float) -> list[dict]:
+    """The cluster's submissions waiting for sbatch, all pages; asking claims them for this agent instance (named
+    by ``INSTANCE_HEADER`` on the client's session)."""
+    return _pages(client, f"{AGENT}/pending", page_size)
+
+
+def active(client: ApiClient, page_size: float) -> list[dict]:
+    """The cluster's submissions whose job has not ended yet, all pages."""
+    return _pages(client, f"{AGENT}/active", page_size)
+
+
+def submitted(client: ApiClient, submission_id: int, job_id: int, state: JobState | None = None) -> str:
+    """Report a submission's job id (with the job's state when known, else ``NEW_JOB_STATE``); the state reported."""
+    reported_state = state.state if state else NEW_JOB_STATE
+    body: dict[str, object] = {"id": submission_id, "slurm_job_id": job_id, "slurm_job_state": reported_state}
+    if state is not None:
+        body["slurm_job_info"] = state.info()
+    client.json("POST", f"{AGENT}/submitted", json=body)
+    return reported_state
+
+
+def submitted_many(client: ApiClient, reports: list[tuple[int, int]]) -> dict[str, Any]:
+    """Report (submission id, job id) pairs of new jobs in one request (ours only: upstream servers answer 404);
+    the answer has one result per pair."""
+    items = [{"id": sid, "slurm_job_id": job, "slurm_job_state": NEW_JOB_STATE} for sid, job in reports]
+    return client.json("POST", f"{AGENT}/submitted-many", json={"items": items})
+
+
+def rejected(client: ApiClient, submission_id: int, message: str) -> None:
+    """Reject a submission, saying why."""
+    client.json("POST", f"{AGENT}/rejected", json={"id": submission_id, "report_message": message})
+
+
+def update(client: ApiClient, submission_id: int, state: JobState) -> None:
+    """Report a job's state (``PUT`` on the submission); an ended job's reason is its description."""
+    body = {
+        "slurm_job_id": state.job_id,
+        "slurm_job_state": state.state,
+        "slurm_job_info": state.info(),
+        "slurm_job_state_reason": state.describe() if state.finished else state.reason,
+    }
+    client.json("PUT", f"{AGENT}/{submission_id}", json=body)
+
+
+def job_file(client: ApiClient, job_script_id: Any, name: str) -> bytes:
+    """One file of a job script, as stored."""
+    return client.request("GET", job_file_path(job_script_id, name)).content
+
+
+def sweep(client: ApiClient, marked: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """Ask which marked jobs, (submission id, job id, creation stamp) each, Jobbergate does not know (ours only:
+    upstream servers answer 404); the answer has a verdict per job."""
+    jobs = [
+        {"id": submission_id, "slurm_job_id": job_id, "created": created} for submission_id, job_id, created in marked
+    ]
+    return client.json("POST", f"{AGENT}/sweep", json={"jobs": jobs})
+
+
+def swept(client: ApiClient, submission_id: int, job_id: int, message: str) -> None:
+    """A progress entry on the submission saying which job was cancelled (ours only: upstream servers answer 404)."""
+    client.json("POST", f"{AGENT}/swept", json={"id": submission_id, "slurm_job_id": job_id, "report_message": message})
+
+
+def _pages(client: ApiClient, path: str, page_size: float) -> list[dict]:
+    return list(client.pages(path, size=int(page_size)))
