@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from urllib.parse import quote
 
-SKIPPED = {"__pycache__", ".git", ".DS_Store"}
+from jobbergate_cli.contract import is_ignored, local_file_name
 
 
 class FolderError(Exception):
@@ -31,7 +31,7 @@ def pack(folder: Path) -> bytes:
             relative = path.relative_to(folder)
             # Hidden files and folders (.git, .venv, .DS_Store), caches: never part of an application (the server
             # skips them too), and a .git or .venv could hold more than the server accepts.
-            if any(part in SKIPPED or part.startswith(".") for part in relative.parts) or path.suffix == ".pyc":
+            if is_ignored(relative.as_posix()):
                 continue
             if path.is_symlink():
                 raise FolderError(f"{relative} is a link; an application folder holds plain files")
@@ -52,14 +52,15 @@ def unpack(data: bytes, destination: Path) -> list[Path]:
 def save_job_script_files(client, job_script_id: int, directory: Path, files: list[dict] | None = None) -> list[Path]:
     """Download every file of a job script into ``directory`` (its rows from the API unless given); their paths.
 
-    A file keeps only the last part of its name, so nothing lands outside ``directory``."""
+    A file keeps only the last part of its name (``contract.local_file_name``), so nothing lands outside
+    ``directory``."""
     if files is None:
         files = client.get(f"job-scripts/{job_script_id}")["files"]
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for row in files:
-        name = Path(row["filename"]).name
-        if name in ("", ".", ".."):
+        name = local_file_name(row["filename"])
+        if name is None:
             raise FolderError(f"Job script {job_script_id} has a file with no usable name: {row['filename']!r}.")
         content = client.request("GET", job_file_path(job_script_id, row["filename"]))
         (directory / name).write_bytes(content.content)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUFFIXES = (".j2", ".jinja2")
+from jobbergate_cli.contract import inject_sbatch_params, output_name
 
 
 class LocalError(Exception):
@@ -71,21 +71,6 @@ class LocalApplication:
         return output_name(template.removeprefix("templates/"), self.runtime_config)
 
 
-def output_name(template_name: str, runtime_config: dict) -> str:
-    """The file a template renders to (APP-FORMAT.md; the server's names too): ``job.sh.j2`` -> ``job.sh``;
-    supporting files as ``supporting_files_output_name`` says. ``template_name`` is relative to ``templates/``."""
-    names = runtime_config.get("supporting_files_output_name") or {}
-    for key in (template_name, f"templates/{template_name}"):
-        if key in names:
-            value = names[key]
-            return value[0] if isinstance(value, list) else str(value)
-    base = template_name.rsplit("/", 1)[-1]
-    for suffix in SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
-
-
 def render(application: LocalApplication, parameters: dict[str, Any], sbatch_params: list[str]) -> dict[str, str]:
     """Output name -> rendered text."""
     from jinja2 import TemplateError, Undefined
@@ -110,19 +95,5 @@ def render(application: LocalApplication, parameters: dict[str, Any], sbatch_par
             line = getattr(error, "lineno", None)
             where = f" on line {line}" if line else ""
             raise LocalError(f"{path.name}{where}: {error.message or error}") from None
-        rendered[name] = add_sbatch_lines(text, sbatch_params) if entrypoint else text
+        rendered[name] = inject_sbatch_params(text, sbatch_params) if entrypoint else text
     return rendered
-
-
-def add_sbatch_lines(script: str, params: list[str]) -> str:
-    """One ``#SBATCH`` line per parameter, after the shebang and the script's own leading comments."""
-    if not params:
-        return script
-    lines = script.splitlines(keepends=True)
-    header = 0
-    while header < len(lines) and (not lines[header].strip() or lines[header].lstrip().startswith("#")):
-        header += 1
-    if header == len(lines) and lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    added = ["# Slurm options added by Jobbergate (sbatch_params)\n", *(f"#SBATCH {param}\n" for param in params)]
-    return "".join([*lines[:header], *added, *lines[header:]])

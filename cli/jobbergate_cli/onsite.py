@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from jobbergate_cli.client import ApiClient, ApiError
+from jobbergate_cli.contract import entrypoints
 from jobbergate_cli.folders import FolderError, save_job_script_files
 from jobbergate_cli.slurm import Account, SbatchRejected, Slurm, SlurmError
 
@@ -65,11 +66,10 @@ def execution_folder(given: str | None) -> Path:
 def download_files(client: ApiClient, job_script_id: int, directory: Path) -> Path:
     """Write every file of the job script into ``directory``; the entrypoint's path."""
     files = client.get(f"job-scripts/{job_script_id}")["files"]
-    entrypoints = [row for row in files if row["file_type"] == "ENTRYPOINT"]
-    if len(entrypoints) != 1:
+    found = entrypoints(files)
+    if len(found) != 1:
         raise click.ClickException(
-            f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted "
-            f"(it has {len(entrypoints)})."
+            f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted (it has {len(found)})."
         )
     try:
         save_job_script_files(client, job_script_id, directory, files)
@@ -77,7 +77,7 @@ def download_files(client: ApiClient, job_script_id: int, directory: Path) -> Pa
         raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(f"Cannot write the job script's files into {directory}: {error}") from None
-    return directory / Path(entrypoints[0]["filename"]).name
+    return directory / Path(found[0]["filename"]).name
 
 
 def job_environment() -> dict[str, str]:

@@ -34,12 +34,12 @@ job_scripts.add_command(
 
 def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
     """Which templates to render into which files: the default template (the entrypoint) and every SUPPORT one."""
-    from jobbergate_cli.local import output_name
+    from jobbergate_cli.contract import SUPPORT, output_name
 
     default = str(runtime_config.get("default_template") or "").removeprefix("templates/")
     mapping = {}
     for row in application.get("template_files", []):
-        if row["file_type"] == "SUPPORT" or row["filename"] == default or not default:
+        if row["file_type"] == SUPPORT or row["filename"] == default or not default:
             mapping[row["filename"]] = output_name(row["filename"], runtime_config)
     return mapping
 
@@ -181,12 +181,13 @@ def create(
 @click.option("--supporting-file", "-s", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def create_stand_alone(obj, entrypoint, job_script_path, name, description, supporting_file):
+    from jobbergate_cli.contract import ENTRYPOINT, SUPPORT
     from jobbergate_cli.output import emit
 
     entrypoint = one_of({"JOB_SCRIPT_PATH": entrypoint, "--job-script-path": job_script_path})
 
     row = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
-    for path, file_type in [(entrypoint, "ENTRYPOINT"), *((path, "SUPPORT") for path in supporting_file)]:
+    for path, file_type in [(entrypoint, ENTRYPOINT), *((path, SUPPORT) for path in supporting_file)]:
         obj.client.json(
             "PUT", f"{PATH}/{row['id']}/upload/{file_type}", files={"upload_file": (path.name, path.read_bytes())}
         )
@@ -204,12 +205,13 @@ def create_stand_alone(obj, entrypoint, job_script_path, name, description, supp
 )
 @click.pass_obj
 def show_files(obj, key, plain):
+    from jobbergate_cli.contract import ENTRYPOINT
     from jobbergate_cli.folders import job_file_path
 
     for row in obj.client.get(f"{PATH}/{key}")["files"]:
         text = obj.client.request("GET", job_file_path(key, row["filename"])).text
         if plain:
-            entrypoint = "\n# This is the main job script file" if row["file_type"] == "ENTRYPOINT" else ""
+            entrypoint = "\n# This is the main job script file" if row["file_type"] == ENTRYPOINT else ""
             click.echo(f"\n# {row['filename']}{entrypoint}")
         else:
             click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
