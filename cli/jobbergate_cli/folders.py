@@ -1,30 +1,29 @@
 """Files on the user's side: packing an application folder into an archive, unpacking a download safely, and
-saving a job script's files."""
+saving a job script's files. No Click here: failures are ``errors.CliError`` (an unfit folder a ``UsageProblem``)."""
 
 from __future__ import annotations
 
 import io
 import tarfile
 from pathlib import Path
-from urllib.parse import quote
 
+from jobbergate_cli import endpoints
 from jobbergate_cli.contract import is_ignored, local_file_name
+from jobbergate_cli.endpoints import job_file_path  # noqa: F401 - the agent and its tests import it from here
+from jobbergate_cli.errors import CliError, UsageProblem
 
 
-class FolderError(Exception):
-    pass
-
-
-def job_file_path(job_script_id, filename: str) -> str:
-    """The API path of one job-script file: the name quoted whole (``%``, ``?``, ``#``, ``/`` and ``\\`` included), so
-    the server gets back exactly the name it stored."""
-    return f"job-scripts/{job_script_id}/upload/{quote(filename, safe='')}"
+def config_file(folder: Path) -> Path:
+    """The jobbergate.yaml of an application folder."""
+    path = folder / "jobbergate.yaml"
+    if not path.is_file():
+        raise UsageProblem(f"{folder} is not an application folder: it has no jobbergate.yaml")
+    return path
 
 
 def pack(folder: Path) -> bytes:
     """A tar.gz of an application folder (jobbergate.yaml, jobbergate.py, templates/), links refused."""
-    if not (folder / "jobbergate.yaml").is_file():
-        raise FolderError(f"{folder} is not an application folder: it has no jobbergate.yaml")
+    config_file(folder)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(folder.rglob("*")):
@@ -34,7 +33,7 @@ def pack(folder: Path) -> bytes:
             if is_ignored(relative.as_posix()):
                 continue
             if path.is_symlink():
-                raise FolderError(f"{relative} is a link; an application folder holds plain files")
+                raise UsageProblem(f"{relative} is a link; an application folder holds plain files")
             if path.is_file():
                 archive.add(path, arcname=relative.as_posix(), recursive=False)
     return buffer.getvalue()
@@ -55,14 +54,14 @@ def save_job_script_files(client, job_script_id: int, directory: Path, files: li
     A file keeps only the last part of its name (``contract.local_file_name``), so nothing lands outside
     ``directory``."""
     if files is None:
-        files = client.get(f"job-scripts/{job_script_id}")["files"]
+        files = endpoints.JOB_SCRIPTS.get(client, job_script_id)["files"]
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for row in files:
         name = local_file_name(row["filename"])
         if name is None:
-            raise FolderError(f"Job script {job_script_id} has a file with no usable name: {row['filename']!r}.")
-        content = client.request("GET", job_file_path(job_script_id, row["filename"]))
+            raise CliError(f"Job script {job_script_id} has a file with no usable name: {row['filename']!r}.")
+        content = endpoints.job_script_file(client, job_script_id, row["filename"])
         (directory / name).write_bytes(content.content)
         paths.append(directory / name)
     return paths

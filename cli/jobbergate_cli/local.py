@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from jobbergate_cli.contract import inject_sbatch_params, output_name
-
-
-class LocalError(Exception):
-    pass
+from jobbergate_cli.errors import CliError, UsageProblem
+from jobbergate_cli.folders import config_file
 
 
 @dataclass
@@ -31,18 +29,16 @@ class LocalApplication:
     def read(cls, folder: Path) -> LocalApplication:
         import yaml
 
-        config_path = folder / "jobbergate.yaml"
-        if not config_path.is_file():
-            raise LocalError(f"{folder} is not an application folder: it has no jobbergate.yaml")
+        config_path = config_file(folder)
         try:
             config = yaml.safe_load(config_path.read_text()) or {}
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
-            raise LocalError(f"{config_path} does not parse: {error}") from None
+            raise UsageProblem(f"{config_path} does not parse: {error}") from None
         if not isinstance(config, dict) or not isinstance(config.get("jobbergate_config", {}), dict):
-            raise LocalError(f"{config_path}: jobbergate_config must be a mapping")
+            raise UsageProblem(f"{config_path}: jobbergate_config must be a mapping")
         runtime_config = config.get("jobbergate_config") or {}
         if not runtime_config.get("default_template"):
-            raise LocalError(f"{config_path}: jobbergate_config.default_template is required")
+            raise UsageProblem(f"{config_path}: jobbergate_config.default_template is required")
         workflow_path = folder / "jobbergate.py"
         return cls(
             folder=folder,
@@ -52,11 +48,14 @@ class LocalApplication:
             workflow=workflow_path.read_text() if workflow_path.is_file() else None,
         )
 
+    def workflow_source(self) -> str | None:
+        return self.workflow or None
+
     def template_path(self, name: str) -> Path:
         relative = name.removeprefix("templates/")
         path = (self.folder / "templates" / relative).resolve()
         if not path.is_relative_to((self.folder / "templates").resolve()) or not path.is_file():
-            raise LocalError(f"The template {name} is not in {self.folder / 'templates'}")
+            raise CliError(f"The template {name} is not in {self.folder / 'templates'}")
         return path
 
     def outputs(self) -> dict[str, tuple[Path, bool]]:
@@ -94,6 +93,6 @@ def render(application: LocalApplication, parameters: dict[str, Any], sbatch_par
         except TemplateError as error:
             line = getattr(error, "lineno", None)
             where = f" on line {line}" if line else ""
-            raise LocalError(f"{path.name}{where}: {error.message or error}") from None
+            raise CliError(f"{path.name}{where}: {error.message or error}") from None
         rendered[name] = inject_sbatch_params(text, sbatch_params) if entrypoint else text
     return rendered
