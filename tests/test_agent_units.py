@@ -20,7 +20,7 @@ from jobbergate_cli.agent.settings import AgentSettings, load_agent_settings
 from jobbergate_cli.agent.submitting import write_whole
 from jobbergate_cli.client import ApiError
 from jobbergate_cli.config import ConfigError
-from jobbergate_cli.folders import job_file_path
+from jobbergate_cli.endpoints import job_file_path
 from jobbergate_cli.slurm import (
     Account,
     SbatchRejected,

@@ -1,8 +1,14 @@
 """What the CLI and the agent share with the server, in one module: the CLI installs without the server, so it keeps
 its own copy of these words and rules, and server-side tests pin each one to the server's own
-(submissions/tests/test_choices.py, jobbergate/tests/test_hostile_inputs.py). Change them together."""
+(submissions/tests/test_choices.py, jobbergate/tests/test_hostile_inputs.py). Change them together.
+
+Each rule names, in its comment, the server's code it mirrors.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 # A submission's statuses (submissions.choices.JobSubmissionStatus) and those in which it has ended
 # (submissions.choices.TERMINAL_STATUSES): nothing changes it any more.
@@ -33,3 +39,71 @@ ACTIVE_SLURM_STATES = frozenset(
 # script; --comment holds the agent's marker. None of them has a short form (Slurm's option table gives them only
 # long-option codes, 22.05 to 24.11).
 FORBIDDEN_SBATCH_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
+
+# The roles of a template's or job script's files (jobbergate.choices.FileType): sbatch runs the one ENTRYPOINT, the
+# SUPPORT files sit next to it.
+ENTRYPOINT = "ENTRYPOINT"
+SUPPORT = "SUPPORT"
+
+
+def entrypoints(files: Iterable[dict]) -> list[dict]:
+    """The ENTRYPOINT rows among a job script's ``files``: it can be submitted only when there is exactly one
+    (submissions.services.create_submission; the constraint one_entrypoint_per_job_script)."""
+    return [row for row in files if row.get("file_type") == ENTRYPOINT]
+
+
+def local_file_name(filename: str) -> str | None:
+    """The name a job script's file is written under on this side: the last part of its name, so that nothing lands
+    outside the folder; None when that is no usable name. A name the server accepts (jobbergate.validation
+    filename_problem: no separator, not ``.`` or ``..``) comes back unchanged."""
+    name = PurePosixPath(filename).name
+    return None if name in ("", ".", "..") else name
+
+
+# Templates are Jinja2 files with one of these suffixes (jobbergate.syntax.JINJA_SUFFIXES).
+JINJA_SUFFIXES = (".j2", ".jinja2")
+
+
+def output_name(template_name: str, runtime_config: dict) -> str:
+    """The file a template renders to (APP-FORMAT.md; the server's names too): ``job.sh.j2`` -> ``job.sh``;
+    supporting files as ``supporting_files_output_name`` says. ``template_name`` is relative to ``templates/``."""
+    names = runtime_config.get("supporting_files_output_name") or {}
+    for key in (template_name, f"templates/{template_name}"):
+        if key in names:
+            value = names[key]
+            return value[0] if isinstance(value, list) else str(value)
+    base = template_name.rsplit("/", 1)[-1]
+    for suffix in JINJA_SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+# The comment above the #SBATCH lines that sbatch_params add (applications.rendering.SBATCH_HEADER).
+SBATCH_HEADER = "# Slurm options added by Jobbergate (sbatch_params)"
+
+
+def inject_sbatch_params(script: str, params: list[str]) -> str:
+    """One ``#SBATCH`` line per parameter, under ``SBATCH_HEADER``, after the shebang and the script's own leading
+    comments (applications.rendering.inject_sbatch_params)."""
+    if not params:
+        return script
+    lines = script.splitlines(keepends=True)
+    header = 0
+    while header < len(lines) and (not lines[header].strip() or lines[header].lstrip().startswith("#")):
+        header += 1
+    if header == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    added = [SBATCH_HEADER + "\n", *(f"#SBATCH {param}\n" for param in params)]
+    return "".join([*lines[:header], *added, *lines[header:]])
+
+
+# Never part of an application folder, skipped without a word: hidden files and folders, these names, compiled
+# Python (applications.bundle.IGNORED_NAMES and is_ignored).
+IGNORED_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"})
+
+
+def is_ignored(path: str) -> bool:
+    """Whether the file or folder at ``path`` (relative, ``/``-separated) inside an application folder is skipped."""
+    parts = path.split("/")
+    return any(part.startswith(".") or part in IGNORED_NAMES for part in parts) or path.endswith(".pyc")

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUFFIXES = (".j2", ".jinja2")
-
-
-class LocalError(Exception):
-    pass
+from jobbergate_cli.contract import inject_sbatch_params, output_name
+from jobbergate_cli.errors import CliError, UsageProblem
+from jobbergate_cli.folders import config_file
 
 
 @dataclass
@@ -31,18 +29,16 @@ class LocalApplication:
     def read(cls, folder: Path) -> LocalApplication:
         import yaml
 
-        config_path = folder / "jobbergate.yaml"
-        if not config_path.is_file():
-            raise LocalError(f"{folder} is not an application folder: it has no jobbergate.yaml")
+        config_path = config_file(folder)
         try:
             config = yaml.safe_load(config_path.read_text()) or {}
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
-            raise LocalError(f"{config_path} does not parse: {error}") from None
+            raise UsageProblem(f"{config_path} does not parse: {error}") from None
         if not isinstance(config, dict) or not isinstance(config.get("jobbergate_config", {}), dict):
-            raise LocalError(f"{config_path}: jobbergate_config must be a mapping")
+            raise UsageProblem(f"{config_path}: jobbergate_config must be a mapping")
         runtime_config = config.get("jobbergate_config") or {}
         if not runtime_config.get("default_template"):
-            raise LocalError(f"{config_path}: jobbergate_config.default_template is required")
+            raise UsageProblem(f"{config_path}: jobbergate_config.default_template is required")
         workflow_path = folder / "jobbergate.py"
         return cls(
             folder=folder,
@@ -52,11 +48,14 @@ class LocalApplication:
             workflow=workflow_path.read_text() if workflow_path.is_file() else None,
         )
 
+    def workflow_source(self) -> str | None:
+        return self.workflow or None
+
     def template_path(self, name: str) -> Path:
         relative = name.removeprefix("templates/")
         path = (self.folder / "templates" / relative).resolve()
         if not path.is_relative_to((self.folder / "templates").resolve()) or not path.is_file():
-            raise LocalError(f"The template {name} is not in {self.folder / 'templates'}")
+            raise CliError(f"The template {name} is not in {self.folder / 'templates'}")
         return path
 
     def outputs(self) -> dict[str, tuple[Path, bool]]:
@@ -69,21 +68,6 @@ class LocalApplication:
 
     def output_name(self, template: str) -> str:
         return output_name(template.removeprefix("templates/"), self.runtime_config)
-
-
-def output_name(template_name: str, runtime_config: dict) -> str:
-    """The file a template renders to (APP-FORMAT.md; the server's names too): ``job.sh.j2`` -> ``job.sh``;
-    supporting files as ``supporting_files_output_name`` says. ``template_name`` is relative to ``templates/``."""
-    names = runtime_config.get("supporting_files_output_name") or {}
-    for key in (template_name, f"templates/{template_name}"):
-        if key in names:
-            value = names[key]
-            return value[0] if isinstance(value, list) else str(value)
-    base = template_name.rsplit("/", 1)[-1]
-    for suffix in SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
 
 
 def render(application: LocalApplication, parameters: dict[str, Any], sbatch_params: list[str]) -> dict[str, str]:
@@ -109,20 +93,6 @@ def render(application: LocalApplication, parameters: dict[str, Any], sbatch_par
         except TemplateError as error:
             line = getattr(error, "lineno", None)
             where = f" on line {line}" if line else ""
-            raise LocalError(f"{path.name}{where}: {error.message or error}") from None
-        rendered[name] = add_sbatch_lines(text, sbatch_params) if entrypoint else text
+            raise CliError(f"{path.name}{where}: {error.message or error}") from None
+        rendered[name] = inject_sbatch_params(text, sbatch_params) if entrypoint else text
     return rendered
-
-
-def add_sbatch_lines(script: str, params: list[str]) -> str:
-    """One ``#SBATCH`` line per parameter, after the shebang and the script's own leading comments."""
-    if not params:
-        return script
-    lines = script.splitlines(keepends=True)
-    header = 0
-    while header < len(lines) and (not lines[header].strip() or lines[header].lstrip().startswith("#")):
-        header += 1
-    if header == len(lines) and lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    added = ["# Slurm options added by Jobbergate (sbatch_params)\n", *(f"#SBATCH {param}\n" for param in params)]
-    return "".join([*lines[:header], *added, *lines[header:]])

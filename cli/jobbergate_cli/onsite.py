@@ -8,19 +8,24 @@ leaves the submission to the agent even where sbatch is present; ``--on-site`` i
 
 Nothing is registered when Slurm refuses the job. When Slurm accepted it but the API could not record it, the job
 id and the directory are printed with the API's error, so the running job is not lost from sight.
+
+No Click here: failures are ``errors.CliError`` (a usage one a ``UsageProblem``), and what is said along the way goes
+to the ``say`` the caller gives (``say(text, err=True)``; ``click.echo`` is one).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
-
+from jobbergate_cli import endpoints
 from jobbergate_cli.client import ApiClient, ApiError
-from jobbergate_cli.folders import FolderError, save_job_script_files
+from jobbergate_cli.contract import entrypoints
+from jobbergate_cli.errors import CliError, UsageProblem
+from jobbergate_cli.folders import save_job_script_files
 from jobbergate_cli.slurm import Account, SbatchRejected, Slurm, SlurmError
 
 # The command's own secrets: sbatch exports its environment to the job, and Slurm keeps the job's environment.
@@ -35,7 +40,7 @@ def executable(path: str) -> str | None:
     return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
-def sbatch_to_use(configured: str | None, on_site: bool | None) -> str | None:
+def sbatch_to_use(configured: str | None, on_site: bool | None, *, say: Callable[..., None]) -> str | None:
     """The sbatch to submit with on site, or None when the cluster's agent submits.
 
     ``on_site`` None (no flag): on site when ``SBATCH_PATH`` is set and executable here; a configured sbatch that is
@@ -49,8 +54,8 @@ def sbatch_to_use(configured: str | None, on_site: bool | None) -> str | None:
         return found
     if on_site:
         where = f"SBATCH_PATH={configured} is not an executable file" if configured else "there is no sbatch on PATH"
-        raise click.UsageError(f"--on-site needs sbatch on this host, but {where}.")
-    click.echo(
+        raise UsageProblem(f"--on-site needs sbatch on this host, but {where}.")
+    say(
         f"Note: SBATCH_PATH={configured} is not an executable file here; the cluster's agent will submit the job.",
         err=True,
     )
@@ -64,20 +69,17 @@ def execution_folder(given: str | None) -> Path:
 
 def download_files(client: ApiClient, job_script_id: int, directory: Path) -> Path:
     """Write every file of the job script into ``directory``; the entrypoint's path."""
-    files = client.get(f"job-scripts/{job_script_id}")["files"]
-    entrypoints = [row for row in files if row["file_type"] == "ENTRYPOINT"]
-    if len(entrypoints) != 1:
-        raise click.ClickException(
-            f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted "
-            f"(it has {len(entrypoints)})."
+    files = endpoints.JOB_SCRIPTS.get(client, job_script_id)["files"]
+    found = entrypoints(files)
+    if len(found) != 1:
+        raise CliError(
+            f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted (it has {len(found)})."
         )
     try:
         save_job_script_files(client, job_script_id, directory, files)
-    except FolderError as error:
-        raise click.ClickException(str(error)) from None
     except OSError as error:
-        raise click.ClickException(f"Cannot write the job script's files into {directory}: {error}") from None
-    return directory / Path(entrypoints[0]["filename"]).name
+        raise CliError(f"Cannot write the job script's files into {directory}: {error}") from None
+    return directory / Path(found[0]["filename"]).name
 
 
 def job_environment() -> dict[str, str]:
@@ -101,6 +103,7 @@ def submit(
     *,
     sbatch: str,
     execution_directory: str | None,
+    say: Callable[..., None],
 ) -> dict:
     """Download, sbatch here, then register ``body`` (the submission's fields) as SUBMITTED; the API's row."""
     directory = execution_folder(execution_directory)
@@ -113,16 +116,16 @@ def submit(
             environment=job_environment(),
         )
     except SbatchRejected as error:
-        raise click.ClickException(f"Slurm refused the job: {slurm_words(str(error))}") from None
+        raise CliError(f"Slurm refused the job: {slurm_words(str(error))}") from None
     except SlurmError as error:
-        raise click.ClickException(f"sbatch failed: {slurm_words(str(error))}") from None
-    click.echo(f"Submitted Slurm job {job_id} on site, in {directory}.", err=True)
+        raise CliError(f"sbatch failed: {slurm_words(str(error))}") from None
+    say(f"Submitted Slurm job {job_id} on site, in {directory}.", err=True)
     try:
-        return client.json(
-            "POST", "job-submissions", json={**body, "slurm_job_id": job_id, "execution_directory": str(directory)}
+        return endpoints.JOB_SUBMISSIONS.create(
+            client, {**body, "slurm_job_id": job_id, "execution_directory": str(directory)}
         )
     except ApiError:
-        click.echo(
+        say(
             f"Slurm job {job_id} was submitted (in {directory}) but Jobbergate did not record it; "
             "it runs all the same (scancel it if it should not).",
             err=True,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobbergate_cli import endpoints
 from jobbergate_cli.client import ApiClient, ApiError
-from jobbergate_cli.folders import job_file_path
 from jobbergate_cli.slurm import JobState
 
 AGENT = "job-submissions/agent"
@@ -75,8 +75,8 @@ def update(client: ApiClient, submission_id: int, state: JobState) -> None:
 
 
 def job_file(client: ApiClient, job_script_id: Any, name: str) -> bytes:
-    """One file of a job script, as stored."""
-    return client.request("GET", job_file_path(job_script_id, name)).content
+    """One file of a job script, as stored (the CLI's endpoint: its path and quoting are written there once)."""
+    return endpoints.job_script_file(client, job_script_id, name).content
 
 
 def sweep(client: ApiClient, marked: list[tuple[int, int, int]]) -> dict[str, Any]:

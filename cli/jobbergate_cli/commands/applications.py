@@ -7,20 +7,20 @@ from pathlib import Path
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
+from jobbergate_cli.commands.shared import Group, get_command, list_command, one_of, selected
+from jobbergate_cli.endpoints import APPLICATIONS
 
-PATH = "job-script-templates"
 COLUMNS = ["id", "name", "identifier", "owner_email", "description"]
 
 
-@click.group(help="Applications: reusable job-script templates.\n\nExample: jobbergate applications list")
+@click.group(cls=Group, help="Applications: reusable job-script templates.\n\nExample: jobbergate applications list")
 def applications():
     pass
 
 
 applications.add_command(
     list_command(
-        PATH,
+        APPLICATIONS,
         columns=COLUMNS,
         title="applications",
         example="jobbergate applications list --search mpi --sort-field name",
@@ -31,33 +31,13 @@ applications.add_command(
 )
 applications.add_command(
     get_command(
-        PATH,
+        APPLICATIONS,
         columns=[*COLUMNS, "template_vars", "template_files", "workflow_files"],
         noun="application",
         example="jobbergate applications get-one hello-serial",
         by_identifier=True,
     )
 )
-
-
-def _upload_folder(
-    obj, key: str, folder: Path, name: str | None, description: str | None, *, create_only: bool = False
-) -> dict:
-    from jobbergate_cli.folders import pack
-
-    params = {key: value for key, value in (("name", name), ("description", description)) if value is not None}
-    if create_only:
-        params["create_only"] = "true"  # the server answers 409 when the application exists, and changes nothing
-    row = obj.client.json(
-        "PUT",
-        f"{PATH}/{key}/application",
-        params=params,
-        files={"archive": (f"{folder.name}.tar.gz", pack(folder), "application/gzip")},
-    )
-    skipped = row.pop("skipped_files", None) or []
-    if skipped:  # a README, examples, outputs: uploaded, then left out by the server, which names them
-        click.echo(f"Skipped (not part of an application): {', '.join(skipped)}", err=True)
-    return row
 
 
 @applications.command(
@@ -71,22 +51,19 @@ def _upload_folder(
 @click.option("--application-desc", "description", help="A description.")
 @click.pass_obj
 def create(obj, name, identifier, application_path, description):
+    from jobbergate_cli import services
     from jobbergate_cli.client import ApiError
-    from jobbergate_cli.folders import FolderError
     from jobbergate_cli.output import emit
 
     try:
-        if identifier:
-            row = _upload_folder(obj, identifier, application_path, name, description, create_only=True)
-        else:
-            created = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
-            try:
-                row = _upload_folder(obj, str(created["id"]), application_path, None, None)
-            except (ApiError, FolderError):
-                obj.client.json("DELETE", f"{PATH}/{created['id']}")  # a failed create leaves no empty application
-                raise
-    except FolderError as error:
-        raise click.UsageError(str(error)) from None
+        row = services.create_application(
+            obj.client,
+            name=name,
+            identifier=identifier,
+            folder=application_path,
+            description=description,
+            say=click.echo,
+        )
     except ApiError as error:
         if error.status != 409 or not identifier:
             raise
@@ -109,7 +86,7 @@ def create(obj, name, identifier, application_path, description):
 @click.option("--is-archived/--no-is-archived", default=None, help="Archive it (hidden from lists) or bring it back.")
 @click.pass_obj
 def update(obj, key, name, identifier, description, application_path, is_archived):
-    from jobbergate_cli.folders import FolderError
+    from jobbergate_cli import services
     from jobbergate_cli.output import emit
 
     fields: dict[str, object] = {
@@ -117,12 +94,7 @@ def update(obj, key, name, identifier, description, application_path, is_archive
     }
     if is_archived is not None:
         fields["is_archived"] = is_archived
-    row = obj.client.json("PUT", f"{PATH}/{key}", json=fields) if fields else None
-    if application_path:
-        try:
-            row = _upload_folder(obj, identifier or key, application_path, None, None)
-        except FolderError as error:
-            raise click.UsageError(str(error)) from None
+    row = services.update_application(obj.client, key, fields, application_path, say=click.echo)
     if row is None:
         raise click.UsageError(
             "Nothing to change: give --name, --update-identifier, --application-desc, --is-archived or a path."
@@ -136,7 +108,7 @@ def update(obj, key, name, identifier, description, application_path, is_archive
 @selected("application", by_identifier=True)
 @click.pass_obj
 def delete(obj, key):
-    obj.client.json("DELETE", f"{PATH}/{key}")
+    APPLICATIONS.delete(obj.client, key)
     click.echo(f"Deleted application {key}.", err=True)
 
 
@@ -162,7 +134,7 @@ def clone(obj, positional, key, identifier, name, new_identifier, description):
         new_identifier, identifier = identifier, None
     key = one_of({"ID_OR_IDENTIFIER": positional, "--id": key, "--identifier": identifier})
     fields = {k: v for k, v in (("name", name), ("identifier", new_identifier), ("description", description)) if v}
-    row = obj.client.json("POST", f"{PATH}/clone/{key}", json=fields)
+    row = APPLICATIONS.clone(obj.client, key, fields)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned application")
 
 
@@ -175,8 +147,8 @@ def clone(obj, positional, key, identifier, name, new_identifier, description):
 @click.option("--destination", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.pass_obj
 def download_files(obj, key, destination):
+    from jobbergate_cli.endpoints import download_application
     from jobbergate_cli.folders import unpack
 
-    data = obj.client.request("GET", f"{PATH}/{key}/application", params={"archive_format": "tar.gz"}).content
-    for path in unpack(data, destination):
+    for path in unpack(download_application(obj.client, key), destination):
         click.echo(str(path))

@@ -6,20 +6,22 @@ from pathlib import Path
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
+from jobbergate_cli.commands.shared import Group, get_command, list_command, one_of, prompt, selected, show_defaults
+from jobbergate_cli.endpoints import JOB_SCRIPTS
 
-PATH = "job-scripts"
 COLUMNS = ["id", "name", "parent_template_id", "owner_email", "description"]
 
 
-@click.group("job-scripts", help="Job scripts rendered from applications.\n\nExample: jobbergate job-scripts list")
+@click.group(
+    "job-scripts", cls=Group, help="Job scripts rendered from applications.\n\nExample: jobbergate job-scripts list"
+)
 def job_scripts():
     pass
 
 
 job_scripts.add_command(
     list_command(
-        PATH,
+        JOB_SCRIPTS,
         columns=COLUMNS,
         title="job scripts",
         example="jobbergate job-scripts list --user",
@@ -28,20 +30,8 @@ job_scripts.add_command(
     )
 )
 job_scripts.add_command(
-    get_command(PATH, columns=[*COLUMNS, "files"], noun="job script", example="jobbergate job-scripts get-one 7")
+    get_command(JOB_SCRIPTS, columns=[*COLUMNS, "files"], noun="job script", example="jobbergate job-scripts get-one 7")
 )
-
-
-def output_mapping(application: dict, runtime_config: dict) -> dict[str, str]:
-    """Which templates to render into which files: the default template (the entrypoint) and every SUPPORT one."""
-    from jobbergate_cli.local import output_name
-
-    default = str(runtime_config.get("default_template") or "").removeprefix("templates/")
-    mapping = {}
-    for row in application.get("template_files", []):
-        if row["file_type"] == "SUPPORT" or row["filename"] == default or not default:
-            mapping[row["filename"]] = output_name(row["filename"], runtime_config)
-    return mapping
 
 
 @job_scripts.command(
@@ -95,8 +85,9 @@ def create(
     wait,
     timeout,
 ):
-    from jobbergate_cli.output import emit, table
-    from jobbergate_cli.questions import ParamFileError, ask, load_param_file
+    from jobbergate_cli import services
+    from jobbergate_cli.output import emit
+    from jobbergate_cli.questions import load_param_file
 
     application = one_of(
         {
@@ -109,39 +100,11 @@ def create(
         raise click.UsageError("--on-site, --cluster-name, --execution-directory and --wait go with --submit")
     if timeout is not None and not wait:
         raise click.UsageError("--timeout goes with --wait")
-    try:
-        given = load_param_file(param_file)
-    except ParamFileError as error:
-        raise click.UsageError(str(error)) from None
-    app = obj.client.get(f"job-script-templates/{application}")
-    workflow = (app.get("workflow_files") or [{}])[0]
-    runtime_config = workflow.get("runtime_config") or {}
-    if app.get("questions") or not app.get("workflow_files"):
-        answers, defaults_used = ask(app.get("questions") or [], given=given, fast=fast)
-    else:
-        from jobbergate_cli.workflow import WorkflowError, run_workflow
-
-        source = obj.client.request("GET", f"job-script-templates/{app['id']}/upload/workflow").text
-        config = {"jobbergate_config": runtime_config, "application_config": app.get("template_vars") or {}}
-        try:
-            answers, defaults_used = run_workflow(source, config, given=given, fast=fast)
-        except WorkflowError as error:
-            raise click.ClickException(str(error)) from None
-    if defaults_used and not obj.as_json:
-        table([{"question": key, "default used": value} for key, value in defaults_used.items()], None)
-    parameters = {**runtime_config, **(app.get("template_vars") or {}), **answers}
-    body = {
-        "create_request": {
-            "name": name or runtime_config.get("job_script_name") or app["name"],
-            "description": description or "",
-        },
-        "render_request": {
-            "template_output_name_mapping": output_mapping(app, runtime_config),
-            "sbatch_params": list(sbatch_params),
-            "param_dict": {"data": parameters},
-        },
-    }
-    job_script = obj.client.json("POST", f"{PATH}/render-from-template/{app['id']}", json=body)
+    given = load_param_file(param_file)
+    app = services.ServerApplication.get(obj.client, application)
+    parameters, defaults_used = services.collect_answers(app, given=given, fast=fast, prompt=prompt)
+    show_defaults(obj, defaults_used)
+    job_script = services.render(app, parameters, name=name, description=description, sbatch_params=sbatch_params)
     emit(job_script, as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full, title="Created job script")
     if download:
         write_files(obj, job_script["id"], Path("."))
@@ -181,16 +144,14 @@ def create(
 @click.option("--supporting-file", "-s", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def create_stand_alone(obj, entrypoint, job_script_path, name, description, supporting_file):
+    from jobbergate_cli import services
     from jobbergate_cli.output import emit
 
     entrypoint = one_of({"JOB_SCRIPT_PATH": entrypoint, "--job-script-path": job_script_path})
-
-    row = obj.client.json("POST", PATH, json={"name": name, "description": description or ""})
-    for path, file_type in [(entrypoint, "ENTRYPOINT"), *((path, "SUPPORT") for path in supporting_file)]:
-        obj.client.json(
-            "PUT", f"{PATH}/{row['id']}/upload/{file_type}", files={"upload_file": (path.name, path.read_bytes())}
-        )
-    emit(obj.client.get(f"{PATH}/{row['id']}"), as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full)
+    row = services.create_stand_alone(
+        obj.client, name=name, description=description, entrypoint=entrypoint, supporting=supporting_file
+    )
+    emit(row, as_json=obj.as_json, columns=[*COLUMNS, "files"], full=obj.full)
 
 
 @job_scripts.command(
@@ -204,12 +165,12 @@ def create_stand_alone(obj, entrypoint, job_script_path, name, description, supp
 )
 @click.pass_obj
 def show_files(obj, key, plain):
-    from jobbergate_cli.folders import job_file_path
+    from jobbergate_cli.contract import ENTRYPOINT
+    from jobbergate_cli.services import job_script_texts
 
-    for row in obj.client.get(f"{PATH}/{key}")["files"]:
-        text = obj.client.request("GET", job_file_path(key, row["filename"])).text
+    for row, text in job_script_texts(obj.client, key):
         if plain:
-            entrypoint = "\n# This is the main job script file" if row["file_type"] == "ENTRYPOINT" else ""
+            entrypoint = "\n# This is the main job script file" if row["file_type"] == ENTRYPOINT else ""
             click.echo(f"\n# {row['filename']}{entrypoint}")
         else:
             click.echo(f"==> {row['filename']} ({row['file_type']}) <==")
@@ -228,13 +189,10 @@ def download_files(obj, key, destination):
 
 
 def write_files(obj, key: int, destination: Path) -> None:
-    from jobbergate_cli.folders import FolderError, save_job_script_files
+    """Download the job script's files into ``destination``, saying each one's path on stderr."""
+    from jobbergate_cli.folders import save_job_script_files
 
-    try:
-        paths = save_job_script_files(obj.client, key, destination)
-    except FolderError as error:
-        raise click.ClickException(str(error)) from None
-    for path in paths:
+    for path in save_job_script_files(obj.client, key, destination):
         click.echo(str(path), err=True)
 
 
@@ -254,14 +212,14 @@ def update(obj, key, name, description, is_archived):
     }
     if not fields:
         raise click.UsageError("Nothing to change: give --name, --description or --is-archived.")
-    emit(obj.client.json("PUT", f"{PATH}/{key}", json=fields), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+    emit(JOB_SCRIPTS.update(obj.client, key, fields), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
 @job_scripts.command(help="Delete a job script.\n\nExample: jobbergate job-scripts delete 7")
 @selected("job script")
 @click.pass_obj
 def delete(obj, key):
-    obj.client.json("DELETE", f"{PATH}/{key}")
+    JOB_SCRIPTS.delete(obj.client, key)
     click.echo(f"Deleted job script {key}.", err=True)
 
 
@@ -274,7 +232,7 @@ def clone(obj, key, name, description):
     from jobbergate_cli.output import emit
 
     fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
-    row = obj.client.json("POST", f"{PATH}/clone/{key}", json=fields)
+    row = JOB_SCRIPTS.clone(obj.client, key, fields)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Cloned job script")
 
 

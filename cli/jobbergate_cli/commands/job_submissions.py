@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import click
 
-from jobbergate_cli.commands.shared import get_command, list_command, one_of, selected
-from jobbergate_cli.contract import SUBMISSION_STATUSES, TERMINAL_STATUSES
+from jobbergate_cli.commands.shared import Group, get_command, list_command, one_of, selected
+from jobbergate_cli.contract import SUBMISSION_STATUSES
+from jobbergate_cli.endpoints import JOB_SUBMISSIONS
 
-PATH = "job-submissions"
 TIMEOUT_HELP = "Stop waiting after this many seconds (exit status 6)."
 COLUMNS = ["id", "name", "status", "slurm_job_id", "slurm_job_state", "client_id", "job_script_id"]
 
 
-@click.group("job-submissions", help="Job scripts sent to Slurm clusters.\n\nExample: jobbergate job-submissions list")
+@click.group(
+    "job-submissions", cls=Group, help="Job scripts sent to Slurm clusters.\n\nExample: jobbergate job-submissions list"
+)
 def job_submissions():
     pass
 
 
 job_submissions.add_command(
     list_command(
-        PATH,
+        JOB_SUBMISSIONS,
         columns=COLUMNS,
         title="job submissions",
         example="jobbergate job-submissions list --status SUBMITTED",
@@ -40,7 +40,7 @@ job_submissions.add_command(
 )
 job_submissions.add_command(
     get_command(
-        PATH,
+        JOB_SUBMISSIONS,
         columns=[*COLUMNS, "execution_directory", "report_message", "sbatch_arguments"],
         noun="job submission",
         example="jobbergate job-submissions get-one 12",
@@ -48,41 +48,12 @@ job_submissions.add_command(
 )
 
 
-def submit_job_script(
-    obj,
-    job_script_id: int,
-    *,
-    name: str,
-    description: str | None = None,
-    cluster: str | None,
-    execution_directory: str | None,
-    sbatch_arguments: tuple[str, ...] = (),
-    on_site: bool | None = None,
-) -> dict:
-    """Register a submission: on site (sbatch here, then SUBMITTED; see ``jobbergate_cli.onsite``) when sbatch is
-    configured and present or ``on_site`` says so, else CREATED for the cluster's agent."""
+def submit_job_script(obj, job_script_id: int, **options) -> dict:
+    """Register a submission (``services.submit``, whose keywords ``options`` are) and print it."""
+    from jobbergate_cli import services
     from jobbergate_cli.output import emit
 
-    cluster = cluster or obj.settings.default_cluster_name
-    if not cluster:
-        raise click.UsageError("Name the cluster: --cluster-name, or DEFAULT_CLUSTER_NAME.")
-    body = {
-        "name": name,
-        "description": description or "",
-        "job_script_id": job_script_id,
-        "client_id": cluster,
-        "execution_directory": execution_directory,
-        "sbatch_arguments": list(sbatch_arguments),
-    }
-    sbatch = None
-    if on_site is not False and (on_site or obj.settings.sbatch_path):
-        from jobbergate_cli import onsite
-
-        sbatch = onsite.sbatch_to_use(obj.settings.sbatch_path, on_site)
-    if sbatch:
-        row = onsite.submit(obj.client, body, sbatch=sbatch, execution_directory=execution_directory)
-    else:
-        row = obj.client.json("POST", PATH, json=body)
+    row = services.submit(obj.client, obj.settings, job_script_id, say=click.echo, **options)
     emit(row, as_json=obj.as_json, columns=COLUMNS, full=obj.full, title="Created job submission")
     return row
 
@@ -158,9 +129,10 @@ def create(
 @selected("job submission")
 @click.pass_obj
 def cancel(obj, key):
+    from jobbergate_cli.endpoints import cancel_submission
     from jobbergate_cli.output import emit
 
-    emit(obj.client.json("PUT", f"{PATH}/cancel/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+    emit(cancel_submission(obj.client, key), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
 @job_submissions.command(help="Submit the same job script again.\n\nExample: jobbergate job-submissions clone 12")
@@ -169,66 +141,28 @@ def cancel(obj, key):
 def clone(obj, key):
     from jobbergate_cli.output import emit
 
-    emit(obj.client.json("POST", f"{PATH}/clone/{key}"), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
+    emit(JOB_SUBMISSIONS.clone(obj.client, key), as_json=obj.as_json, columns=COLUMNS, full=obj.full)
 
 
 @job_submissions.command(help="Delete a submission.\n\nExample: jobbergate job-submissions delete 12")
 @selected("job submission")
 @click.pass_obj
 def delete(obj, key):
-    obj.client.json("DELETE", f"{PATH}/{key}")
+    JOB_SUBMISSIONS.delete(obj.client, key)
     click.echo(f"Deleted job submission {key}.", err=True)
 
 
 def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: float | None = None) -> int:
-    """Print each status change until every submission has ended; 0 when all ended DONE, 1 otherwise, and
-    EXIT_TIMEOUT (6) when ``timeout`` seconds ran out first. A submission still CREATED whose cluster has no agent
-    reporting gets one line on stderr saying so (which cluster, when it last reported); watching goes on."""
-    from jobbergate_cli.main import EXIT_TIMEOUT
+    """Print each status change until every submission has ended (``services.watch``); the exit status: 0 when all
+    ended DONE, 1 otherwise, and EXIT_TIMEOUT (6) when ``timeout`` seconds ran out first."""
+    from jobbergate_cli.main import EXIT_ERROR, EXIT_TIMEOUT
+    from jobbergate_cli.services import Ending, watch
 
-    seen: dict[int, tuple] = {}
-    clusters_checked: set[str] = set()
-    started = time.monotonic()
-    while True:
-        rows = [obj.client.get(f"{PATH}/{key}") for key in ids]
-        for row in rows:
-            state = (row["status"], row.get("slurm_job_state"))
-            if seen.get(row["id"]) != state:
-                seen[row["id"]] = state
-                detail = f" Slurm {state[1]}" if state[1] else ""
-                click.echo(
-                    f"submission {row['id']}: {state[0]}{detail}"
-                    + (f" ({row['report_message']})" if row.get("report_message") else "")
-                )
-            cluster = row.get("client_id")
-            if row["status"] == "CREATED" and cluster and cluster not in clusters_checked:
-                clusters_checked.add(cluster)
-                say_if_no_agent_serves(obj, cluster)
-        if all(row["status"] in TERMINAL_STATUSES for row in rows):
-            return 0 if all(row["status"] == "DONE" for row in rows) else 1
-        if timeout is not None and time.monotonic() - started > timeout:
-            click.echo(f"Stopped waiting after {timeout:g} s: the job has not ended yet.", err=True)
-            return EXIT_TIMEOUT
-        time.sleep(interval)
-
-
-def say_if_no_agent_serves(obj, cluster: str) -> None:
-    """One line on stderr when the cluster has never reported, or not within its interval: nothing will move
-    until an agent serves it."""
-    from jobbergate_cli.client import ApiError
-
-    try:
-        status = obj.client.get(f"clusters/status/{quote(cluster, safe='')}")
-    except ApiError as error:
-        if error.status == 404:
-            click.echo(f"Cluster {cluster!r} has never reported: no agent serves it yet. Still waiting.", err=True)
-        return  # 403 and the like: we cannot know; say nothing
-    if not status.get("is_healthy", True):
-        click.echo(
-            f"Cluster {cluster!r} last reported at {status.get('last_reported')}: its agent seems to be down. "
-            "Still waiting.",
-            err=True,
-        )
+    ending = watch(obj.client, ids, interval=interval, timeout=timeout, say=click.echo)
+    if ending is Ending.TIMED_OUT:
+        click.echo(f"Stopped waiting after {timeout:g} s: the job has not ended yet.", err=True)
+        return EXIT_TIMEOUT
+    return 0 if ending is Ending.DONE else EXIT_ERROR
 
 
 @job_submissions.command(

@@ -1,12 +1,38 @@
-"""Pieces every resource's commands are built from: list options, the row a command acts on, list/get commands."""
+"""Pieces every resource's commands are built from: the command and group classes that turn the lower layers'
+errors into Click's, list options, the row a command acts on, list/get commands, asking a question at the terminal."""
 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from jobbergate_cli.errors import CliError, UsageProblem
+
+if TYPE_CHECKING:
+    from jobbergate_cli.endpoints import Resource
+
 SORT_ORDERS = ["ascending", "descending", "unsorted"]
+
+
+class Command(click.Command):
+    """A command whose lower layers' errors (``errors.py``) become Click's, with the same words: a ``UsageProblem``
+    a usage error (exit status 2), any other ``CliError`` a failure (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageProblem as error:
+            raise click.UsageError(str(error), ctx=ctx) from None
+        except CliError as error:
+            raise click.ClickException(str(error)) from None
+
+
+class Group(click.Group):
+    """A resource's group: its commands are ``Command``s."""
+
+    command_class = Command
 
 
 def one_of(given: dict[str, object]) -> object:
@@ -51,12 +77,18 @@ def selected(noun: str, *, by_identifier: bool = False):
 
 
 def list_command(
-    path: str, *, columns: list[str], title: str, example: str, extra_options=(), all_means_everyones: bool = False
+    resource: Resource,
+    *,
+    columns: list[str],
+    title: str,
+    example: str,
+    extra_options=(),
+    all_means_everyones: bool = False,
 ):
     """``list``: the list conventions of the API as options, one table (or JSON) out. ``all_means_everyones``
     adds upstream's ``--all`` (also what others own; here that is already the default, ``--user`` narrows)."""
 
-    @click.command("list", help=f"List {title}.\n\nExample: {example}")
+    @click.command("list", cls=Command, help=f"List {title}.\n\nExample: {example}")
     @click.option("--search", help="Terms matched against names, descriptions and owners.")
     @click.option("--sort-field", help="Field to sort by.")
     @click.option(
@@ -86,7 +118,7 @@ def list_command(
             params["sort_ascending"] = str(sort_order.lower() == "ascending").lower()
         from jobbergate_cli.output import emit
 
-        emit(obj.client.get(path, **params), as_json=obj.as_json, columns=columns, full=obj.full)
+        emit(resource.list_page(obj.client, **params), as_json=obj.as_json, columns=columns, full=obj.full)
 
     if all_means_everyones:
         extra_options = [
@@ -98,15 +130,50 @@ def list_command(
     return command
 
 
-def get_command(path: str, *, columns: list[str], noun: str, example: str, by_identifier: bool = False):
+def get_command(resource: Resource, *, columns: list[str], noun: str, example: str, by_identifier: bool = False):
     """``get-one``: one row by id (or identifier where the resource has one)."""
 
-    @click.command("get-one", help=f"Show one {noun}.\n\nExample: {example}")
+    @click.command("get-one", cls=Command, help=f"Show one {noun}.\n\nExample: {example}")
     @selected(noun, by_identifier=by_identifier)
     @click.pass_obj
     def command(obj, key):
         from jobbergate_cli.output import emit
 
-        emit(obj.client.get(f"{path}/{key}"), as_json=obj.as_json, columns=columns, full=obj.full)
+        emit(resource.get(obj.client, key), as_json=obj.as_json, columns=columns, full=obj.full)
 
     return command
+
+
+def prompt(question: dict) -> Any:
+    """Ask one typed question (as jobbergate.yaml writes it) at the terminal; its answer (``questions.Prompt``)."""
+    kind = question.get("type", "text")
+    message = question.get("message") or question["name"]
+    default = question.get("default")
+    if kind == "boolean":
+        return click.confirm(message, default=bool(default) if default is not None else None)
+    if kind == "choice":
+        choices = [str(choice) for choice in question["choices"]]
+        picked = click.prompt(message, type=click.Choice(choices), default=None if default is None else str(default))
+        return question["choices"][choices.index(picked)]
+    if kind == "multi_choice":
+        choices = [str(choice) for choice in question["choices"]]
+        shown = ", ".join(map(str, default)) if isinstance(default, list) else None
+        raw = click.prompt(f"{message} (comma-separated: {', '.join(choices)})", default=shown)
+        chosen = [item.strip() for item in str(raw).split(",") if item.strip()]
+        unknown = [item for item in chosen if item not in choices]
+        if unknown:
+            raise click.BadParameter(f"not a choice: {', '.join(unknown)}", param_hint=question["name"])
+        return [question["choices"][choices.index(item)] for item in chosen]
+    if kind == "integer":
+        return click.prompt(message, type=click.IntRange(question.get("min"), question.get("max")), default=default)
+    if kind == "float":
+        return click.prompt(message, type=click.FloatRange(question.get("min"), question.get("max")), default=default)
+    return click.prompt(message, default=default)
+
+
+def show_defaults(obj, defaults_used: dict[str, Any]) -> None:
+    """The table of the defaults taken without asking (``--fast``), unless the output is JSON."""
+    from jobbergate_cli.output import table
+
+    if defaults_used and not (obj and obj.as_json):
+        table([{"question": key, "default used": value} for key, value in defaults_used.items()], None)
