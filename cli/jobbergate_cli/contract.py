@@ -57,7 +57,7 @@ def local_file_name(filename: str) -> str | None:
     outside the folder; None when that is no usable name. A name the server accepts (jobbergate.validation
     filename_problem: no separator, not ``.`` or ``..``) comes back unchanged."""
     name = PurePosixPath(filename).name
-    return None if name in ("", ".", "..") else name
+    return None if name in ("", ".", "..") or "\0" in name else name
 
 
 # Templates are Jinja2 files with one of these suffixes (jobbergate.syntax.JINJA_SUFFIXES).
@@ -107,3 +107,15 @@ def is_ignored(path: str) -> bool:
     """Whether the file or folder at ``path`` (relative, ``/``-separated) inside an application folder is skipped."""
     parts = path.split("/")
     return any(part.startswith(".") or part in IGNORED_NAMES for part in parts) or path.endswith(".pyc")
+
+
+# The header an agent names its process with, so two agents of one cluster hold separate claims
+# (submissions.views.AGENT_INSTANCE_HEADER).
+AGENT_INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
+
+
+def token_client_id(claims: dict) -> str | None:
+    """The client a token was issued to, which names an agent's cluster: ``azp``, else ``client_id``
+    (accounts.oidc.claimed_client_id)."""
+    client_id = claims.get("azp") or claims.get("client_id")
+    return client_id if isinstance(client_id, str) else None

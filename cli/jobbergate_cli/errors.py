@@ -9,6 +9,10 @@ them with exit statuses of their own.
 
 from __future__ import annotations
 
+# The command's exit statuses (cli/README.md): 0 success, 1 an error, 2 a usage error (Click's), 3 not signed in or
+# refused, 4 not found, 5 the server failed, 6 stopped waiting (--timeout).
+EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_TIMEOUT = 1, 3, 4, 5, 6
+
 
 class CliError(Exception):
     """Something the command cannot do; the message says what, in one line."""

@@ -8,9 +8,9 @@ import sys
 import click
 
 from jobbergate_cli import __version__
+from jobbergate_cli.errors import EXIT_AUTH, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_SERVER
 
 # Exit statuses: 2 is Click's usage error; 6 is a --timeout that ran out while waiting on jobs.
-EXIT_ERROR, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_TIMEOUT = 1, 3, 4, 5, 6
 
 SUBCOMMANDS = {
     "login": ("jobbergate_cli.commands.auth", "login", "Sign in (device code flow)."),

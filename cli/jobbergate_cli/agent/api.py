@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobbergate_cli import endpoints
+from jobbergate_cli import contract, endpoints
 from jobbergate_cli.client import ApiClient, ApiError
 from jobbergate_cli.slurm import JobState
 
 AGENT = "job-submissions/agent"
 # The header naming this agent process to the server, so two agents of one cluster hold separate claims.
-INSTANCE_HEADER = "X-Jobbergate-Agent-Instance"
+INSTANCE_HEADER = contract.AGENT_INSTANCE_HEADER
 # The state reported with a job id sbatch has just given.
 NEW_JOB_STATE = "PENDING"
 

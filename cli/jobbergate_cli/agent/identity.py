@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from jobbergate_cli import contract
 from jobbergate_cli.agent.settings import AgentSettings
 from jobbergate_cli.tokens import SignInError, claims
 
@@ -21,7 +22,7 @@ def cluster_name(settings: AgentSettings) -> str:
     client_id = None
     if settings.token:
         found = claims(settings.token)
-        client_id = found.get("azp") or found.get("client_id")
+        client_id = contract.token_client_id(found)
     elif settings.oidc_client_id:
         client_id = settings.oidc_client_id
     if named and client_id and named != client_id:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from jobbergate_cli import contract
 from jobbergate_cli.agent import api
 from jobbergate_cli.agent.base import AgentBase, CycleFailed
 from jobbergate_cli.client import ApiClient, ApiError
@@ -336,13 +337,13 @@ class Submitting(AgentBase):
         """The job script's files (name -> content) and the entrypoint's name."""
         job_script = row.get("job_script") or {}
         files = job_script.get("files") or []
-        entrypoints = [item for item in files if item.get("file_type") == "ENTRYPOINT"]
+        entrypoints = contract.entrypoints(files)
         if len(entrypoints) != 1:
             raise JobFilesError(f"Job script {row.get('job_script_id')} has no single ENTRYPOINT file")
         contents = {}
         for item in files:
             name = item["filename"]
-            if "/" in name or name in ("", ".", "..") or "\0" in name:
+            if contract.local_file_name(name) != name:  # a name that would land elsewhere, or none
                 raise JobFilesError(f"Unsafe job file name {name!r}")
             contents[name] = self.job_file(job_script.get("id"), name)
         return contents, entrypoints[0]["filename"]

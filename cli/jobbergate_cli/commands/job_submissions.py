@@ -155,7 +155,7 @@ def delete(obj, key):
 def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: float | None = None) -> int:
     """Print each status change until every submission has ended (``services.watch``); the exit status: 0 when all
     ended DONE, 1 otherwise, and EXIT_TIMEOUT (6) when ``timeout`` seconds ran out first."""
-    from jobbergate_cli.main import EXIT_ERROR, EXIT_TIMEOUT
+    from jobbergate_cli.errors import EXIT_ERROR, EXIT_TIMEOUT
     from jobbergate_cli.services import Ending, watch
 
     ending = watch(obj.client, ids, interval=interval, timeout=timeout, say=click.echo)
