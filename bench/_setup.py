@@ -1,4 +1,5 @@
-"""Shared start of the in-process benchmarks: Django on a temporary var folder, migrated."""
+"""Shared start of the benchmarks: the repository on sys.path (``ROOT``, so ``testkit`` imports), and for the
+in-process ones Django on a temporary var folder, migrated."""
 
 from __future__ import annotations
 

@@ -22,11 +22,10 @@ Every loop is bounded; the server, the agents and the jobs are stopped at the en
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,10 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+from _setup import ROOT  # first: it puts the repository on sys.path, for testkit
 
-ROOT = Path(__file__).resolve().parent.parent
+from testkit.server import free_port, gunicorn, stop_process
+
 PYTHON = str(ROOT / ".venv/bin/python")
 JOBBERGATE = str(ROOT / ".venv/bin/jobbergate")
 CLUSTER = "bench-cluster"
@@ -55,12 +56,6 @@ AGENT_PERMISSIONS = ",".join(
     ]
 )
 POLL = 0.05  # seconds between polls of the API
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -143,32 +138,15 @@ class Server:
         self.agent_token = self.manage(
             "create_api_token", "--cluster", CLUSTER, "--permissions", AGENT_PERMISSIONS, "--name", "bench agent"
         )
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/gunicorn"),
-                "jobbergate.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.environment,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/jobbergate/health", timeout=2)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
+        bind = f"127.0.0.1:{free_port()}"
+        self.url = f"http://{bind}"
+        with contextlib.ExitStack() as running:  # on a failed start: the server stopped, then its folder removed
+            running.callback(shutil.rmtree, self.var_dir, ignore_errors=True)
+            arguments = ("--workers", str(workers), "--log-level", "warning")
+            running.enter_context(
+                gunicorn(bind=bind, cwd=ROOT, environment=self.environment, log=None, arguments=arguments, seconds=60)
+            )
+            self.running = running.pop_all()
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -180,12 +158,8 @@ class Server:
         return lines[-1] if lines else ""
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+        """Stop gunicorn, then remove the server's folder."""
+        self.running.close()
 
 
 class Agent:
@@ -215,13 +189,7 @@ class Agent:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, seconds=60)
         self.log.close()
 
     def timeline(self) -> dict[str, float]:

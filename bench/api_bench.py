@@ -10,35 +10,19 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import ROOT, start_django  # first: it puts the repository on sys.path, for testkit
+
+from testkit.server import free_port, gunicorn
 
 JOB_SCRIPTS = 10_000
 APPLICATIONS = 1_000
 OWNERS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def setup_django(var_dir: str) -> None:
-    os.environ["JOBBERGATE_VAR_DIR"] = var_dir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobbergate.settings")
-    import django
-
-    django.setup()
 
 
 def seed() -> dict:
@@ -154,17 +138,6 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not answer at {url}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10, help="Seconds per load run (bounded).")
@@ -176,36 +149,21 @@ def main() -> int:
         print("DATABASE_URL must point at PostgreSQL (bench/run starts one)", file=sys.stderr)
         return 2
 
-    var_dir = tempfile.mkdtemp(prefix="jobbergate-bench-")
-    setup_django(var_dir)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    start_django("jobbergate-bench-")
     started = time.monotonic()
     seeded = seed()
     print(f"seeded {APPLICATIONS} applications and {JOB_SCRIPTS} job scripts in {time.monotonic() - started:.1f}s")
     queries = count_queries(seeded["token"], seeded["job_script_id"])
 
-    port = free_port()
-    environment = {**os.environ, "JOBBERGATE_VAR_DIR": var_dir, "JOBBERGATE_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "jobbergate.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=environment,
-    )
-    base = f"http://127.0.0.1:{port}/jobbergate"
     results = {}
-    try:
-        wait_for(f"{base}/health")
+    serving = gunicorn(
+        bind=f"127.0.0.1:{free_port()}",
+        cwd=ROOT,
+        environment={**os.environ, "JOBBERGATE_LOG_LEVEL": "WARNING"},
+        log=None,
+        arguments=("--workers", str(args.workers), "--log-level", "warning"),
+    )
+    with serving as base:
         scenarios = {
             "list (page of 50)": (f"{base}/job-scripts?size=50", None),
             "get one": (f"{base}/job-scripts/{seeded['job_script_id']}", None),
@@ -223,9 +181,6 @@ def main() -> int:
                 "errors": sum(r["errors"] for r in runs),
                 "queries": queries[name],
             }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     print(f"\n| scenario | requests/s (median of {args.repeat}) | runs | p50 ms | p99 ms | queries/request | non-2xx |")
     print("|---|---|---|---|---|---|---|")

@@ -9,24 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _setup import ROOT  # first: it puts the repository on sys.path, for testkit
+
+from testkit.server import free_port, gunicorn
+
 OURS = ROOT / ".venv/bin/jobbergate"
 UPSTREAM = ROOT / ".venv-upstream/bin/jobbergate"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def timed(command: list[str], environment: dict, runs: int) -> list[float]:
@@ -44,7 +39,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     var_dir = tempfile.mkdtemp(prefix="jobbergate-cli-bench-")
-    port = free_port()
+    bind = f"127.0.0.1:{free_port()}"
     server_env = {
         **os.environ,
         "JOBBERGATE_VAR_DIR": var_dir,
@@ -68,34 +63,17 @@ def main() -> int:
         capture_output=True,
     )
     token = json.loads(Path(f"{var_dir}/admin.json").read_text())["api_token"]
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "jobbergate.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=server_env,
+    serving = gunicorn(
+        bind=bind, cwd=ROOT, environment=server_env, log=None, arguments=("--workers", "2", "--log-level", "warning")
     )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/jobbergate/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with serving:
         cache = Path(var_dir) / "cache"
         (cache / "token").mkdir(parents=True)
         (cache / "token" / "access.token").write_text(token)
         client_env = {
             "PATH": os.environ["PATH"],
             "HOME": var_dir,
-            "BASE_API_URL": f"http://127.0.0.1:{port}",
+            "BASE_API_URL": f"http://{bind}",
             "JOBBERGATE_TOKEN": token,
             "JOBBERGATE_CACHE_DIR": str(cache),
             "JOBBERGATE_CONFIG": "/none",
@@ -112,9 +90,6 @@ def main() -> int:
                 [str(program), "--raw" if label != "ours" else "--json", "applications", "list"], client_env, args.runs
             )
             rows.append((label, statistics.median(helps), max(helps), statistics.median(lists), max(lists)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print("\n| command | --help median ms | --help max ms | applications list median ms | list max ms |")
     print("|---|---|---|---|---|")
     for label, help_median, help_max, list_median, list_max in rows:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from jobbergate import choices
 from jobbergate.choices import USER_PERMISSIONS, Permission
+from testkit.server import free_port, stop_process
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "tests" / "oidc_provider"
 AUDIENCE = "https://jobbergate.test/api"
@@ -46,12 +46,6 @@ ACCOUNTS = {
 
 def node_available() -> bool:
     return bool(shutil.which("node") and shutil.which("npm"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Forms(HTMLParser):
@@ -178,13 +172,8 @@ class OpenIDProvider:
         raise RuntimeError("oidc-provider did not answer within 30 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, seconds=10)
         self.process = None
 
     def remove(self) -> None:

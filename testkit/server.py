@@ -1,8 +1,10 @@
-"""The production server process for tests that need it: gunicorn started, waited for, and always stopped."""
+"""Server processes for the tests and the benchmarks: a free port on loopback, the production server (gunicorn)
+started, waited for and always stopped, and any child process stopped politely, then firmly."""
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,25 @@ from pathlib import Path
 import requests
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (scripts/lib/common.sh has the shell's twin)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen, *, seconds: float = 20) -> None:
+    """End ``process``: SIGTERM, then SIGKILL if it is still running after ``seconds``; return once it is gone."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def outside_environment(**extra: str) -> dict[str, str]:
@@ -51,22 +72,31 @@ def serving_the_test_database(data_folder: Path, **extra: str) -> dict[str, str]
 
 @contextlib.contextmanager
 def gunicorn(
-    *, bind: str, cwd: Path, environment: dict[str, str], log: Path, arguments: Sequence[str] = ()
+    *,
+    bind: str,
+    cwd: Path,
+    environment: dict[str, str],
+    log: Path | None,
+    arguments: Sequence[str] = (),
+    seconds: float = 30,
 ) -> Iterator[str]:
-    """Serve ``jobbergate.wsgi`` on ``bind``; yield the API's base URL once ``/health`` answers 204 (within 30 s).
+    """Serve ``jobbergate.wsgi`` on ``bind``; yield the API's base URL once ``/health`` answers 204 (within
+    ``seconds``); stop the server on the way out, whatever happened.
 
-    Its output goes to ``log`` (a file: a pipe nobody reads fills up and stalls the server).
+    Its output goes to ``log`` (a file: a pipe nobody reads fills up and stalls the server), or, with ``None``, to
+    this process's own stdout and stderr (the benchmarks: gunicorn's warnings show beside their tables).
     """
+    output = log.open("wb") if log else None
     process = subprocess.Popen(
         [GUNICORN, "jobbergate.wsgi:application", "--bind", bind, *arguments],
         cwd=cwd,
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
+        stdout=subprocess.DEVNULL if log else None,
+        stderr=output,
     )
     base = f"http://{bind}/jobbergate"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 if requests.get(f"{base}/health", timeout=2).status_code == 204:
@@ -74,13 +104,11 @@ def gunicorn(
             except requests.RequestException:  # not listening yet, or the workers are still starting
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError(f"gunicorn did not start: {log.read_text()[-2000:]}")
+                said = f": {log.read_text()[-2000:]}" if log else " (its output is above)"
+                raise RuntimeError(f"gunicorn did not start{said}")
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+        if output:
+            output.close()

@@ -21,8 +21,7 @@ from django.utils import timezone
 
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
-from testkit.oidc import free_port
-from testkit.server import gunicorn, serving_the_test_database
+from testkit.server import free_port, gunicorn, serving_the_test_database
 from testkit.slurm import fresh, until
 from tests.conftest import JOBBERGATE, OTHER_USER, SUBMITTER, site_user
 from tests.test_agent_slurm import submit

@@ -26,9 +26,8 @@ import requests
 from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
 from applications.tests.test_hostile_applications import alias_bomb, folder_flood
 from jobbergate.choices import USER_PERMISSIONS
-from testkit.oidc import free_port
 from testkit.personas import make_persona
-from testkit.server import gunicorn, serving_the_test_database
+from testkit.server import free_port, gunicorn, serving_the_test_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACK_SECONDS = 20

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.oidc import free_port
-from testkit.server import outside_environment
+from testkit.server import free_port, outside_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
