@@ -250,3 +250,36 @@ def json_schema(questions: list[dict[str, Any]], *, title: str = "") -> dict[str
     if conditional:
         schema["allOf"] = conditional
     return schema
+
+
+TRUE_WORDS = frozenset({"on", "true", "yes", "1"})
+FALSE_WORDS = frozenset({"", "off", "false", "no", "0"})
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}\Z")  # ASCII digits only: int() would take other scripts' digits too
+
+
+def answer_from_text(question: dict[str, Any], values: list[str]) -> Any:
+    """What a web form's text means for one question: the typed value ``answer_problems`` then checks, or None
+    when nothing was given. Forms send text; a value that does not convert is passed on as text, so the same
+    checks (``complete_answers``) word the problem for the form as for the API."""
+    kind = question.get("type", "text")
+    if kind == "multi_choice":
+        by_text = {str(choice): choice for choice in question.get("choices", [])}
+        return [by_text.get(value, value) for value in values]
+    text = values[-1] if values else ""
+    if kind == "boolean":
+        word = text.strip().lower()
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else text
+    if text == "":
+        return None
+    if kind == "integer":
+        return int(text) if _WHOLE_NUMBER.match(text.strip()) else text
+    if kind == "float":
+        try:
+            number = float(text) if len(text) <= 100 else None
+        except ValueError:
+            number = None
+        return number if number is not None and number == number and abs(number) != float("inf") else text
+    if kind in ("choice", "constant"):
+        options = question.get("choices", []) if kind == "choice" else [question.get("default")]
+        return next((option for option in options if str(option) == text), text)
+    return text

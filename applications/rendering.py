@@ -263,6 +263,12 @@ class RenderPool:
     def check_sources(self, sources: dict[str, str]) -> list[str]:
         return self._call("Checking the syntax", check_sources, sources, self.limits)
 
+    def convert_workflow(self, source: str):
+        """``applications.convert.convert_workflow`` in a worker: parsing Python is costly for a large file."""
+        from applications.convert import convert_workflow
+
+        return self._call("Reading the workflow", convert_workflow, source)
+
     def _call(self, what: str, function, *arguments):
         executor = self._pool()
         try:

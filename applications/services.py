@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import yaml
 from django.conf import settings
@@ -11,11 +12,12 @@ from django.db import transaction
 
 from applications.bundle import ApplicationBundle, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
-from applications.questions import QuestionsError, check_questions
+from applications.questions import NAME, QuestionsError, check_questions
 from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate import syntax
 from jobbergate.choices import FileType
-from jobbergate.errors import Conflict, Invalid
+from jobbergate.errors import Conflict, Forbidden, Invalid
+from jobbergate.principal import Principal
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import check_relative_path, decode_text
 
@@ -163,6 +165,97 @@ def stored_questions(template: JobScriptTemplate) -> list[dict]:
         ) from None
 
 
+def runtime_config(template: JobScriptTemplate) -> dict:
+    """The application's ``jobbergate_config`` as clients read it: kept with its ``jobbergate.py`` (an application
+    without one has none, as for the CLI)."""
+    workflow = template.workflow_files.first()
+    return dict(workflow.runtime_config) if workflow else {}
+
+
+def output_name(template_name: str, config: dict) -> str:
+    """The file a template renders to (APP-FORMAT.md): ``job.sh.j2`` -> ``job.sh``; supporting files as
+    ``supporting_files_output_name`` says. The CLI's mirror is ``jobbergate_cli.local.output_name``."""
+    names = config.get("supporting_files_output_name") or {}
+    for key in (template_name, f"templates/{template_name}"):
+        if key in names:
+            value = names[key]
+            return str(value[0] if isinstance(value, list) else value)
+    base = template_name.rsplit("/", 1)[-1]
+    for suffix in syntax.JINJA_SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def default_output_mapping(template: JobScriptTemplate) -> dict[str, str]:
+    """Which templates render into which files when the user names none: the default template (the entrypoint)
+    and every SUPPORT template; every template when no default is named. As ``jobbergate job-scripts create``."""
+    config = runtime_config(template)
+    default = str(config.get("default_template") or "").removeprefix("templates/")
+    return {
+        row.filename: output_name(row.filename, config)
+        for row in template.template_files.all()
+        if row.file_type == FileType.SUPPORT or row.filename == default or not default
+    }
+
+
+def render_parameters(template: JobScriptTemplate, answers: dict) -> dict:
+    """The ``param_dict`` a render gets from a user's answers: the application's ``jobbergate_config``, then its
+    ``application_config`` (``template_vars``), then the answers, under ``data`` (as the CLI sends them)."""
+    return {"data": {**runtime_config(template), **(template.template_vars or {}), **answers}}
+
+
+@dataclass(frozen=True)
+class FormQuestions:
+    """The questions a form asks for an application, and what the user should know about where they came from."""
+
+    questions: list[dict]
+    source: str  # "questions" (declared), "workflow" (read from jobbergate.py) or "template_vars"
+    note: str = ""
+
+
+def form_questions(template: JobScriptTemplate) -> FormQuestions:
+    """What a web form can ask statically: the declared typed questions; for an application with only a
+    ``jobbergate.py``, the questions ``convert_workflow`` reads from it (in a worker, never run), else its
+    ``template_vars`` as editable fields. The CLI runs the full workflow."""
+    declared = stored_questions(template)
+    if declared:
+        return FormQuestions(declared, "questions")
+    workflow = template.workflow_files.first()
+    if workflow is not None:
+        try:
+            conversion = render_pool().convert_workflow(workflow.read_text())
+            questions = check_questions(conversion.questions)
+        except (RenderError, QuestionsError, UnicodeDecodeError):
+            questions, conversion = [], None
+        if questions and conversion is not None:
+            note = "These questions were read from the application's jobbergate.py without running it"
+            if conversion.problems:
+                note += f"; {len(conversion.problems)} step(s) could not be read"
+            return FormQuestions(questions, "workflow", note + ". The CLI runs the full workflow.")
+    fields = [
+        {"name": name, "type": kind, "message": name, "default": value, "required": False}
+        for name, value in (template.template_vars or {}).items()
+        if isinstance(name, str) and NAME.match(name) and (kind := _question_type_of(value))
+    ]
+    note = (
+        "The CLI runs this application's full workflow (jobbergate.py); here you set its variables." if workflow else ""
+    )
+    return FormQuestions(fields, "template_vars", note)
+
+
+def _question_type_of(value) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
 def files_content_hash(contents: dict[str, bytes]) -> str:
     """SHA-256 over the names and contents of an application's template files, in name order."""
     digest = hashlib.sha256()
@@ -184,6 +277,19 @@ def bundle_limits() -> BundleLimits:
 def load_bundle(files: dict[str, bytes]) -> ApplicationBundle:
     """Check an application folder; every problem is one line of the ``BundleError`` (an ``Invalid``)."""
     return check_bundle(files, bundle_limits(), source_problems=source_problems)
+
+
+def check_may_replace(principal: Principal, template: JobScriptTemplate) -> None:
+    """Replacing an existing application's folder needs the update permission and its ownership."""
+    if not principal.may("job-templates", "update"):
+        raise Forbidden("This needs the permission 'jobbergate:job-templates:update'.")
+    if not (principal.is_privileged or template.is_owned_by(principal)):
+        raise Forbidden("Only the owner, a maintainer or an admin may change this.")
+
+
+def refuse_existing_application(template: JobScriptTemplate) -> None:
+    """A create-only upload never replaces: an existing application is a conflict (called under the row lock)."""
+    raise Conflict(f"The application {template.identifier or template.pk!r} exists already (id {template.pk}).")
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from applications import services
@@ -24,21 +24,21 @@ from applications.serializers import (
     TemplateFileSerializer,
     WorkflowFileSerializer,
 )
-from jobbergate.api.exceptions import BadRequest, Conflict
+from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.query import query_bool
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
-from jobbergate.api.throttling import heavy_request
 from jobbergate.api.viewsets import (
     BASE_SORT_FIELDS,
     ResourceViewSet,
-    file_download,
     find_file,
     read_upload,
     upload_from_request,
 )
+from jobbergate.fairness import heavy_request
 from jobbergate.syntax import load_json
 from jobbergate.validation import check_identifier, check_relative_path
+from jobbergate.views import file_download
 
 
 class ApplicationUploadSerializer(JobScriptTemplateSerializer):
@@ -85,7 +85,7 @@ class ApplicationFolderViews:
         key = str(pk)
         owner_email = self.require_email()  # before the body is read: an agent's token is refused at once
         create_only = query_bool(request.query_params, "create_only", False)
-        check_change = refuse_existing_application if create_only else self.check_folder_change
+        check_change = services.refuse_existing_application if create_only else self.check_folder_change
         template = self.get_queryset().by_key(key).first()
         if template is not None:
             check_change(template)  # early, so a refused caller costs no parsing; again under the lock
@@ -117,11 +117,7 @@ class ApplicationFolderViews:
         return response
 
     def check_folder_change(self, template: JobScriptTemplate) -> None:
-        """Replacing an existing application's folder needs the update permission and its ownership."""
-        if not self.principal.has_any("jobbergate:job-templates:update", "jobbergate:maintainer"):
-            raise PermissionDenied("This needs the permission 'jobbergate:job-templates:update'.")
-        if not (self.principal.is_privileged or template.is_owned_by(self.principal)):
-            raise PermissionDenied("Only the owner, a maintainer or an admin may change this.")
+        services.check_may_replace(self.principal, template)
 
     @extend_schema(
         parameters=[OpenApiParameter("archive_format", str, enum=["tar.gz", "zip"], description="Default tar.gz.")],
@@ -138,11 +134,6 @@ class ApplicationFolderViews:
         response = HttpResponse(data, content_type="application/zip" if archive_format == "zip" else "application/gzip")
         response["Content-Disposition"] = content_disposition_header(True, f"{root}.{archive_format}")
         return response
-
-
-def refuse_existing_application(template: JobScriptTemplate) -> None:
-    """A create-only upload never replaces: an existing application is a conflict (called under the row lock)."""
-    raise Conflict(f"The application {template.identifier or template.pk!r} exists already (id {template.pk}).")
 
 
 def read_folder_upload(request) -> dict[str, bytes]:

@@ -1,9 +1,10 @@
 """The errors of the domain: what services, validators and models raise when a rule refuses a request.
 
 They say what is wrong in words a user can act on, and nothing about HTTP: the layers above choose how to show
-them. The REST API answers each with its status in one place (``jobbergate.api.exceptions.exception_handler``:
-Malformed 400, NotFound 404, Conflict 409, TooLarge 413, Invalid 422, Unavailable 503); admin actions show them
-as messages; management commands turn them into ``CommandError``. Nothing below the views imports DRF.
+them. The REST API answers each with its status in one place (``jobbergate.api.exceptions.DOMAIN_STATUS``:
+Malformed 400, Forbidden 403, NotFound 404, Conflict 409, TooLarge 413, Invalid 422, Busy 429, Unavailable 503);
+the portal and admin actions show them as messages; management commands turn them into ``CommandError``.
+Nothing below the views imports DRF.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Malformed(DomainError):
     """The request itself is ill-formed, or asks for what the row's state does not allow (cancel a DONE job)."""
 
 
+class Forbidden(DomainError):
+    """The caller may see the row but not do this to it (change another user's application, say)."""
+
+
 class NotFound(DomainError):
     """The row or file asked for does not exist, or is not the caller's to see."""
 
@@ -51,6 +56,10 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     """A file or a set of files over its size limit."""
+
+
+class Busy(DomainError):
+    """The caller already runs as many costly requests as one user may at once (``jobbergate.fairness``)."""
 
 
 class Unavailable(DomainError):

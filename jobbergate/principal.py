@@ -36,6 +36,11 @@ class Principal:
         """The cluster a machine token (an agent's: a client id and no e-mail) stands for; None for people."""
         return self.client_id if self.client_id and not self.email else None
 
+    def may(self, resource: str, verb: str) -> bool:
+        """The contract's permission ``jobbergate:<resource>:<verb>`` (e.g. ``job-scripts``, ``create``), which
+        maintainers and admins hold for every resource."""
+        return self.has_any(f"jobbergate:{resource}:{verb}", Permission.MAINTAINER.value)
+
     def has_any(self, *permissions: str) -> bool:
         """True when the principal holds one of ``permissions``; admins hold everything."""
         return self.is_admin or any(permission in self.permissions for permission in permissions)

@@ -92,6 +92,10 @@ agent's marker. The agent refuses them too (``jobbergate_cli.contract.FORBIDDEN_
 the two)."""
 
 
+SBATCH_PARAMS_MAX = 50
+"""How many sbatch parameters one render writes into a script's header (``sbatch_params``)."""
+
+
 def sbatch_line_problem(parameter: str) -> str | None:
     """An sbatch parameter written into a script's header (``sbatch_params``) is one line: a newline would smuggle
     another line into the script. (The template itself may hold any ``#SBATCH`` line its author wants.)"""

@@ -1,13 +1,23 @@
-"""Project-level endpoints: the health probe, and the error pages (JSON under the API, Django's HTML elsewhere)."""
+"""Project-level endpoints: the health probe, file downloads, and the error pages (JSON under the API, Django's HTML
+elsewhere)."""
 
 import functools
+import posixpath
 
 from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.http import content_disposition_header
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 API_ROOT = "jobbergate/"
 """Where the API lives (``/jobbergate/...``); every error under it is JSON with a ``detail``."""
+
+
+def file_download(row) -> HttpResponse:
+    """A stored file as ``text/plain`` (they are all UTF-8 text), named for a download: the API's and the portal's."""
+    response = HttpResponse(row.read_bytes(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, posixpath.basename(row.filename))
+    return response
 
 
 def is_api_request(request) -> bool:

@@ -13,6 +13,7 @@ from jobbergate.api.serializers import (
     ResourceSerializer,
     sbatch_header_lines,
 )
+from jobbergate.validation import SBATCH_PARAMS_MAX
 from jobscripts.models import JobScript, JobScriptFile
 
 
@@ -51,7 +52,7 @@ class RenderRequestSerializer(serializers.Serializer):
     template_output_name_mapping = serializers.DictField(child=serializers.CharField(max_length=255), allow_empty=False)
     sbatch_params = serializers.ListField(
         child=serializers.CharField(max_length=255),
-        max_length=50,
+        max_length=SBATCH_PARAMS_MAX,
         required=False,
         allow_null=True,
         validators=[sbatch_header_lines],

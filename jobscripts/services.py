@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from applications.questions import complete_answers
@@ -77,22 +79,31 @@ def answers_checked_against_questions(template, param_dict: dict) -> dict:
     return {"data": completed} if wrapped else completed
 
 
-def render_job_script(
+@dataclass(frozen=True)
+class RenderedFiles:
+    """What a render makes before anything is stored: the files by output name (the entrypoint first), their
+    roles, the parameters as checked against the questions, and the hash of the template files they came from."""
+
+    files: dict[str, str]
+    file_types: dict[str, FileType]
+    entrypoint: str
+    param_dict: dict
+    template_content_hash: str
+
+
+def render_files(
     *,
     template,
-    owner_email: str,
-    name: str,
-    description: str = "",
     template_output_name_mapping: dict[str, str],
     sbatch_params: list[str] | None = None,
     param_dict: dict | None = None,
-) -> JobScript:
-    """Render the mapped templates of an application into a new job script (all or nothing).
+) -> RenderedFiles:
+    """Render the mapped templates of an application, storing nothing (the API's render and the portal's live
+    preview alike).
 
     Every mapped template must exist and exactly one of them must be an ENTRYPOINT; the entrypoint gets the
-    ``#SBATCH`` lines of ``sbatch_params``. The job script records the parameters and the hash of the template
-    files it came from. ``param_dict`` must be plain JSON fit to store (``check_json_value``). A template that
-    fails to render leaves no job script behind.
+    ``#SBATCH`` lines of ``sbatch_params``. ``param_dict`` must be plain JSON fit to store (``check_json_value``)
+    and its answers must suit the application's questions. Renders in the bounded sandbox (``render_templates``).
     """
     files = {row.filename: row for row in template.template_files.all()}
     missing = sorted(set(template_output_name_mapping) - set(files))
@@ -118,18 +129,48 @@ def render_job_script(
     sources = {name: contents[name].decode("utf-8") for name in template_output_name_mapping}
     rendered = render_templates(sources, param_dict or {})
     rendered[entrypoints[0]] = inject_sbatch_params(rendered[entrypoints[0]], sbatch_params or [])
-    content_hash = files_content_hash(contents)
+    order = [entrypoints[0], *(name for name in template_output_name_mapping if name != entrypoints[0])]
+    return RenderedFiles(
+        files={template_output_name_mapping[name]: rendered[name] for name in order},
+        file_types={template_output_name_mapping[name]: FileType(files[name].file_type) for name in order},
+        entrypoint=template_output_name_mapping[entrypoints[0]],
+        param_dict=param_dict or {},
+        template_content_hash=files_content_hash(contents),
+    )
+
+
+def render_job_script(
+    *,
+    template,
+    owner_email: str,
+    name: str,
+    description: str = "",
+    template_output_name_mapping: dict[str, str],
+    sbatch_params: list[str] | None = None,
+    param_dict: dict | None = None,
+) -> JobScript:
+    """Render the mapped templates of an application into a new job script (all or nothing, ``render_files``).
+
+    The job script records the parameters and the hash of the template files it came from. A template that fails
+    to render leaves no job script behind.
+    """
+    rendered = render_files(
+        template=template,
+        template_output_name_mapping=template_output_name_mapping,
+        sbatch_params=sbatch_params,
+        param_dict=param_dict,
+    )
     with transaction.atomic():
         job_script = JobScript.objects.create(
             name=name,
             description=description or "",
             owner_email=owner_email,
             parent_template=template,
-            render_parameters=param_dict or {},
-            template_content_hash=content_hash,
+            render_parameters=rendered.param_dict,
+            template_content_hash=rendered.template_content_hash,
         )
-        for template_name, output_name in template_output_name_mapping.items():
-            row = JobScriptFile(parent=job_script, filename=output_name, file_type=files[template_name].file_type)
-            row.replace_content(rendered[template_name].encode())
+        for output_name, text in rendered.files.items():
+            row = JobScriptFile(parent=job_script, filename=output_name, file_type=rendered.file_types[output_name])
+            row.replace_content(text.encode())
             row.save()
     return job_script

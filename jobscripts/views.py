@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from applications.models import JobScriptTemplate
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
-from jobbergate.api.throttling import heavy_request
-from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, file_download, find_file, upload_from_request
+from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, find_file, upload_from_request
+from jobbergate.fairness import heavy_request
+from jobbergate.views import file_download
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
 from jobscripts.models import JobScript

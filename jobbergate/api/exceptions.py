@@ -9,6 +9,8 @@ nowhere else; the classes below are for what only the API layer refuses (a query
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DataError, IntegrityError, OperationalError
@@ -60,13 +62,15 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
-# The API's answer to each error of the domain.
-DOMAIN_STATUS: dict[type[errors.DomainError], type[exceptions.APIException]] = {
+# The API's answer to each error of the domain: a function of the error's message.
+DOMAIN_STATUS: dict[type[errors.DomainError], Callable[[Any], exceptions.APIException]] = {
     errors.Malformed: BadRequest,
+    errors.Forbidden: exceptions.PermissionDenied,
     errors.NotFound: exceptions.NotFound,
     errors.Conflict: Conflict,
     errors.TooLarge: PayloadTooLarge,
     errors.Invalid: Unprocessable,
+    errors.Busy: lambda message: exceptions.Throttled(wait=1, detail=message),
     errors.Unavailable: ServiceUnavailable,
 }
 
@@ -76,8 +80,8 @@ def api_error(error: errors.DomainError) -> exceptions.APIException:
     ``errors``), the others with the status of their kind and their message as ``detail``."""
     if error.fields:
         return exceptions.ValidationError(error.fields)
-    kind = next(api for domain, api in DOMAIN_STATUS.items() if isinstance(error, domain))
-    return kind(error.message or None)
+    answer = next(api for domain, api in DOMAIN_STATUS.items() if isinstance(error, domain))
+    return answer(error.message or None)
 
 
 def _flatten(errors, prefix: str = "") -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from rest_framework import exceptions, permissions
 
-from jobbergate.choices import Permission
 from jobbergate.principal import Principal
 
 ACTION_VERBS = {
@@ -47,10 +46,9 @@ class ResourcePermission(permissions.BasePermission):
         if resource is None:
             return principal.is_admin
         verb = required_verb(view, request)
-        needed = f"jobbergate:{resource}:{verb}"
-        if principal.has_any(needed, Permission.MAINTAINER.value):
+        if principal.may(resource, verb):
             return True
-        self.message = f"This needs the permission {needed!r}."
+        self.message = f"This needs the permission 'jobbergate:{resource}:{verb}'."
         return False
 
     def has_object_permission(self, request, view, obj) -> bool:

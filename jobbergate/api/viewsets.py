@@ -6,10 +6,6 @@ service that clones a row); the behaviour lives here once.
 
 from __future__ import annotations
 
-import posixpath
-
-from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -93,13 +89,6 @@ class ResourceViewSet(viewsets.ModelViewSet):
 
     def clone_row(self, *, source, owner_email: str, **overrides):
         raise NotImplementedError
-
-
-def file_download(row) -> HttpResponse:
-    """A stored file as ``text/plain`` (they are all UTF-8 text), named for a download."""
-    response = HttpResponse(row.read_bytes(), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, posixpath.basename(row.filename))
-    return response
 
 
 def find_file(manager, filename: str, *, check=check_filename):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from applications.tests.test_folders import FOLDER, put_archive, tar_gz
-from jobbergate.api.throttling import heavy_request
+from jobbergate.fairness import heavy_request
 from jobbergate.principal import Principal
 
 pytestmark = pytest.mark.django_db

@@ -1,13 +1,14 @@
 """Fair shares of the costly requests: one caller may run only so many at once, across every server process.
 
-Rendering a job script (up to ``RENDER_TIMEOUT_SECONDS`` of a render worker) and reading an uploaded application
-folder (up to ``APPLICATION_MAX_BYTES`` decompressed) are the requests that cost the server the most. Each caller
-gets ``HEAVY_REQUESTS_PER_USER`` slots for them; a request that finds all of its caller's slots taken gets 429 at
-once, so one user sending many in parallel waits for their own work and never queues ahead of everyone else's.
+Rendering a job script (up to ``RENDER_TIMEOUT_SECONDS`` of a render worker) and reading an uploaded application folder
+(up to ``APPLICATION_MAX_BYTES`` decompressed) are the requests that cost the server the most. Each caller gets
+``HEAVY_REQUESTS_PER_USER`` slots for them; a request that finds all of its caller's slots taken is refused at once (the
+API answers 429, the portal says so), so one user sending many in parallel waits for their own work and never queues
+ahead of everyone else's.
 
-A slot is an exclusive ``flock`` on a small file under ``LOCK_DIR`` (``VAR_DIR/locks``) named by a hash of the
-caller: it works across gunicorn workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel
-releases it when the request ends or its process dies, so a crash never leaves a slot taken.
+A slot is an exclusive ``flock`` on a small file under ``LOCK_DIR`` (``VAR_DIR/locks``) named by a hash of the caller:
+it works across gunicorn workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel releases it
+when the request ends or its process dies, so a crash never leaves a slot taken.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from rest_framework.exceptions import Throttled
 
+from jobbergate.errors import Busy
 from jobbergate.principal import Principal
 
 
@@ -32,7 +33,7 @@ def _caller_key(principal: Principal) -> str:
 
 @contextlib.contextmanager
 def heavy_request(principal: Principal, *, what: str) -> Iterator[None]:
-    """Hold one of the caller's slots for a costly request, or raise 429 when they are all taken."""
+    """Hold one of the caller's slots for a costly request, or raise Busy (the API's 429) when they are all taken."""
     folder = Path(settings.LOCK_DIR)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = _caller_key(principal)
@@ -48,10 +49,7 @@ def heavy_request(principal: Principal, *, what: str) -> Iterator[None]:
         finally:
             os.close(descriptor)  # closing releases the lock
         return
-    raise Throttled(
-        wait=1,
-        detail=(
-            f"You already have {settings.HEAVY_REQUESTS_PER_USER} request(s) of this kind running ({what}); "
-            "send the next one when it has ended."
-        ),
+    raise Busy(
+        f"You already have {settings.HEAVY_REQUESTS_PER_USER} request(s) of this kind running ({what}); "
+        "send the next one when it has ended."
     )
