@@ -17,7 +17,7 @@ from rest_framework import authentication, exceptions
 
 from accounts.errors import TokenError
 from accounts.oidc import configured_provider
-from accounts.principal import principal_for_user
+from accounts.principal import principal_for_session
 from accounts.tokens import verify_access_token
 from jobbergate.choices import Permission
 from jobbergate.principal import Principal
@@ -63,9 +63,10 @@ def user_for_principal(principal: Principal):
 class JobbergateOIDCBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc's backend, verifying access tokens locally and mapping them onto principals.
 
-    For the admin's browser sign-in (authorization code flow with PKCE) the base class exchanges the code and
-    checks the ID token; the user is then made from the access token's permissions: ``jobbergate:admin``
-    becomes a superuser, ``jobbergate:maintainer`` staff in the group of that name; anybody else may not enter.
+    For the browser sign-in (authorization code flow with PKCE) the base class exchanges the code and checks the
+    ID token; the user is then made from the access token's permissions: ``jobbergate:admin`` becomes a superuser,
+    ``jobbergate:maintainer`` staff in the group of that name; anybody else is an ordinary user of the portal,
+    who may not enter the admin.
     """
 
     def __init__(self, *args, **kwargs):
@@ -93,14 +94,26 @@ class JobbergateOIDCBackend(OIDCAuthenticationBackend):
         return user, verified.principal
 
     def get_or_create_user(self, access_token, id_token, payload):
-        """Browser sign-in: only admins and maintainers may enter the admin."""
+        """Browser sign-in: anybody whose token carries an e-mail may enter the portal; only admins and maintainers
+        the admin. The token's principal rides on the user for the callback view, which keeps its permissions in
+        the session (``accounts.principal.principal_for_session``)."""
         try:
             user, principal = self.verify(access_token)
         except TokenError:
             return None
-        if not principal.email or not principal.is_privileged:
+        if not principal.email or (signing_in_to_admin(self.request) and not principal.is_privileged):
             return None
-        return sync_admin_rights(user, principal)
+        user = sync_admin_rights(user, principal)
+        user.signed_in_principal = principal
+        return user
+
+
+def signing_in_to_admin(request) -> bool:
+    """Whether a browser sign-in through the provider is for the admin (its page asked with ``next=/admin/...``)
+    rather than the portal."""
+    session = getattr(request, "session", None)
+    target = (session.get("oidc_login_next") if session is not None else None) or "/"
+    return str(target).startswith("/admin")
 
 
 def sync_admin_rights(user, principal: Principal):
@@ -158,4 +171,4 @@ class SessionPrincipalAuthentication(authentication.SessionAuthentication):
         if result is None:
             return None
         user, _ = result
-        return user, principal_for_user(user)
+        return user, principal_for_session(user, request.session)

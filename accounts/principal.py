@@ -3,7 +3,7 @@ them. The principal itself lives in jobbergate.principal, next to the permission
 
 from __future__ import annotations
 
-from jobbergate.choices import Permission
+from jobbergate.choices import USER_PERMISSIONS, Permission
 from jobbergate.principal import PRIVILEGED, Principal
 
 
@@ -30,3 +30,21 @@ def principal_for_user(user) -> Principal:
         is_superuser=user.is_superuser, group_names=[group.name for group in user.groups.all()]
     )
     return Principal(email=user.email or None, permissions=permissions)
+
+
+# The session key holding what the OpenID provider's access token granted when the user signed in through it.
+SESSION_PERMISSIONS = "jobbergate_permissions"
+
+
+def principal_for_session(user, session) -> Principal:
+    """Who is calling with a browser session (the portal, the admin, the browsable API): one rule for all three.
+
+    What the account holds (``principal_for_user``), plus what the person's sign-in granted: the provider's
+    permissions when they signed in through OpenID Connect (kept in the session at sign-in, so they follow the
+    provider as a bearer token does), else an ordinary user's (``USER_PERMISSIONS``), as a server-issued token
+    made for them without ``--permissions`` carries.
+    """
+    account = principal_for_user(user)
+    granted = session.get(SESSION_PERMISSIONS) if session is not None else None
+    extra = frozenset(granted) if isinstance(granted, list) else frozenset(USER_PERMISSIONS)
+    return Principal(email=account.email, permissions=account.permissions | extra)

@@ -1,4 +1,5 @@
-"""The admin's OpenID sign-in: mozilla-django-oidc's views, with endpoints from the provider's discovery."""
+"""The browser's OpenID sign-in (portal and admin): mozilla-django-oidc's views, with endpoints from the provider's
+discovery."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from django.conf import settings
 from django.http import Http404
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from accounts.authentication import oidc_setting
+from accounts.authentication import oidc_setting, signing_in_to_admin
+from accounts.principal import SESSION_PERMISSIONS
+
+ADMIN_REFUSED = "/admin/login/?oidc=refused"
+PORTAL_REFUSED = "/sign-in/?oidc=refused"
 
 
 class DiscoveredProviderMixin:
@@ -25,4 +30,16 @@ class OIDCSignInView(DiscoveredProviderMixin, OIDCAuthenticationRequestView):
 
 
 class OIDCCallbackView(DiscoveredProviderMixin, OIDCAuthenticationCallbackView):
-    """Exchanges the code, checks the ID token, signs the admin or maintainer in."""
+    """Exchanges the code, checks the ID token, signs the user in to the portal (anybody) or the admin (admins and
+    maintainers), and keeps the access token's permissions in the session."""
+
+    @property
+    def failure_url(self) -> str:
+        return ADMIN_REFUSED if signing_in_to_admin(self.request) else PORTAL_REFUSED
+
+    def login_success(self):
+        response = super().login_success()
+        principal = getattr(self.user, "signed_in_principal", None)
+        if principal is not None:
+            self.request.session[SESSION_PERMISSIONS] = sorted(principal.permissions)
+        return response
