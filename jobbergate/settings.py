@@ -50,11 +50,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
+    "django_htmx",
     "jobbergate",
     "accounts",
     "applications",
     "jobscripts",
     "submissions",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -155,7 +158,7 @@ RENDER_MAX_OUTPUT_BYTES = env_int("JOBBERGATE_RENDER_MAX_OUTPUT_BYTES", 1_000_00
 RENDER_MEMORY_MB = env_int("JOBBERGATE_RENDER_MEMORY_MB", 1024, minimum=64)
 RENDER_WORKERS = env_int("JOBBERGATE_RENDER_WORKERS", 1, minimum=1)
 # Costly requests (renders, application folder uploads) one caller may run at once, across all server processes;
-# more get 429 at once (jobbergate/api/throttling.py), so one user's flood never queues ahead of others' work.
+# more get 429 at once (jobbergate/fairness.py), so one user's flood never queues ahead of others' work.
 HEAVY_REQUESTS_PER_USER = env_int("JOBBERGATE_HEAVY_REQUESTS_PER_USER", 1, minimum=1)
 LOCK_DIR = env_path("JOBBERGATE_LOCK_DIR", VAR_DIR / "locks")  # the callers' slots; must be shared by all processes
 
@@ -210,9 +213,11 @@ OIDC_ADMIN_SIGN_IN = bool(OIDC_ISSUER_URL and OIDC_RP_CLIENT_ID)
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"] + (
     ["accounts.authentication.JobbergateOIDCBackend"] if OIDC_ADMIN_SIGN_IN else []
 )
-LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/admin/"
-LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?oidc=refused"
+# The portal's sign-in page (password and OpenID); the admin has its own. After an OpenID sign-in the browser
+# returns to the page it came from (``next``), else to the portal.
+LOGIN_URL = "/sign-in/"
+LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL_FAILURE = "/sign-in/?oidc=refused"
 LOGOUT_REDIRECT_URL = "/admin/login/"
 
 REST_FRAMEWORK = {

@@ -6,7 +6,6 @@ and Django's HTML pages elsewhere (the handlers in jobbergate/views.py).
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from jobbergate import views
@@ -27,7 +26,7 @@ urlpatterns = [
     path(views.API_ROOT, include(api_patterns)),
     path("admin/", admin.site.urls),
     path("oidc/", include("accounts.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("portal.urls")),
 ]
 
 handler400 = views.bad_request

@@ -1,0 +1,334 @@
+"""The portal's pages through Django's test client: what each shows, what a forged form gets, who sees what.
+
+The whole path in a real browser, with the real provider, agent and Slurm, is tests/test_portal_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from applications import services as application_services
+from applications.bundle import read_folder
+from jobscripts.models import JobScript
+from portal.models import PRESETS_PER_APPLICATION, Preset
+from submissions.choices import JobSubmissionStatus
+from submissions.models import ClusterStatus, JobSubmission
+from testkit.factories import make_submission
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def import_example(name: str, owner: str = "admin@example.com"):
+    bundle = application_services.load_bundle(read_folder(EXAMPLES / name, application_services.bundle_limits()))
+    template, _ = application_services.upsert_application(
+        identifier=name, bundle=bundle, owner_email=owner, name=bundle.config.get("name") or name
+    )
+    return template
+
+
+def browser(email: str) -> Client:
+    """A signed-in browser session of an ordinary user (no groups, no staff)."""
+    user, _ = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def gpu(db):
+    return import_example("gpu-training")
+
+
+@pytest.fixture
+def cluster(db):
+    return ClusterStatus.objects.create(client_id="cluster-a", interval=60)
+
+
+@pytest.fixture
+def alice_browser(db):
+    return browser("alice@example.com")
+
+
+def form_data(**overrides) -> dict:
+    data = {
+        "gpus": "2",
+        "epochs": "10",
+        "dataset": "/shared/data",
+        "use_scratch": ["false"],
+        "name": "train",
+        "cluster": "cluster-a",
+        "execution_directory": "",
+        "sbatch_params": "",
+    }
+    data.update(overrides)
+    return data
+
+
+class TestSignIn:
+    def test_every_page_asks_a_stranger_to_sign_in(self, client, gpu):
+        for path in ["/", "/applications/gpu-training/", "/submissions/", "/job-scripts/", "/submissions/1/"]:
+            response = client.get(path)
+            assert response.status_code == 302 and response["Location"].startswith("/sign-in/?next="), path
+
+    def test_an_ordinary_user_signs_in_with_a_password(self, client, db):
+        get_user_model().objects.create_user("alice", "alice@example.com", "a-long-password")
+        response = client.post("/sign-in/", {"username": "alice", "password": "a-long-password"})
+        assert response.status_code == 302 and response["Location"] == "/"
+        assert client.get("/").status_code == 200
+
+    def test_a_wrong_password_is_one_clear_line(self, client, db):
+        get_user_model().objects.create_user("alice", "alice@example.com", "a-long-password")
+        response = client.post("/sign-in/", {"username": "alice", "password": "nope"})
+        assert response.status_code == 200
+        assert "correct username and password" in response.content.decode()
+
+    def test_sign_out_is_a_post(self, alice_browser):
+        assert alice_browser.get("/sign-out/").status_code == 405
+        assert alice_browser.post("/sign-out/").status_code == 302
+        assert alice_browser.get("/").status_code == 302
+
+
+class TestCatalogue:
+    def test_it_lists_applications_newest_first_with_their_question_count(self, alice_browser, gpu):
+        hello = import_example("hello-serial")
+        page = alice_browser.get("/").content.decode()
+        assert page.index(hello.name) < page.index(gpu.name)
+        assert "5 questions" in page and "4 questions" in page
+
+    def test_search_and_archived(self, alice_browser, gpu):
+        hello = import_example("hello-serial")
+        page = alice_browser.get("/?q=partition").content.decode()
+        assert gpu.name not in page
+        hello.is_archived = True
+        hello.save()
+        assert hello.name not in alice_browser.get("/").content.decode()
+
+    def test_an_ordinary_user_sees_no_upload_form_and_cannot_post_one(self, alice_browser, db):
+        assert "Upload an application" not in alice_browser.get("/").content.decode()
+        assert alice_browser.post("/applications/upload", {"identifier": "x"}).status_code == 404
+
+
+class TestForm:
+    def test_the_form_is_built_from_the_typed_questions(self, alice_browser, gpu, cluster):
+        page = alice_browser.get("/applications/gpu-training/").content.decode()
+        assert 'name="gpus" type="number"' in page and 'min="1"' in page and 'max="8"' in page
+        assert 'data-when="{&quot;use_scratch&quot;: true}"' in page
+        assert "GPUs per job?" in page and "cluster-a" in page and "healthy" in page
+
+    def test_a_valid_form_creates_the_job_script_and_its_submission(self, alice_browser, gpu, cluster):
+        response = alice_browser.post("/applications/gpu-training/", form_data())
+        assert response.status_code == 302
+        submission = JobSubmission.objects.get()
+        assert response["Location"] == f"/submissions/{submission.pk}/"
+        assert submission.owner_email == "alice@example.com" and submission.client_id == "cluster-a"
+        job_script = submission.job_script
+        assert job_script.render_parameters["data"]["gpus"] == 2
+        assert job_script.template_content_hash
+        assert "--gres=gpu:2" in job_script.files.get(file_type="ENTRYPOINT").read_text()
+
+    def test_save_only_stores_the_job_script_and_submits_nothing(self, alice_browser, gpu):
+        response = alice_browser.post("/applications/gpu-training/", form_data(save_only="on", cluster=""))
+        assert response.status_code == 302 and response["Location"].startswith("/job-scripts/")
+        assert JobSubmission.objects.count() == 0 and JobScript.objects.count() == 1
+
+    @pytest.mark.parametrize(
+        ("overrides", "field", "message"),
+        [
+            ({"gpus": "9"}, "gpus", "must be at most 8"),
+            ({"gpus": "two"}, "gpus", "must be a whole number"),
+            ({"gpus": "١"}, "gpus", "must be a whole number"),
+            ({"epochs": ""}, None, None),  # a default fills it
+            ({"cluster": "nowhere"}, "cluster", "Select a valid choice"),
+            ({"cluster": ""}, "cluster", "Choose the cluster"),
+            ({"sbatch_params": "--uid=0"}, "sbatch_params", "may not be given"),
+            ({"name": ""}, "name", "This field is required"),
+            ({"execution_directory": "x\x00y"}, "execution_directory", "Null characters are not allowed"),
+        ],
+    )
+    def test_a_forged_or_wrong_form_comes_back_with_messages_and_stores_nothing(
+        self, alice_browser, gpu, cluster, overrides, field, message
+    ):
+        response = alice_browser.post("/applications/gpu-training/", form_data(**overrides))
+        if field is None:
+            assert response.status_code == 302
+            return
+        assert response.status_code == 422
+        assert message in response.content.decode()
+        assert JobScript.objects.count() == 0 and JobSubmission.objects.count() == 0
+
+    def test_a_changed_constant_is_refused(self, alice_browser, cluster):
+        import_example("parameter-sweep")
+        data = {"learning_rates": ["0.1"], "dropout": "0.5", "seed": "7", "name": "x", "cluster": "cluster-a"}
+        response = alice_browser.post("/applications/parameter-sweep/", data)
+        assert response.status_code == 422
+        assert "is a constant and cannot be changed" in response.content.decode()
+        assert JobScript.objects.count() == 0
+
+    def test_unknown_fields_are_ignored_not_rendered(self, alice_browser, gpu, cluster):
+        response = alice_browser.post("/applications/gpu-training/", form_data(evil="{{ 7*7 }}"))
+        assert response.status_code == 302
+        assert "evil" not in JobScript.objects.get().render_parameters["data"]
+
+    def test_a_hidden_question_is_dropped_and_a_shown_one_is_kept(self, alice_browser, gpu, cluster):
+        alice_browser.post("/applications/gpu-training/", form_data(scratch_dir="/elsewhere"))
+        assert "scratch_dir" not in JobScript.objects.get().render_parameters["data"]
+        alice_browser.post(
+            "/applications/gpu-training/", form_data(use_scratch=["false", "true"], scratch_dir="/fast", name="b")
+        )
+        assert JobScript.objects.get(name="b").render_parameters["data"]["scratch_dir"] == "/fast"
+
+    def test_an_edited_entrypoint_is_what_is_stored(self, alice_browser, gpu, cluster):
+        script = "#!/bin/bash\necho edited by hand\n"
+        alice_browser.post("/applications/gpu-training/", form_data(entrypoint=script, entrypoint_edited="true"))
+        assert JobScript.objects.get().files.get(file_type="ENTRYPOINT").read_text() == script
+
+    def test_the_form_opens_with_the_users_last_answers(self, alice_browser, gpu, cluster):
+        alice_browser.post("/applications/gpu-training/", form_data(gpus="3"))
+        page = alice_browser.get("/applications/gpu-training/").content.decode()
+        assert re.search(r'name="gpus" type="number" value="3"', page)
+        assert "your last run" in page
+
+    def test_another_users_submission_cannot_be_loaded(self, alice_browser, gpu):
+        theirs = make_submission("bob@example.com")
+        assert alice_browser.get(f"/applications/gpu-training/?from-submission={theirs.pk}").status_code == 404
+
+
+class TestPreview:
+    def test_it_renders_the_files_and_stores_nothing(self, alice_browser, gpu):
+        response = alice_browser.post("/applications/gpu-training/preview", form_data(gpus="4"))
+        page = response.content.decode()
+        assert response.status_code == 200 and "--gres=gpu:4" in page and 'id="entrypoint"' in page
+        assert JobScript.objects.count() == 0
+
+    def test_field_problems_go_next_to_their_fields(self, alice_browser, gpu):
+        page = alice_browser.post("/applications/gpu-training/preview", form_data(gpus="99")).content.decode()
+        assert '<ul class="errors" id="errors-gpus" hx-swap-oob="true"' in page
+        assert "must be at most 8" in page
+        assert '<ul class="errors" id="errors-epochs" hx-swap-oob="true" aria-live="polite"></ul>' in page
+
+    def test_template_output_is_escaped(self, alice_browser, gpu):
+        page = alice_browser.post(
+            "/applications/gpu-training/preview", form_data(dataset="<script>alert(1)</script>")
+        ).content.decode()
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+    def test_the_sandbox_limits_show_their_message(self, alice_browser, gpu, settings):
+        settings.RENDER_MAX_OUTPUT_BYTES = 10
+        page = alice_browser.post("/applications/gpu-training/preview", form_data()).content.decode()
+        assert 'class="error"' in page and "bytes" in page
+
+
+class TestPresets:
+    def test_save_use_rename_delete(self, alice_browser, gpu):
+        response = alice_browser.post("/applications/gpu-training/presets", form_data(gpus="5", preset_name="big"))
+        preset = Preset.objects.get()
+        assert response["Location"] == f"/applications/gpu-training/?preset={preset.pk}"
+        assert preset.answers["gpus"] == 5 and preset.owner_email == "alice@example.com"
+        page = alice_browser.get(f"/applications/gpu-training/?preset={preset.pk}").content.decode()
+        assert 'value="5"' in page and "preset “big”" in page
+        alice_browser.post(f"/presets/{preset.pk}/rename", {"name": "huge", "next": "/applications/gpu-training/"})
+        assert Preset.objects.get().name == "huge"
+        alice_browser.post(f"/presets/{preset.pk}/delete", {"next": "https://evil.example/"})
+        assert not Preset.objects.exists()
+
+    def test_a_preset_with_wrong_answers_is_not_saved(self, alice_browser, gpu):
+        alice_browser.post("/applications/gpu-training/presets", form_data(gpus="0", preset_name="bad"))
+        assert not Preset.objects.exists()
+
+    def test_another_users_preset_is_invisible_and_untouchable(self, alice_browser, gpu):
+        theirs = Preset.objects.create(owner_email="bob@example.com", application=gpu, name="bobs", answers={"gpus": 7})
+        page = alice_browser.get(f"/applications/gpu-training/?preset={theirs.pk}").content.decode()
+        assert "bobs" not in page
+        alice_browser.post(f"/presets/{theirs.pk}/delete")
+        alice_browser.post(f"/presets/{theirs.pk}/rename", {"name": "mine"})
+        assert Preset.objects.get(pk=theirs.pk).name == "bobs"
+
+    def test_one_user_keeps_a_bounded_number(self, alice_browser, gpu):
+        Preset.objects.bulk_create(
+            Preset(owner_email="alice@example.com", application=gpu, name=f"p{index}")
+            for index in range(PRESETS_PER_APPLICATION)
+        )
+        page = alice_browser.post(
+            "/applications/gpu-training/presets", form_data(preset_name="one more"), follow=True
+        ).content.decode()
+        assert "delete one" in page
+        assert Preset.objects.count() == PRESETS_PER_APPLICATION
+
+
+class TestHistory:
+    def test_it_lists_the_users_own_with_facets_and_a_fixed_number_of_queries(self, alice_browser, db):
+        for index in range(60):
+            make_submission("alice@example.com", name=f"run {index}", status=JobSubmissionStatus.DONE)
+        make_submission("bob@example.com", name="bobs run")
+        with CaptureQueriesContext(connection) as queries:
+            page = alice_browser.get("/submissions/").content.decode()
+        assert len(queries) <= 6, [query["sql"] for query in queries.captured_queries]
+        assert "bobs run" not in page and "Page 1 of 2" in page
+        assert "run 59" in page
+        assert "run 0" not in alice_browser.get("/submissions/?status=running").content.decode()
+
+    def test_bulk_cancel_cancels_only_what_may_be_cancelled(self, alice_browser, db):
+        waiting = make_submission("alice@example.com")
+        done = make_submission("alice@example.com", status=JobSubmissionStatus.DONE)
+        theirs = make_submission("bob@example.com")
+        alice_browser.post("/submissions/cancel", {"ids": [waiting.pk, done.pk, theirs.pk, "x"]})
+        statuses = dict(JobSubmission.objects.values_list("pk", "status"))
+        assert statuses[waiting.pk] == "CANCELLED" and statuses[done.pk] == "DONE" and statuses[theirs.pk] == "CREATED"
+
+
+class TestDetail:
+    def test_another_users_submission_or_job_script_is_a_404(self, alice_browser, db):
+        theirs = make_submission("bob@example.com")
+        for path in [
+            f"/submissions/{theirs.pk}/",
+            f"/submissions/{theirs.pk}/status",
+            f"/job-scripts/{theirs.job_script_id}/",
+            f"/job-scripts/{theirs.job_script_id}/files/job.sh",
+        ]:
+            assert alice_browser.get(path).status_code == 404, path
+        for path in [f"/submissions/{theirs.pk}/cancel", f"/submissions/{theirs.pk}/rerun"]:
+            assert alice_browser.post(path).status_code == 404, path
+        assert JobSubmission.objects.get(pk=theirs.pk).status == "CREATED"
+        assert alice_browser.get("/submissions/99999999999999999999/").status_code == 404
+
+    def test_the_status_panel_polls_until_the_submission_is_final(self, alice_browser, db):
+        row = make_submission("alice@example.com", status=JobSubmissionStatus.SUBMITTED, slurm_job_id=12)
+        assert 'data-poll="' in alice_browser.get(f"/submissions/{row.pk}/status").content.decode()
+        row.status = JobSubmissionStatus.DONE
+        row.slurm_job_info = '{"exit_code": 0, "state": "COMPLETED"}'
+        row.save()
+        panel = alice_browser.get(f"/submissions/{row.pk}/status").content.decode()
+        assert 'data-final="true"' in panel and "data-poll" not in panel and 'id="exit-code">0' in panel
+
+    def test_rerun_and_cancel(self, alice_browser, db):
+        row = make_submission("alice@example.com")
+        response = alice_browser.post(f"/submissions/{row.pk}/rerun")
+        clone = JobSubmission.objects.exclude(pk=row.pk).get()
+        assert response["Location"] == f"/submissions/{clone.pk}/" and clone.cloned_from_id == row.pk
+        alice_browser.post(f"/submissions/{clone.pk}/cancel")
+        assert JobSubmission.objects.get(pk=clone.pk).status == "CANCELLED"
+        page = alice_browser.post(f"/submissions/{clone.pk}/cancel", follow=True).content.decode()
+        assert "only CREATED or SUBMITTED ones can be cancelled" in page
+
+    def test_a_job_script_is_submitted_from_its_page(self, alice_browser, cluster):
+        job_script = make_submission("alice@example.com").job_script
+        response = alice_browser.post(f"/job-scripts/{job_script.pk}/", {"name": "again", "cluster": "cluster-a"})
+        assert response.status_code == 302
+        assert JobSubmission.objects.filter(name="again", job_script=job_script).exists()
+        download = alice_browser.get(f"/job-scripts/{job_script.pk}/files/job.sh")
+        assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
+
+    def test_a_session_without_csrf_token_changes_nothing(self, db):
+        row = make_submission("alice@example.com")
+        user = get_user_model().objects.create_user("alice@example.com", "alice@example.com")
+        strict = Client(enforce_csrf_checks=True)
+        strict.force_login(user)
+        assert strict.post(f"/submissions/{row.pk}/cancel").status_code == 403
+        assert JobSubmission.objects.get(pk=row.pk).status == "CREATED"
