@@ -10,6 +10,9 @@ from rest_framework.test import APIClient
 from jobbergate.choices import AGENT_PERMISSIONS, USER_PERMISSIONS, Permission
 from testkit.personas import make_persona
 
+# Fixtures kept in the test kit and used by tests in several folders: the browser (browser_page, admin_sign_in).
+pytest_plugins = ["testkit.browser"]
+
 
 def require_real_part(reason: str) -> None:
     """Skip a test whose real part is missing, except in CI where that is a failure."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
+from applications.bundle import read_folder
 from applications.models import JobScriptTemplate
-from applications.services import upload_template_file
+from applications.services import bundle_limits, load_bundle, upload_template_file, upsert_application
 from jobbergate.choices import FileType
 from jobscripts.models import JobScript
 from jobscripts.services import upload_job_script_file
@@ -61,3 +63,15 @@ def make_submission(
         client_id=client_id,
         **fields,
     )
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def make_example_application(name: str, owner_email: str = "admin@example.com") -> JobScriptTemplate:
+    """One of the repository's example applications (``examples/NAME``), uploaded as its folder is."""
+    bundle = load_bundle(read_folder(EXAMPLES / name, bundle_limits()))
+    template, _ = upsert_application(
+        identifier=name, bundle=bundle, owner_email=owner_email, name=bundle.config.get("name") or name
+    )
+    return template

@@ -6,65 +6,14 @@ Signs in, searches job scripts, opens one and reads its file, runs the clone act
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 
-from conftest import require_real_part
 from jobscripts.models import JobScript
+from testkit.browser import ARTIFACTS, csp_violations, sign_in_with_provider
 from testkit.factories import make_job_script
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-# Every page of the tab adds what its Content-Security-Policy refused to one list (kept in sessionStorage, so it
-# outlives navigation), for csp_violations() to read.
-RECORD_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  const seen = JSON.parse(sessionStorage.getItem("cspViolations") || "[]");
-  seen.push(event.violatedDirective + " " + (event.blockedURI || "inline"));
-  sessionStorage.setItem("cspViolations", JSON.stringify(seen));
-});
-"""
-
-
-def csp_violations(page) -> list[str]:
-    """What the policy refused on every page of this origin the tab has shown."""
-    return page.evaluate('JSON.parse(sessionStorage.getItem("cspViolations") || "[]")')
-
-
-@pytest.fixture
-def browser_page():
-    if not shutil.which(CHROMIUM):
-        require_real_part(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the test itself are still
-    # synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            page.add_init_script(RECORD_CSP_VIOLATIONS)
-            yield page
-            browser.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_an_operator_finds_reads_and_clones_a_job_script(live_server, browser_page):
@@ -126,35 +75,6 @@ def test_the_api_docs_load_their_local_scripts_within_the_content_security_polic
     page.screenshot(path=str(ARTIFACTS / "api-redoc.png"))
     # ReDoc's bundle is served without the logo it asked of its maker's site: nothing for the policy to refuse.
     assert csp_violations(page) == []
-
-
-@pytest.fixture
-def admin_sign_in(settings, oidc):
-    """The admin offers OpenID sign-in through the session's provider (authorization code flow with PKCE)."""
-    from testkit.oidc import ADMIN_CLIENT, ADMIN_SECRET
-
-    settings.OIDC_RP_CLIENT_ID = ADMIN_CLIENT
-    settings.OIDC_RP_CLIENT_SECRET = ADMIN_SECRET
-    settings.OIDC_ADMIN_SIGN_IN = True
-    settings.AUTHENTICATION_BACKENDS = [
-        *settings.AUTHENTICATION_BACKENDS,
-        "accounts.authentication.JobbergateOIDCBackend",
-    ]
-    return oidc
-
-
-def sign_in_with_provider(page, base_url: str, account: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.click("#oidc-sign-in a")
-    page.wait_for_selector("input[name=login]")
-    page.fill("input[name=login]", account)
-    page.fill("input[name=password]", "any password")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    # The provider's consent step, when it asks: a person clicks Continue.
-    if page.locator("button[type=submit]", has_text="Continue").count():
-        page.click("button[type=submit]:has-text('Continue')")
-    page.wait_for_load_state()
 
 
 def test_an_admin_signs_in_to_the_admin_through_the_provider(live_server, browser_page, admin_sign_in):

@@ -6,7 +6,6 @@ The whole path in a real browser, with the real provider, agent and Slurm, is te
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,23 +13,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from applications import services as application_services
-from applications.bundle import read_folder
 from jobscripts.models import JobScript
 from portal.models import PRESETS_PER_APPLICATION, Preset
 from submissions.choices import JobSubmissionStatus
 from submissions.models import ClusterStatus, JobSubmission
-from testkit.factories import make_submission
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def import_example(name: str, owner: str = "admin@example.com"):
-    bundle = application_services.load_bundle(read_folder(EXAMPLES / name, application_services.bundle_limits()))
-    template, _ = application_services.upsert_application(
-        identifier=name, bundle=bundle, owner_email=owner, name=bundle.config.get("name") or name
-    )
-    return template
+from testkit.factories import make_example_application, make_submission
 
 
 def browser(email: str) -> Client:
@@ -43,7 +30,7 @@ def browser(email: str) -> Client:
 
 @pytest.fixture
 def gpu(db):
-    return import_example("gpu-training")
+    return make_example_application("gpu-training")
 
 
 @pytest.fixture
@@ -97,13 +84,13 @@ class TestSignIn:
 
 class TestCatalogue:
     def test_it_lists_applications_newest_first_with_their_question_count(self, alice_browser, gpu):
-        hello = import_example("hello-serial")
+        hello = make_example_application("hello-serial")
         page = alice_browser.get("/").content.decode()
         assert page.index(hello.name) < page.index(gpu.name)
         assert "5 questions" in page and "4 questions" in page
 
     def test_search_and_archived(self, alice_browser, gpu):
-        hello = import_example("hello-serial")
+        hello = make_example_application("hello-serial")
         page = alice_browser.get("/?q=partition").content.decode()
         assert gpu.name not in page
         hello.is_archived = True
@@ -164,7 +151,7 @@ class TestForm:
         assert JobScript.objects.count() == 0 and JobSubmission.objects.count() == 0
 
     def test_a_changed_constant_is_refused(self, alice_browser, cluster):
-        import_example("parameter-sweep")
+        make_example_application("parameter-sweep")
         data = {"learning_rates": ["0.1"], "dropout": "0.5", "seed": "7", "name": "x", "cluster": "cluster-a"}
         response = alice_browser.post("/applications/parameter-sweep/", data)
         assert response.status_code == 422

@@ -55,7 +55,7 @@
     function preview() {
       timer = null;
       if (edited) { warn(); return; }
-      htmx.ajax("POST", form.dataset.preview, { source: form, target: "#preview", swap: "innerHTML" });
+      htmx.ajax("POST", form.getAttribute("data-preview"), { source: form, target: "#preview", swap: "innerHTML" });
     }
 
     function warn() {
@@ -125,7 +125,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("run-form");
-    if (form && form.dataset.preview && window.htmx) setUpForm(form);
+    // getAttribute, not form.dataset: a form's inputs are its properties too, and a question may be named "dataset".
+    if (form && form.getAttribute("data-preview") && window.htmx) setUpForm(form);
     if (window.htmx) setUpPolling();
   });
 })();
