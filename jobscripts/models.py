@@ -42,6 +42,12 @@ class JobScript(Resource):
 
     class Meta(Resource.Meta):
         verbose_name = "job script"
+        # A person's own job scripts, newest first (the portal's list), and their newest of one application (the
+        # form's last answers).
+        indexes = [
+            models.Index(fields=["owner_email", "-created_at", "-id"], name="job_script_owner_newest"),
+            models.Index(fields=["owner_email", "parent_template", "-created_at"], name="job_script_owner_app_newest"),
+        ]
 
 
 class JobScriptFile(StoredFile):

@@ -74,7 +74,11 @@ class JobSubmission(Resource):
 
     class Meta(Resource.Meta):
         verbose_name = "job submission"
-        indexes = [models.Index(fields=["client_id", "status"], name="submission_cluster_status")]
+        indexes = [
+            models.Index(fields=["client_id", "status"], name="submission_cluster_status"),
+            # A person's own submissions, newest first: the portal's history and the API's list of one user's.
+            models.Index(fields=["owner_email", "-created_at", "-id"], name="submission_owner_newest"),
+        ]
 
 
 class JobProgress(models.Model):
