@@ -75,7 +75,12 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for name, call in (("form", form), ("preview", preview), ("history (50 rows)", history)):
         queries: list[str] = []
-        with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+
+        def counted(execute, sql, *rest, queries=queries):
+            queries.append(sql)
+            return execute(sql, *rest)
+
+        with connection.execute_wrapper(counted):
             call()
         spent = timings(call, args.seconds)
         cuts = statistics.quantiles(spent, n=100)

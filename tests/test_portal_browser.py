@@ -216,3 +216,11 @@ def test_the_form_works_on_a_phone_and_by_keyboard_and_labels_every_input(signed
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.name") == "epochs"
     assert csp_violations(page) == []
+
+
+def test_a_provider_account_without_an_e_mail_is_turned_away_with_the_reason(live_server, browser_page, admin_sign_in):
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    sign_in_with_provider(browser_page, base, "nomail", start="/sign-in/", link="#oidc-sign-in a")
+    browser_page.wait_for_selector("h1:has-text('Sign in')")
+    assert "it needs an e-mail address" in browser_page.inner_text("main")
+    assert browser_page.url.startswith(f"{base}/sign-in/?oidc=refused")

@@ -13,11 +13,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from applications import services as application_services
+from applications.models import JobScriptTemplate
 from jobscripts.models import JobScript
 from portal.models import PRESETS_PER_APPLICATION, Preset
 from submissions.choices import JobSubmissionStatus
 from submissions.models import ClusterStatus, JobSubmission
-from testkit.factories import make_example_application, make_submission
+from testkit.factories import EXAMPLES, make_example_application, make_submission
 
 
 def browser(email: str) -> Client:
@@ -319,3 +321,64 @@ class TestDetail:
         strict.force_login(user)
         assert strict.post(f"/submissions/{row.pk}/cancel").status_code == 403
         assert JobSubmission.objects.get(pk=row.pk).status == "CREATED"
+
+
+class TestWorkflowApplications:
+    def test_the_form_offers_the_questions_read_from_jobbergate_py_and_says_so(self, alice_browser, cluster):
+        make_example_application("legacy-preprocess")
+        page = alice_browser.get("/applications/legacy-preprocess/").content.decode()
+        assert "read from the application&#x27;s jobbergate.py without running it" in page
+        assert 'name="chunks" type="number"' in page and 'data-when="{&quot;compress&quot;: true}"' in page
+        response = alice_browser.post(
+            "/applications/legacy-preprocess/",
+            {
+                "input_dir": "/data",
+                "chunks": "8",
+                "compress": ["false", "true"],
+                "level": "9",
+                "tool_version": "2.3",
+                "name": "pre",
+                "cluster": "cluster-a",
+            },
+        )
+        assert response.status_code == 302
+        assert JobScript.objects.get().render_parameters["data"]["level"] == 9
+
+    def test_what_cannot_be_read_falls_back_to_the_variables(self, alice_browser):
+        template = make_example_application("legacy-preprocess")
+        workflow = template.workflow_files.get()
+        workflow.replace_content(b"this is not python(")
+        workflow.save()
+        page = alice_browser.get("/applications/legacy-preprocess/").content.decode()
+        assert "The CLI runs this application&#x27;s full workflow" in page
+        assert 'name="chunks" type="number" value="4"' in page
+
+
+class TestMaintainerUpload:
+    @pytest.fixture
+    def dave_browser(self, dave):
+        return browser(dave.email)
+
+    def archive(self, name: str) -> bytes:
+        from applications.bundle import read_folder, write_archive
+
+        return write_archive(read_folder(EXAMPLES / name, application_services.bundle_limits()), "tar.gz")
+
+    def test_a_maintainer_uploads_and_replaces_an_application(self, dave_browser):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("app.tar.gz", self.archive("hello-serial"))
+        response = dave_browser.post("/applications/upload", {"identifier": "my-hello", "archive": upload})
+        assert response.status_code == 302 and response["Location"] == "/applications/my-hello/"
+        page = dave_browser.get("/", follow=True).content.decode()
+        assert "my-hello" in page and "Upload an application" in page
+
+    def test_a_broken_archive_is_a_message_and_stores_nothing(self, dave_browser):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("app.tar.gz", b"not an archive")
+        page = dave_browser.post(
+            "/applications/upload", {"identifier": "broken", "archive": upload}, follow=True
+        ).content.decode()
+        assert "not a .tar.gz, .tgz, .tar or .zip archive" in page
+        assert not JobScriptTemplate.objects.filter(identifier="broken").exists()
