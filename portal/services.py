@@ -74,7 +74,7 @@ def create_run(
         entrypoint = job_script.files.get(file_type=FileType.ENTRYPOINT)
         upload_job_script_file(
             job_script=job_script,
-            file_type=FileType.ENTRYPOINT.value,
+            file_type=str(FileType.ENTRYPOINT),
             filename=entrypoint.filename,
             content=run.entrypoint.replace("\r\n", "\n").encode(),
         )
