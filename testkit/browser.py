@@ -50,14 +50,22 @@ def browser_page():
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the test itself are still
     # synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import connections
+
     try:
         with sync_playwright() as playwright:
+            # While its event loop runs, Django keeps the test's database connections apart from the thread's own
+            # (per context), and every browser test shares them: one opened by an earlier browser test outlives that
+            # test, and a PostgreSQL restart since (tests/test_agents_exactly_once.py) leaves it dead. Each browser
+            # test starts and ends without them.
+            connections.close_all()
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(15_000)
             page.add_init_script(RECORD_CSP_VIOLATIONS)
             yield page
             browser.close()
+            connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
