@@ -151,6 +151,9 @@ def answer_problems(question: dict[str, Any], value: Any) -> list[str]:
         choices = question.get("choices", [])
         if not isinstance(value, list) or any(item not in choices for item in value):
             return [f"must be a list of {', '.join(map(str, choices))}"]
+        # More answers than choices repeat one; otherwise the list is no longer than the choices (short).
+        if len(value) > len(choices) or any(value[index] in value[:index] for index in range(len(value))):
+            return ["must name each choice once"]  # as the published schema says (uniqueItems)
     elif kind == "constant":
         if "default" in question and value != question["default"]:
             return ["is a constant and cannot be changed"]

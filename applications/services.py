@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,24 +215,25 @@ class FormQuestions:
     note: str = ""
 
 
-def form_questions(template: JobScriptTemplate) -> FormQuestions:
+def form_questions(template: JobScriptTemplate, *, worker_slot=contextlib.nullcontext) -> FormQuestions:
     """What a web form can ask statically: the declared typed questions; for an application with only a
-    ``jobbergate.py``, the questions ``convert_workflow`` reads from it (in a worker, never run), else its
-    ``template_vars`` as editable fields. The CLI runs the full workflow."""
+    ``jobbergate.py``, the questions ``convert_workflow`` reads from it (in a render worker, never run; entered
+    within ``worker_slot()``, the caller's fair share of the workers, and kept by the file's hash, so only the
+    first reading of a file uses a worker), else its ``template_vars`` as editable fields. The CLI runs the full
+    workflow."""
     declared = stored_questions(template)
     if declared:
         return FormQuestions(declared, "questions")
     workflow = template.workflow_files.first()
     if workflow is not None:
         try:
-            conversion = render_pool().convert_workflow(workflow.read_text())
-            questions = check_questions(conversion.questions)
+            questions, unread = _converted(workflow.read_text(), worker_slot)
         except (RenderError, QuestionsError, UnicodeDecodeError):
-            questions, conversion = [], None
-        if questions and conversion is not None:
+            questions, unread = [], 0
+        if questions:
             note = "These questions were read from the application's jobbergate.py without running it"
-            if conversion.problems:
-                note += f"; {len(conversion.problems)} step(s) could not be read"
+            if unread:
+                note += f"; {unread} step(s) could not be read"
             return FormQuestions(questions, "workflow", note + ". The CLI runs the full workflow.")
     fields = [
         {"name": name, "type": kind, "message": name, "default": value, "required": False}
@@ -242,6 +244,24 @@ def form_questions(template: JobScriptTemplate) -> FormQuestions:
         "The CLI runs this application's full workflow (jobbergate.py); here you set its variables." if workflow else ""
     )
     return FormQuestions(fields, "template_vars", note)
+
+
+# The questions read from each jobbergate.py (by its content's hash) with how many steps could not be read: a form
+# asks for them at every view and keystroke, and reading takes a render worker. At most _CONVERTED_MAX are kept.
+_CONVERTED: dict[str, tuple[list[dict], int]] = {}
+_CONVERTED_MAX = 128
+
+
+def _converted(source: str, worker_slot) -> tuple[list[dict], int]:
+    key = hashlib.sha256(source.encode()).hexdigest()
+    if key not in _CONVERTED:
+        with worker_slot():
+            conversion = render_pool().convert_workflow(source)
+        questions = check_questions(conversion.questions)
+        if len(_CONVERTED) >= _CONVERTED_MAX:
+            _CONVERTED.pop(next(iter(_CONVERTED)))
+        _CONVERTED[key] = (questions, len(conversion.problems))
+    return _CONVERTED[key]
 
 
 def _question_type_of(value) -> str | None:

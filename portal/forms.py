@@ -14,6 +14,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from applications.questions import answer_from_text, applies
+from jobbergate.errors import DomainError
+from jobbergate.services import check_size
 from jobbergate.validation import SBATCH_PARAMS_MAX, sbatch_argument_problem
 from submissions.models import JobSubmission
 
@@ -150,6 +152,15 @@ class RunForm(forms.Form):
         cleaned = super().clean()
         if not cleaned.get("save_only") and not cleaned.get("cluster"):
             self.add_error("cluster", "Choose the cluster to submit to, or save the job script only.")
+        if cleaned.get("entrypoint_edited") and "entrypoint" not in self.errors:
+            script = cleaned.get("entrypoint") or ""
+            if not script.strip():
+                self.add_error("entrypoint", "The edited script is empty: write it, or discard your edit.")
+            else:
+                try:
+                    check_size("the edited script", len(script.encode()))  # the one upload limit, before any render
+                except DomainError as error:
+                    self.add_error("entrypoint", error.text)
         return cleaned
 
     @staticmethod

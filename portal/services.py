@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from applications.models import JobScriptTemplate
@@ -121,6 +122,7 @@ def answers_of(render_parameters: dict, questions: list[dict]) -> dict:
 def save_preset(*, principal: Principal, template: JobScriptTemplate, name: str, answers: dict) -> Preset:
     """Keep the answers under ``name`` (replacing the user's preset of that name), at most
     ``PRESETS_PER_APPLICATION`` per application."""
+    name = _preset_name(name)
     mine = Preset.objects.visible_to(principal).filter(application=template)
     preset = mine.filter(name=name).first()
     if preset is None:
@@ -128,20 +130,32 @@ def save_preset(*, principal: Principal, template: JobScriptTemplate, name: str,
             raise Invalid(f"You keep {PRESETS_PER_APPLICATION} presets for this application already; delete one.")
         preset = Preset(owner_email=principal.email, application=template, name=name)
     preset.answers = answers
-    preset.full_clean()
-    preset.save()
-    return preset
+    return _saved(preset)
 
 
 def rename_preset(*, principal: Principal, preset_id: int, name: str) -> Preset:
     preset = _my_preset(principal, preset_id)
-    preset.name = name
-    preset.full_clean(validate_unique=False)
+    preset.name = _preset_name(name)
+    return _saved(preset)
+
+
+def _preset_name(name: str) -> str:
+    """A preset's name, checked by its field's own rules (length, visible text) before any query uses it."""
     try:
+        return Preset._meta.get_field("name").clean(name.strip(), None)
+    except ValidationError as error:
+        raise Invalid([f"Preset name: {message}" for message in error.messages]) from None
+
+
+def _saved(preset: Preset) -> Preset:
+    try:
+        preset.full_clean(validate_unique=False)
         with transaction.atomic():
-            preset.save(update_fields=["name", "updated_at"])
-    except IntegrityError:
-        raise Conflict(f"You have a preset named {name!r} for this application already.") from None
+            preset.save()
+    except ValidationError as error:
+        raise Invalid([f"Preset: {message}" for message in error.messages]) from None
+    except IntegrityError:  # the same name, saved meanwhile or by a rename
+        raise Conflict(f"You have a preset named {preset.name!r} for this application already.") from None
     return preset
 
 

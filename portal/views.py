@@ -14,13 +14,13 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.principal import principal_for_session
@@ -61,16 +61,28 @@ FACETS = {
 SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id"), "name": ("name", "id")}
 
 
-def signed_in(view):
-    """Pages for signed-in users only; ``request.principal`` is who they are to every rule."""
+def signed_in(resource: str | None = None, verb: str | None = None):
+    """Pages for signed-in users only; ``request.principal`` is who they are to every rule. With ``resource`` and
+    ``verb``, the page needs the permission the API would ask for (``jobbergate:<resource>:<verb>``): a 403 says
+    which, as the API does."""
 
-    @login_required
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        request.principal = principal_for_session(request.user, request.session)
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            request.principal = principal_for_session(request.user, request.session)
+            if resource and verb:
+                require(request, resource, verb)
+            return view(request, *args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorate
+
+
+def require(request, resource: str, verb: str) -> None:
+    if not request.principal.may(resource, verb):
+        raise PermissionDenied(f"This needs the permission 'jobbergate:{resource}:{verb}'.")
 
 
 def _search_text(request) -> str:
@@ -81,11 +93,10 @@ def _page(request, rows, size: int):
     return Paginator(rows, size).get_page(request.GET.get("page"))
 
 
-def _query(request) -> str:
-    """The page's query string without ``page``, for the links to the other pages."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+def _query(**checked: str) -> str:
+    """The query string of the links to the other pages: the page's own values as checked (never the raw request's,
+    so no unknown parameter rides along)."""
+    return urlencode({name: value for name, value in checked.items() if value})
 
 
 def _application(request, key: str) -> JobScriptTemplate:
@@ -99,6 +110,13 @@ def _submission(request, pk: int) -> JobSubmission:
 
 def _job_script(request, pk: int) -> JobScript:
     return get_object_or_404(JobScript.objects.visible_to(request.principal), pk=pk)
+
+
+def _asked(request, template: JobScriptTemplate):
+    """The questions the form asks (``form_questions``): reading them from a jobbergate.py the first time runs in
+    the render workers every user shares, so it takes one of the user's slots (``heavy_request``), as a render
+    does."""
+    return form_questions(template, worker_slot=lambda: heavy_request(request.principal, what="renders"))
 
 
 def _clusters() -> list[ClusterStatus]:
@@ -130,7 +148,7 @@ def sign_out(request):
 
 
 @require_GET
-@signed_in
+@signed_in("job-templates", "read")
 def catalogue(request):
     rows = JobScriptTemplate.objects.visible_to(request.principal).filter(is_archived=False)
     search = _search_text(request)
@@ -149,7 +167,7 @@ def catalogue(request):
         {
             "nav": "applications",
             "page": page,
-            "query": _query(request),
+            "query": _query(q=search),
             "search": search,
             "may_upload": request.principal.is_privileged,
         },
@@ -200,11 +218,11 @@ def _form_page(request, template, form_questions_, run_form, answers, errors=Non
 
 
 @require_http_methods(["GET", "POST"])
-@signed_in
+@signed_in("job-templates", "read")
 def application_form(request, key: str):
     template = _application(request, key)
     try:
-        asked = form_questions(template)
+        asked = _asked(request, template)
     except DomainError as error:
         _show(request, error)
         return redirect("portal:catalogue")
@@ -216,8 +234,7 @@ def application_form(request, key: str):
         return _form_page(
             request, template, asked, RunForm(initial=initial, clusters=clusters), answers, loaded_from=loaded_from
         )
-    if not request.principal.may("job-scripts", "create"):
-        raise Http404("You may not create job scripts.")
+    require(request, "job-scripts", "create")
     answers = answers_from_form(asked.questions, request.POST)
     run_form = RunForm(request.POST, clusters=clusters)
     field_errors: dict = {}
@@ -256,14 +273,14 @@ def application_form(request, key: str):
 
 
 @require_POST
-@signed_in
+@signed_in("job-templates", "read")
 def preview(request, key: str):
     """The files the form would make, rendered in the sandbox and stored nowhere (htmx swaps it in), with each
     field's problems placed next to the field."""
     template = _application(request, key)
     context: dict = {"files": None, "error": "", "field_errors": {}}
     try:
-        asked = form_questions(template)
+        asked = _asked(request, template)
         answers = answers_from_form(asked.questions, request.POST)
         context["names"] = [question["name"] for question in asked.questions]
         completed = services.checked(asked.questions, answers)
@@ -291,43 +308,35 @@ def preview(request, key: str):
 
 
 @require_POST
-@signed_in
+@signed_in("job-templates", "read")
 def save_preset(request, key: str):
     template = _application(request, key)
     name = request.POST.get("preset_name", "").strip()
     try:
-        asked = form_questions(template)
+        asked = _asked(request, template)
         answers = services.checked(asked.questions, answers_from_form(asked.questions, request.POST))
         preset = services.save_preset(principal=request.principal, template=template, name=name, answers=answers)
     except DomainError as error:
         _show(request, error)
-        return redirect(reverse("portal:application", args=[key]))
-    except ValidationError as error:
-        for text in error.messages:
-            messages.error(request, f"Preset: {text}")
         return redirect(reverse("portal:application", args=[key]))
     messages.success(request, f"Saved the preset “{preset.name}”.")
     return redirect(f"{reverse('portal:application', args=[key])}?preset={preset.pk}")
 
 
 @require_POST
-@signed_in
+@signed_in()
 def rename_preset(request, pk: int):
     try:
         preset = services.rename_preset(principal=request.principal, preset_id=pk, name=request.POST.get("name", ""))
     except DomainError as error:
         _show(request, error)
         return redirect(_back(request))
-    except ValidationError as error:
-        for text in error.messages:
-            messages.error(request, f"Preset: {text}")
-        return redirect(_back(request))
     messages.success(request, f"Renamed the preset to “{preset.name}”.")
     return redirect(_back(request))
 
 
 @require_POST
-@signed_in
+@signed_in()
 def delete_preset(request, pk: int):
     try:
         services.delete_preset(principal=request.principal, preset_id=pk)
@@ -341,7 +350,9 @@ def delete_preset(request, pk: int):
 def _back(request) -> str:
     """Where a small form returns to: its ``next`` field when it is a page of this site, else the catalogue."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("portal:catalogue")
 
@@ -350,11 +361,11 @@ def _back(request) -> str:
 
 
 @require_POST
-@signed_in
+@signed_in("job-templates", "create")
 def upload_application(request):
     """Create or replace an application from a folder archive, with the checks of the API's folder upload."""
     if not request.principal.is_privileged:
-        raise Http404("Only maintainers and admins upload applications here.")
+        raise PermissionDenied("Only maintainers and admins upload applications.")
     identifier = request.POST.get("identifier", "").strip()
     archive = request.FILES.get("archive")
     try:
@@ -385,17 +396,19 @@ def upload_application(request):
 
 
 @require_GET
-@signed_in
+@signed_in("job-submissions", "read")
 def submission_list(request):
     rows = JobSubmission.objects.visible_to(request.principal).filter(owner_email=request.principal.email)
     facet = request.GET.get("status", "")
-    if facet in FACETS:
+    facet = facet if facet in FACETS else ""
+    if facet:
         rows = rows.filter(status__in=FACETS[facet])
     search = _search_text(request)
     if search:
         rows = rows.filter(Q(name__icontains=search) | Q(client_id__icontains=search))
     sort = request.GET.get("sort", "newest")
-    rows = rows.order_by(*SORTS.get(sort, SORTS["newest"])).only(
+    sort = sort if sort in SORTS else "newest"
+    rows = rows.order_by(*SORTS[sort]).only(
         "id", "name", "status", "client_id", "slurm_job_id", "slurm_job_state", "created_at", "updated_at"
     )
     page = _page(request, rows, PAGE_SIZE)
@@ -405,7 +418,7 @@ def submission_list(request):
         {
             "nav": "submissions",
             "page": page,
-            "query": _query(request),
+            "query": _query(q=search, status=facet, sort=sort),
             "facet": facet,
             "facets": list(FACETS),
             "search": search,
@@ -416,7 +429,7 @@ def submission_list(request):
 
 
 @require_POST
-@signed_in
+@signed_in("job-submissions", "update")
 def cancel_many(request):
     ids = [_int(value) for value in request.POST.getlist("ids")[:PAGE_SIZE]]
     rows = JobSubmission.objects.visible_to(request.principal).filter(pk__in=ids)
@@ -455,7 +468,7 @@ def _submission_context(submission: JobSubmission) -> dict:
 
 
 @require_GET
-@signed_in
+@signed_in("job-submissions", "read")
 def submission_detail(request, pk: int):
     submission = _submission(request, pk)
     context = _submission_context(submission)
@@ -467,14 +480,14 @@ def submission_detail(request, pk: int):
 
 
 @require_GET
-@signed_in
+@signed_in("job-submissions", "read")
 def submission_status(request, pk: int):
     """The status panel alone, for the page's polling while the submission is not final."""
     return render(request, "portal/_status.html", _submission_context(_submission(request, pk)))
 
 
 @require_POST
-@signed_in
+@signed_in("job-submissions", "update")
 def cancel(request, pk: int):
     submission = _submission(request, pk)
     try:
@@ -487,11 +500,11 @@ def cancel(request, pk: int):
 
 
 @require_POST
-@signed_in
+@signed_in("job-submissions", "create")
 def rerun(request, pk: int):
     submission = _submission(request, pk)
-    if not request.principal.may("job-submissions", "create") or not request.principal.email:
-        raise Http404("You may not create submissions.")
+    if not request.principal.email:
+        raise PermissionDenied("Your account has no e-mail address, which owns what you create.")
     try:
         clone = clone_submission(source=submission, owner_email=request.principal.email)
     except DomainError as error:
@@ -505,7 +518,7 @@ def rerun(request, pk: int):
 
 
 @require_GET
-@signed_in
+@signed_in("job-scripts", "read")
 def job_script_list(request):
     rows = JobScript.objects.visible_to(request.principal).filter(owner_email=request.principal.email)
     search = _search_text(request)
@@ -515,12 +528,12 @@ def job_script_list(request):
     return render(
         request,
         "portal/job_scripts.html",
-        {"nav": "job-scripts", "page": _page(request, rows, PAGE_SIZE), "query": _query(request), "search": search},
+        {"nav": "job-scripts", "page": _page(request, rows, PAGE_SIZE), "query": _query(q=search), "search": search},
     )
 
 
 @require_http_methods(["GET", "POST"])
-@signed_in
+@signed_in("job-scripts", "read")
 def job_script_detail(request, pk: int):
     job_script = _job_script(request, pk)
     clusters = [row.client_id for row in _clusters()]
@@ -529,6 +542,8 @@ def job_script_detail(request, pk: int):
         initial={"name": job_script.name, "cluster": clusters[0] if len(clusters) == 1 else ""},
         clusters=clusters,
     )
+    if request.method == "POST":
+        require(request, "job-submissions", "create")
     if request.method == "POST" and form.is_valid():
         run = services.Run(
             name=form.cleaned_data["name"],
@@ -559,9 +574,10 @@ def job_script_detail(request, pk: int):
 
 
 @require_GET
-@signed_in
+@signed_in("job-scripts", "read")
 def job_script_file(request, pk: int, name: str):
-    row = _job_script(request, pk).files.filter(filename=name[:255]).first()
+    job_script = _job_script(request, pk)
+    row = None if "\x00" in name else job_script.files.filter(filename=name[:255]).first()
     if row is None:
         raise Http404("There is no such file.")
     return file_download(row)

@@ -101,7 +101,7 @@ class TestCatalogue:
 
     def test_an_ordinary_user_sees_no_upload_form_and_cannot_post_one(self, alice_browser, db):
         assert "Upload an application" not in alice_browser.get("/").content.decode()
-        assert alice_browser.post("/applications/upload", {"identifier": "x"}).status_code == 404
+        assert alice_browser.post("/applications/upload", {"identifier": "x"}).status_code == 403
 
 
 class TestForm:
