@@ -165,6 +165,12 @@ LOCK_DIR = env_path("JOBBERGATE_LOCK_DIR", VAR_DIR / "locks")  # the callers' sl
 # How long a cluster agent's claim on a pending submission lasts (submissions/services.py, claim_pending): one
 # agent at a time submits it; a dead agent's claims come back to the others after this long.
 AGENT_CLAIM_SECONDS = env_int("JOBBERGATE_AGENT_CLAIM_SECONDS", 120, minimum=5)
+# A job's output as the agent ships it (submissions/output.py): what one stream keeps (past it, the head and the
+# latest tail stay, half each), and the largest chunk one request appends.
+OUTPUT_MAX_BYTES = env_int("JOBBERGATE_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=64 * 1024)
+OUTPUT_CHUNK_MAX_BYTES = 256 * 1024
+# How long after a person last read a stream its submission counts as watched: the agent ships it every cycle.
+OUTPUT_WATCHED_SECONDS = env_int("JOBBERGATE_OUTPUT_WATCHED_SECONDS", 30, minimum=1)
 
 # Server-issued API tokens (JWTs that carry the same claims as an OIDC provider's access token).
 TOKEN_SIGNING_KEY_FILE = env_path("JOBBERGATE_TOKEN_SIGNING_KEY_FILE", VAR_DIR / "token-signing-key.pem")

@@ -8,6 +8,7 @@ class SubmissionsConfig(AppConfig):
     verbose_name = "Job submissions"
 
     def ready(self) -> None:
-        # Connects the receiver of jobscripts.signals.job_script_deleting (a deleted job script's waiting
-        # submissions are rejected): jobscripts sits below submissions and cannot call it by name.
-        from submissions import services  # noqa: F401
+        # Connects the receivers: jobscripts.signals.job_script_deleting (a deleted job script's waiting
+        # submissions are rejected; jobscripts sits below submissions and cannot call it by name), and the
+        # deletion of an output chunk's stored bytes.
+        from submissions import output, services  # noqa: F401

@@ -1,12 +1,14 @@
-"""Job submissions, their progress timeline, and the health of the clusters that run them."""
+"""Job submissions, their progress timeline, their output as the agent ships it, and the health of the clusters that
+run them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from jobbergate.models import PrivateResourceQuerySet, Resource
@@ -36,6 +38,13 @@ class JobSubmissionQuerySet(PrivateResourceQuerySet):
     def claimable_by(self, instance: str) -> JobSubmissionQuerySet:
         """Rows ``instance`` may claim: unclaimed, its own, or whose claim ran out."""
         return self.filter(Q(claimed_by=None) | Q(claimed_by=instance) | Q(claimed_until__lt=timezone.now()))
+
+    def with_output_watched(self) -> JobSubmissionQuerySet:
+        """Each row's ``output_watched``: someone read its output in the last OUTPUT_WATCHED_SECONDS, so the agent
+        ships it every cycle (submissions.output)."""
+        since = timezone.now() - timedelta(seconds=settings.OUTPUT_WATCHED_SECONDS)
+        read_lately = JobOutput.objects.filter(submission=OuterRef("pk"), last_read__gte=since)
+        return self.annotate(output_watched=Exists(read_lately))
 
     def active(self) -> JobSubmissionQuerySet:
         """What an agent tracks: SUBMITTED rows, and CANCELLED ones while their Slurm job may still run (a job id
@@ -115,3 +124,56 @@ class ClusterStatus(models.Model):
     @property
     def is_healthy(self) -> bool:
         return timezone.now() - self.last_reported <= timedelta(seconds=self.interval)
+
+
+class OutputStream(models.TextChoices):
+    """The streams of a job's output the agent ships: Slurm's StdOut and StdErr files."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class JobOutput(models.Model):
+    """One stream of a job's output as the agent ships it: an append-only byte sequence addressed by offset.
+
+    ``length`` counts every byte the agent sent (the next offset it must send at); the bytes themselves are in
+    ``chunks``. Past ``JOBBERGATE_OUTPUT_MAX_BYTES`` the oldest bytes after the head are dropped, so the head and
+    the latest tail stay: ``dropped_from``..``dropped_to`` is the gap (``submissions.output``).
+    """
+
+    submission = models.ForeignKey(JobSubmission, on_delete=models.CASCADE, related_name="outputs")
+    stream = models.CharField(max_length=8, choices=OutputStream.choices)
+    length = models.BigIntegerField(default=0)
+    stored = models.BigIntegerField(default=0, help_text="Bytes kept (the length less the dropped ones).")
+    dropped_from = models.BigIntegerField(null=True, blank=True)
+    dropped_to = models.BigIntegerField(null=True, blank=True)
+    complete = models.BooleanField(default=False)
+    last_read = models.DateTimeField(null=True, blank=True, help_text="When a person last read it (watched).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["submission", "stream"]
+        constraints = [models.UniqueConstraint(fields=["submission", "stream"], name="job_output_one_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} of submission {self.submission_id} ({self.length} bytes)"
+
+    @property
+    def dropped(self) -> int:
+        return (self.dropped_to or 0) - (self.dropped_from or 0)
+
+
+class JobOutputChunk(models.Model):
+    """Bytes ``offset``..``offset + size`` of a stream, stored through Django's storage API (``jobbergate.files``)."""
+
+    output = models.ForeignKey(JobOutput, on_delete=models.CASCADE, related_name="chunks")
+    offset = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    storage_key = models.CharField(max_length=255, editable=False)
+
+    class Meta:
+        ordering = ["output", "offset"]
+        constraints = [models.UniqueConstraint(fields=["output", "offset"], name="job_output_chunk_offset")]
+
+    def __str__(self) -> str:
+        return f"{self.output} @{self.offset}+{self.size}"

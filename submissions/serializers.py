@@ -135,11 +135,14 @@ class PendingSubmissionSerializer(serializers.ModelSerializer):
 
 
 class ActiveSubmissionSerializer(serializers.ModelSerializer):
-    """A submission the agent tracks; ``owner_email`` so it acts on the job only as the owner's account."""
+    """A submission the agent tracks; ``owner_email`` so it acts on the job only as the owner's account;
+    ``output_watched`` (ours) when someone is reading its output, so the agent ships it every cycle."""
+
+    output_watched = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
         model = JobSubmission
-        fields = ("id", "name", "owner_email", "status", "slurm_job_id")
+        fields = ("id", "name", "owner_email", "status", "slurm_job_id", "output_watched")
 
 
 class SubmittedReportSerializer(serializers.Serializer):
@@ -224,3 +227,8 @@ class ClusterStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClusterStatus
         fields = ("client_id", "interval", "last_reported", "is_healthy")
+
+
+class OutputAppendedSerializer(serializers.Serializer):
+    length = serializers.IntegerField(help_text="The stream's length: the offset of the next chunk.")
+    complete = serializers.BooleanField()

@@ -24,6 +24,16 @@ urlpatterns = [
     path(f"{PREFIX}/agent/swept", AgentViewSet.as_view({"post": "swept"}), name="agent-swept"),
     path(f"{PREFIX}/agent/rejected", AgentViewSet.as_view({"post": "rejected"}), name="agent-rejected"),
     path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "update"}), name="agent-report"),
+    path(
+        f"{PREFIX}/agent/{ID_KEY}/output/<str:stream>",
+        AgentViewSet.as_view({"put": "output"}),
+        name="agent-output",
+    ),
+    path(
+        f"{PREFIX}/{ID_KEY}/output/<str:stream>",
+        JobSubmissionViewSet.as_view({"get": "output"}),
+        name="job-submissions-output",
+    ),
     path(f"{PREFIX}/cancel/{ID_KEY}", JobSubmissionViewSet.as_view({"put": "cancel"}), name="job-submissions-cancel"),
     path(
         f"{PREFIX}/{ID_KEY}/progress",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -12,11 +14,11 @@ from rest_framework.response import Response
 
 from jobbergate.api.exceptions import BadRequest, api_error
 from jobbergate.api.pagination import PageSizePagination
-from jobbergate.api.query import query_int
+from jobbergate.api.query import MAX_DB_INTEGER, query_bool, query_int
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet
 from jobbergate.principal import Principal
-from submissions import services
+from submissions import output, services
 from submissions.filters import JobSubmissionFilter
 from submissions.models import ClusterStatus, JobSubmission
 from submissions.serializers import (
@@ -24,6 +26,7 @@ from submissions.serializers import (
     ClusterStatusSerializer,
     JobProgressSerializer,
     JobSubmissionSerializer,
+    OutputAppendedSerializer,
     PendingSubmissionSerializer,
     RejectedReportSerializer,
     ReportResultsSerializer,
@@ -60,7 +63,7 @@ class JobSubmissionViewSet(ResourceViewSet):
         "slurm_job_state": "slurm_job_state",
     }
     select_related = ("job_script",)
-    action_verbs = {"cancel": "update", "progress": "read"}
+    action_verbs = {"cancel": "update", "progress": "read", "output": "read"}
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -81,6 +84,51 @@ class JobSubmissionViewSet(ResourceViewSet):
         entries = self.get_object().progress.order_by("timestamp", "id")
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(JobProgressSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "offset", int, description="Where to start, in bytes from the stream's start (default 0)."
+            ),
+            OpenApiParameter(
+                "limit",
+                int,
+                description=f"At most this many bytes (default {output.READ_LIMIT_DEFAULT}, "
+                f"at most {output.READ_LIMIT_MAX}).",
+            ),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description="The bytes of the job's stdout or stderr from `offset`, as the agent shipped them (any bytes, "
+        "not only UTF-8). Headers: `X-Jobbergate-Offset` (where the bytes start: later than asked when those were "
+        "dropped), `X-Jobbergate-Next-Offset` (ask from there next), `X-Jobbergate-Length` (the stream's length), "
+        "`X-Jobbergate-Complete` (`true` once the job ended and every byte is in), and `X-Jobbergate-Dropped` "
+        "(`FROM-TO`, bytes dropped past JOBBERGATE_OUTPUT_MAX_BYTES: the head and the latest tail stay).",
+    )
+    def output(self, request, pk, stream):
+        submission = self.get_object()
+        part = output.read(
+            submission=submission,
+            stream=stream,
+            offset=query_int(request.query_params, "offset", 0, minimum=0, maximum=MAX_DB_INTEGER),
+            limit=query_int(
+                request.query_params, "limit", output.READ_LIMIT_DEFAULT, minimum=1, maximum=output.READ_LIMIT_MAX
+            ),
+        )
+        if self.principal.cluster is None:
+            output.mark_read(submission=submission)
+        return output_response(part)
+
+
+def output_response(part: output.Read) -> HttpResponse:
+    """A piece of a job's output as bytes, with where it sits in the stream in headers."""
+    response = HttpResponse(part.content, content_type="application/octet-stream")
+    response["X-Jobbergate-Offset"] = str(part.offset)
+    response["X-Jobbergate-Next-Offset"] = str(part.next_offset)
+    response["X-Jobbergate-Length"] = str(part.length)
+    response["X-Jobbergate-Complete"] = "true" if part.complete else "false"
+    if part.dropped_from is not None:
+        response["X-Jobbergate-Dropped"] = f"{part.dropped_from}-{part.dropped_to}"
+    return response
 
 
 def cluster_of(principal) -> str:
@@ -108,6 +156,7 @@ class AgentViewSet(viewsets.GenericViewSet):
         "update": "update",
         "sweep": "read",
         "swept": "update",
+        "output": "update",
     }
     pagination_class = PageSizePagination
     queryset = JobSubmission.objects.none()
@@ -161,7 +210,7 @@ class AgentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=ActiveSubmissionSerializer(many=True))
     def active(self, request):
-        rows = JobSubmission.objects.for_cluster(self.cluster).active()
+        rows = JobSubmission.objects.for_cluster(self.cluster).active().with_output_watched()
         return self._page(rows.order_by("id"), ActiveSubmissionSerializer)
 
     @extend_schema(request=SubmittedReportSerializer, responses={202: None})
@@ -243,6 +292,35 @@ class AgentViewSet(viewsets.GenericViewSet):
         report.is_valid(raise_exception=True)
         services.update_slurm_state(client_id=self.cluster, submission_id=pk, **report.validated_data)
         return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, required=True, description="The stream's length as the agent knows it."),
+            OpenApiParameter("complete", bool, description="The job has ended and these are its last bytes."),
+        ],
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={200: OutputAppendedSerializer, 409: OutputAppendedSerializer},
+        description="Append a chunk (at most 256 KiB) of the job's stdout or stderr at `offset`, which must be the "
+        "stream's length: any other offset is a 409 whose `length` says where to send from, so a retried chunk "
+        "changes nothing.",
+    )
+    def output(self, request, pk, stream):
+        submission = JobSubmission.objects.for_cluster(self.cluster).filter(pk=pk).first()
+        if submission is None:
+            raise NotFound(f"Submission {pk} was not found for cluster {self.cluster!r}.")
+        if not request.query_params.get("offset"):
+            raise BadRequest("Query parameter 'offset' is required: the stream's length as the agent knows it.")
+        try:
+            appended = output.append(
+                submission=submission,
+                stream=stream,
+                offset=query_int(request.query_params, "offset", 0, minimum=0, maximum=MAX_DB_INTEGER),
+                content=request.body,
+                complete=query_bool(request.query_params, "complete", False),
+            )
+        except output.OffsetConflict as error:
+            return Response({"detail": error.text, "length": error.length}, status=status.HTTP_409_CONFLICT)
+        return Response({"length": appended.length, "complete": appended.complete})
 
 
 class ClusterStatusViewSet(viewsets.GenericViewSet):

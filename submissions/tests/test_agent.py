@@ -72,7 +72,14 @@ class TestReports:
         assert (row.status, row.slurm_job_id) == (Status.CANCELLED, 5)
         active = agent.client.get(f"{AGENT}/active").json()["items"]
         assert active == [
-            {"id": row.pk, "name": row.name, "owner_email": alice.email, "status": "CANCELLED", "slurm_job_id": 5}
+            {
+                "id": row.pk,
+                "name": row.name,
+                "owner_email": alice.email,
+                "status": "CANCELLED",
+                "slurm_job_id": 5,
+                "output_watched": False,
+            }
         ]
 
     def test_many_submitted_reports_in_one_request_each_as_the_single_one(self, agent, alice):

@@ -1,0 +1,177 @@
+"""A job's output, shipped by the agent while the job runs: append by offset, read by offset, keep a bounded amount.
+
+The protocol is GitLab Runner's job trace: the agent sends each stream (stdout, stderr) as chunks addressed by
+byte offset, and the server appends a chunk only when its offset is the stream's current length; any other offset
+is a Conflict that tells the length, so a retried or duplicated chunk changes nothing and the agent resumes from
+there. Each chunk is stored through Django's storage API (``jobbergate.files``), never the whole stream in memory.
+
+Past ``OUTPUT_MAX_BYTES`` a stream keeps its head and its latest tail (half each) and drops the bytes between,
+recording the gap (``dropped_from``..``dropped_to``); offsets keep counting every byte sent, so a reader's next
+offset never changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
+
+from jobbergate import files
+from jobbergate.errors import Conflict, Malformed, TooLarge
+from submissions.models import JobOutput, JobOutputChunk, JobSubmission, OutputStream
+
+READ_LIMIT_MAX = 1024 * 1024
+READ_LIMIT_DEFAULT = 256 * 1024
+READ_CHUNKS_MAX = 256  # chunk rows one read looks at: a stream of tiny chunks is read in several calls
+
+
+class OffsetConflict(Conflict):
+    """A chunk sent at an offset other than the stream's length (``length``), or to a complete stream."""
+
+    def __init__(self, message: str, *, length: int) -> None:
+        super().__init__(message)
+        self.length = length
+
+
+def check_stream(stream: str) -> str:
+    if stream not in OutputStream.values:
+        raise Malformed(f"The stream is stdout or stderr, not {stream[:20]!r}.")
+    return stream
+
+
+@dataclass(frozen=True)
+class Appended:
+    length: int  # the stream's length after the append: the agent's next offset
+    complete: bool
+
+
+@transaction.atomic
+def append(*, submission: JobSubmission, stream: str, offset: int, content: bytes, complete: bool = False) -> Appended:
+    """Append ``content`` at ``offset`` (which must be the stream's length) and, with ``complete``, mark the stream
+    ended. A Conflict (carrying the length in its message) for any other offset or a complete stream."""
+    check_stream(stream)
+    if len(content) > settings.OUTPUT_CHUNK_MAX_BYTES:
+        raise TooLarge(f"A chunk is at most {settings.OUTPUT_CHUNK_MAX_BYTES} bytes; this one is {len(content)}.")
+    output, _ = JobOutput.objects.get_or_create(submission=submission, stream=stream)
+    output = JobOutput.objects.select_for_update().get(pk=output.pk)
+    if output.complete:
+        if offset == output.length and not content:
+            return Appended(output.length, True)  # the same final call again
+        raise OffsetConflict(
+            f"The {stream} of submission {submission.pk} is complete at {output.length} bytes.", length=output.length
+        )
+    if offset != output.length:
+        raise OffsetConflict(
+            f"The {stream} of submission {submission.pk} has {output.length} bytes; send from there.",
+            length=output.length,
+        )
+    if content:
+        JobOutputChunk.objects.create(
+            output=output,
+            offset=output.length,
+            size=len(content),
+            storage_key=files.store_content(f"output/{submission.pk}", content),
+        )
+        output.length += len(content)
+        output.stored += len(content)
+        _keep_within_cap(output)
+    output.complete = complete
+    output.save()
+    return Appended(output.length, output.complete)
+
+
+def _keep_within_cap(output: JobOutput) -> None:
+    """Drop the oldest chunks after the head until the stream keeps at most OUTPUT_MAX_BYTES."""
+    head = settings.OUTPUT_MAX_BYTES // 2
+    while output.stored > settings.OUTPUT_MAX_BYTES:
+        victim = output.chunks.filter(offset__gte=head).order_by("offset").first()
+        if victim is None or victim.offset + victim.size == output.length:
+            return  # only the newest chunk is left after the head: keep what was just sent
+        output.stored -= victim.size
+        output.dropped_from = victim.offset if output.dropped_from is None else output.dropped_from
+        output.dropped_to = victim.offset + victim.size
+        victim.delete()  # its bytes go on commit (_discard_deleted_chunk)
+
+
+@dataclass(frozen=True)
+class Read:
+    content: bytes
+    offset: int  # where ``content`` starts (past a dropped gap, it starts later than asked)
+    next_offset: int
+    length: int
+    complete: bool
+    dropped_from: int | None
+    dropped_to: int | None
+
+
+def read(*, submission: JobSubmission, stream: str, offset: int, limit: int = READ_LIMIT_DEFAULT) -> Read:
+    """The bytes of a stream from ``offset``, at most ``limit`` of them; a negative offset counts from the end (the
+    last ``-offset`` bytes). An offset past the end is Malformed."""
+    check_stream(stream)
+    limit = max(1, min(limit, READ_LIMIT_MAX))
+    output = JobOutput.objects.filter(submission=submission, stream=stream).first()
+    length = output.length if output else 0
+    if offset < 0:
+        offset = max(0, length + offset)
+    if offset > length:
+        raise Malformed(f"The {stream} has {length} bytes; offset {offset} is past its end.")
+    if output is None:
+        return Read(b"", offset, offset, 0, False, None, None)
+    if output.dropped_from is not None and output.dropped_from <= offset < (output.dropped_to or 0):
+        offset = output.dropped_to or offset  # the bytes asked for were dropped: go on after the gap
+    first = output.chunks.filter(offset__lte=offset).order_by("-offset").first()
+    following = output.chunks.filter(offset__gt=offset).order_by("offset")[:READ_CHUNKS_MAX]
+    content = bytearray()
+    position = offset
+    for chunk in ([first] if first is not None else []) + list(following):
+        if chunk.offset + chunk.size <= position:
+            continue
+        if chunk.offset > position:
+            break  # never expected (chunks are contiguous outside the dropped gap): the reader asks again
+        data = files.load_content(chunk.storage_key)
+        piece = data[position - chunk.offset : position - chunk.offset + limit - len(content)]
+        content += piece
+        position += len(piece)
+        if len(content) >= limit:
+            break
+    return Read(
+        bytes(content),
+        offset,
+        position,
+        length,
+        output.complete and position == length,
+        output.dropped_from,
+        output.dropped_to,
+    )
+
+
+def mark_read(*, submission: JobSubmission) -> None:
+    """A person read the output: the agent ships it every cycle for a while (``watched``). One write per
+    few seconds at most, however often a page polls."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=5)
+    JobOutput.objects.filter(submission=submission).filter(Q(last_read=None) | Q(last_read__lt=stale)).update(
+        last_read=now
+    )
+
+
+def watched_ids(submission_ids) -> set[int]:
+    """Which of these submissions someone read the output of in the last OUTPUT_WATCHED_SECONDS."""
+    since = timezone.now() - timedelta(seconds=settings.OUTPUT_WATCHED_SECONDS)
+    return set(
+        JobOutput.objects.filter(submission_id__in=submission_ids, last_read__gte=since).values_list(
+            "submission_id", flat=True
+        )
+    )
+
+
+@receiver(post_delete, sender=JobOutputChunk, dispatch_uid="submissions.output.discard_chunk")
+def _discard_deleted_chunk(sender, instance: JobOutputChunk, **kwargs) -> None:
+    """A chunk's bytes go with its row, however it went (a deleted submission takes its output with it)."""
+    files.discard_content([instance.storage_key])

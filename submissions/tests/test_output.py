@@ -1,0 +1,142 @@
+"""A job's output: the agent appends chunks by offset, people read them by offset, and a stream stays bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from submissions.choices import JobSubmissionStatus as Status
+from submissions.models import JobOutput, JobOutputChunk
+from testkit.factories import make_submission
+
+pytestmark = pytest.mark.django_db
+
+
+def put(agent, submission_id: int, data: bytes, *, offset, stream: str = "stdout", complete: bool = False):
+    query = f"offset={offset}" + ("&complete=true" if complete else "")
+    return agent.client.put(
+        f"/jobbergate/job-submissions/agent/{submission_id}/output/{stream}?{query}",
+        data,
+        content_type="application/octet-stream",
+    )
+
+
+def get(persona, submission_id: int, query: str = "", stream: str = "stdout"):
+    return persona.client.get(f"/jobbergate/job-submissions/{submission_id}/output/{stream}?{query}")
+
+
+@pytest.fixture
+def running(alice):
+    return make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=7)
+
+
+class TestAppend:
+    def test_chunks_append_in_order_and_a_repeated_chunk_changes_nothing(self, agent, alice, running):
+        assert put(agent, running.pk, b"line 1\n", offset=0).json() == {"length": 7, "complete": False}
+        assert put(agent, running.pk, b"line 2\n", offset=7).json()["length"] == 14
+        again = put(agent, running.pk, b"line 2\n", offset=7)  # the agent retried after a lost answer
+        assert again.status_code == 409 and again.json()["length"] == 14
+        ahead = put(agent, running.pk, b"x", offset=99)
+        assert ahead.status_code == 409 and ahead.json()["length"] == 14
+        assert get(alice, running.pk).content == b"line 1\nline 2\n"
+
+    def test_the_final_call_completes_the_stream_and_nothing_comes_after(self, agent, alice, running):
+        put(agent, running.pk, b"done\n", offset=0)
+        assert put(agent, running.pk, b"", offset=5, complete=True).json() == {"length": 5, "complete": True}
+        assert put(agent, running.pk, b"", offset=5, complete=True).status_code == 200  # the same call again
+        assert put(agent, running.pk, b"late", offset=5).status_code == 409
+        response = get(alice, running.pk)
+        assert response["X-Jobbergate-Complete"] == "true" and response["X-Jobbergate-Next-Offset"] == "5"
+
+    def test_any_bytes_pass_through_unchanged(self, agent, alice, running):
+        raw = bytes(range(256)) + "é€\n".encode("latin-1", "replace")
+        put(agent, running.pk, raw, offset=0, stream="stderr")
+        assert get(alice, running.pk, stream="stderr").content == raw
+        assert get(alice, running.pk).content == b""  # stdout is its own stream
+
+    def test_another_clusters_agent_or_a_person_cannot_append(self, agent, alice, running):
+        other = make_submission(alice.email, client_id="cluster-b", status=Status.SUBMITTED, slurm_job_id=8)
+        assert put(agent, other.pk, b"x", offset=0).status_code == 404
+        response = alice.client.put(
+            f"/jobbergate/job-submissions/agent/{running.pk}/output/stdout?offset=0",
+            b"x",
+            content_type="application/octet-stream",
+        )
+        assert response.status_code == 403
+        assert not JobOutputChunk.objects.exists()
+
+    @pytest.mark.parametrize("query", ["", "offset=-1", "offset=abc", "offset=1e3", "offset=99999999999999999999"])
+    def test_a_bad_offset_is_a_400(self, agent, running, query):
+        response = agent.client.put(
+            f"/jobbergate/job-submissions/agent/{running.pk}/output/stdout?{query}",
+            b"x",
+            content_type="application/octet-stream",
+        )
+        assert response.status_code == 400, response.content
+        assert not JobOutputChunk.objects.exists()
+
+    def test_an_unknown_stream_and_an_oversized_chunk_are_refused(self, agent, running):
+        assert put(agent, running.pk, b"x", offset=0, stream="stdin").status_code == 400
+        big = b"x" * (settings.OUTPUT_CHUNK_MAX_BYTES + 1)
+        assert put(agent, running.pk, big, offset=0).status_code == 413
+        assert not JobOutputChunk.objects.exists()
+
+
+class TestRead:
+    def test_offsets_and_limits(self, agent, alice, running):
+        put(agent, running.pk, b"0123456789", offset=0)
+        response = get(alice, running.pk, "offset=3&limit=4")
+        assert response.content == b"3456"
+        assert (response["X-Jobbergate-Offset"], response["X-Jobbergate-Next-Offset"]) == ("3", "7")
+        assert response["X-Jobbergate-Length"] == "10" and response["X-Jobbergate-Complete"] == "false"
+        assert get(alice, running.pk, "offset=10").content == b""
+
+    @pytest.mark.parametrize("query", ["offset=-5", "offset=11", "offset=x", "limit=0", "limit=abc"])
+    def test_a_bad_offset_or_limit_is_a_400(self, agent, alice, running, query):
+        put(agent, running.pk, b"0123456789", offset=0)
+        assert get(alice, running.pk, query).status_code == 400
+
+    def test_another_users_output_is_a_404_and_an_admin_reads_it(self, agent, alice, bob, carol, running):
+        put(agent, running.pk, b"secret\n", offset=0)
+        assert get(bob, running.pk).status_code == 404
+        assert get(carol, running.pk).content == b"secret\n"
+
+    def test_a_person_reading_makes_the_submission_watched_for_the_agent(self, agent, alice, running):
+        put(agent, running.pk, b"x", offset=0)
+        active = agent.client.get("/jobbergate/job-submissions/agent/active").json()["items"]
+        assert [row["output_watched"] for row in active] == [False]
+        get(agent, running.pk)  # the agent reading is not a person watching
+        assert (
+            agent.client.get("/jobbergate/job-submissions/agent/active").json()["items"][0]["output_watched"] is False
+        )
+        get(alice, running.pk)
+        assert agent.client.get("/jobbergate/job-submissions/agent/active").json()["items"][0]["output_watched"] is True
+
+
+class TestBounds:
+    def test_past_the_cap_the_head_and_the_latest_tail_stay(self, agent, alice, running, settings):
+        settings.OUTPUT_MAX_BYTES = 40
+        settings.OUTPUT_CHUNK_MAX_BYTES = 10
+        for index in range(10):  # 100 bytes, ten chunks of ten: "0000000000", "1111111111", ...
+            put(agent, running.pk, str(index).encode() * 10, offset=index * 10)
+        output = JobOutput.objects.get()
+        assert (output.length, output.stored, output.dropped_from, output.dropped_to) == (100, 40, 20, 80)
+        head = get(alice, running.pk, "offset=0&limit=1000")
+        assert head.content == b"0" * 10 + b"1" * 10  # stops at the gap: the reader asks on from the next offset
+        assert head["X-Jobbergate-Dropped"] == "20-80" and head["X-Jobbergate-Next-Offset"] == "20"
+        tail = get(alice, running.pk, "offset=20")
+        assert tail["X-Jobbergate-Offset"] == "80" and tail.content == b"8" * 10 + b"9" * 10
+        assert JobOutputChunk.objects.count() == 4
+
+    def test_deleting_a_submission_deletes_its_output_and_the_stored_bytes(
+        self, agent, alice, running, django_capture_on_commit_callbacks
+    ):
+        put(agent, running.pk, b"bytes on disk\n", offset=0)
+        folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+        stored = [folder / key for key in JobOutputChunk.objects.values_list("storage_key", flat=True)]
+        assert stored and all(path.exists() for path in stored)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert alice.client.delete(f"/jobbergate/job-submissions/{running.pk}").status_code == 204
+        assert not JobOutput.objects.exists() and not any(path.exists() for path in stored)
