@@ -111,6 +111,33 @@ def cancel_submission(client: ApiClient, key: object) -> dict[str, Any]:
     return client.json("PUT", f"{JOB_SUBMISSIONS.path}/cancel/{segment(key)}")
 
 
+@dataclass(frozen=True)
+class OutputPiece:
+    """Bytes of a job's stdout or stderr and where they sit in the stream (the reader's headers)."""
+
+    content: bytes
+    offset: int
+    next_offset: int
+    length: int
+    complete: bool
+    dropped: str | None  # "FROM-TO" when the server dropped bytes past its cap
+
+
+def job_output(client: ApiClient, key: object, stream: str, *, offset: int = 0, limit: int | None = None):
+    """The bytes of a submission's ``stream`` (stdout or stderr) from ``offset``, at most ``limit`` of them."""
+    params = {"offset": offset, **({"limit": limit} if limit else {})}
+    response = client.request("GET", JOB_SUBMISSIONS.item(key, "output", segment(stream)), params=params)
+    headers = response.headers
+    return OutputPiece(
+        content=response.content,
+        offset=int(headers.get("X-Jobbergate-Offset", offset)),
+        next_offset=int(headers.get("X-Jobbergate-Next-Offset", offset + len(response.content))),
+        length=int(headers.get("X-Jobbergate-Length", 0)),
+        complete=headers.get("X-Jobbergate-Complete") == "true",
+        dropped=headers.get("X-Jobbergate-Dropped"),
+    )
+
+
 def cluster_status(client: ApiClient, cluster: str) -> dict[str, Any]:
     """When a cluster's agent last reported and whether that is recent enough (``is_healthy``)."""
     return client.get(f"clusters/status/{segment(cluster)}")

@@ -304,3 +304,61 @@ def say_if_no_agent_serves(client: ApiClient, cluster: str, *, say: Say) -> None
             "Still waiting.",
             err=True,
         )
+
+
+Write = Callable[[bytes], None]
+TAIL_READ_BYTES = 1024 * 1024  # --tail N reads at most the last MiB to find its lines
+# After a job ended, how long to wait for its agent's last bytes (an agent that ships no output, such as upstream's,
+# never completes the stream).
+OUTPUT_GRACE_SECONDS = 60
+
+
+def follow_output(
+    client: ApiClient,
+    key: int,
+    stream: str,
+    *,
+    write: Write,
+    say: Say,
+    follow: bool = False,
+    tail_lines: int | None = None,
+    interval: float = 1.0,
+) -> Ending:
+    """Write a submission's ``stream`` (its bytes, unchanged) from the start, or its last ``tail_lines`` lines;
+    with ``follow``, go on writing what arrives until the job has ended and the stream is complete. The ending is
+    the submission's, as ``watch`` says it (DONE, or not)."""
+    offset = 0
+    if tail_lines is not None:
+        length = endpoints.job_output(client, key, stream, limit=1).length
+        piece = endpoints.job_output(
+            client, key, stream, offset=max(0, length - TAIL_READ_BYTES), limit=TAIL_READ_BYTES
+        )
+        lines = piece.content.splitlines(keepends=True)
+        write(b"".join(lines[-tail_lines:]) if tail_lines else b"")
+        offset = piece.next_offset
+    told_dropped = False
+    ended_at: float | None = None
+    while True:
+        piece = endpoints.job_output(client, key, stream, offset=offset)
+        if piece.offset > offset and not told_dropped:
+            told_dropped = True
+            say(f"[{piece.offset - offset} bytes of {stream} were dropped by the server's limit]", err=True)
+        if piece.content:
+            write(piece.content)
+        offset = piece.next_offset
+        if piece.next_offset < piece.length:
+            continue  # more is there already
+        if not follow:
+            return Ending.DONE
+        row = endpoints.JOB_SUBMISSIONS.get(client, key)
+        if row["status"] in TERMINAL_STATUSES:
+            ending = Ending.DONE if row["status"] == "DONE" else Ending.NOT_DONE
+            if piece.complete or row.get("slurm_job_id") is None:
+                return ending
+            ended_at = ended_at or time.monotonic()
+            if time.monotonic() - ended_at > OUTPUT_GRACE_SECONDS:
+                say(
+                    f"[the job ended {OUTPUT_GRACE_SECONDS} s ago and its agent sent no more of its {stream}]", err=True
+                )
+                return ending
+        time.sleep(interval)

@@ -175,3 +175,41 @@ def watch_until_done(obj, ids: list[int], *, interval: float = 2.0, timeout: flo
 @click.pass_obj
 def watch(obj, ids, interval, timeout):
     raise SystemExit(watch_until_done(obj, list(ids), interval=interval, timeout=timeout))
+
+
+@job_submissions.command(
+    help="Print a submission's output (its stdout, or --stderr) as the cluster's agent ships it; with --follow, go on "
+    "printing as it arrives until the job ends (exit 0 only when it ended DONE).\n\n"
+    "Example: jobbergate job-submissions logs 12 --follow"
+)
+@click.argument("key", metavar="ID", type=int)
+@click.option("--stderr", is_flag=True, help="The job's stderr instead of its stdout.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output until the job has ended.")
+@click.option("--from-start", is_flag=True, help="From the first byte (the default).")
+@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines (then new ones, with --follow).")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, help="Seconds between looks (--follow).")
+@click.pass_obj
+def logs(obj, key, stderr, follow, from_start, tail, interval):
+    from jobbergate_cli.errors import EXIT_ERROR
+    from jobbergate_cli.services import Ending, follow_output
+
+    if from_start and tail is not None:
+        raise click.UsageError("--from-start and --tail go one at a time")
+    out = click.get_binary_stream("stdout")
+
+    def write(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    ending = follow_output(
+        obj.client,
+        key,
+        "stderr" if stderr else "stdout",
+        write=write,
+        say=click.echo,
+        follow=follow,
+        tail_lines=tail,
+        interval=interval,
+    )
+    if follow:
+        raise SystemExit(0 if ending is Ending.DONE else EXIT_ERROR)
