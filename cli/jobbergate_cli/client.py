@@ -25,6 +25,7 @@ class ApiError(Exception):
     message: str
     status: int = 0
     errors: dict[str, Any] = field(default_factory=dict)
+    body: Any = None  # the server's JSON answer, for what a caller reads beyond the message
 
     def __str__(self) -> str:
         return self.message
@@ -107,4 +108,4 @@ def error_from(response: requests.Response) -> ApiError:
         message = str(detail or response.reason)
     else:
         errors, message = {}, response.reason or f"HTTP {response.status_code}"
-    return ApiError(f"{message} (HTTP {response.status_code})", status=response.status_code, errors=errors)
+    return ApiError(f"{message} (HTTP {response.status_code})", status=response.status_code, errors=errors, body=body)

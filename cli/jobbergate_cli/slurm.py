@@ -357,6 +357,17 @@ class Slurm:
             raise SlurmError(message or "scontrol failed", transient=is_transient(message))
         return scontrol_state(result.stdout)
 
+    def output_paths(self, job_id: int) -> tuple[str | None, str | None] | None:
+        """Where a job writes its stdout and stderr (``scontrol show job``: StdOut and StdErr, absolute, relative
+        ones joined to WorkDir); None when the controller no longer holds the job."""
+        result = self.run([self.scontrol, "show", "job", "-o", str(job_id)])
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip()
+            if "Invalid job id" in message:
+                return None
+            raise SlurmError(message or "scontrol failed", transient=is_transient(message))
+        return output_paths(result.stdout.splitlines()[0] if result.stdout else "")
+
     def cancel(self, job_ids: Iterable[int], *, account: Account) -> str | None:
         """``scancel`` the jobs in one call as ``account``, so Slurm itself refuses jobs that are not that account's.
 
@@ -449,6 +460,29 @@ def scontrol_state(text: str) -> JobState | None:
         user_id=int(user["uid"]) if user else None,
         user_name=(user["name"] or None) if user else None,
     )
+
+
+def output_paths(line: str) -> tuple[str | None, str | None] | None:
+    """StdOut and StdErr of one ``scontrol show job -o`` line, absolute; None for a line that is no job. A path
+    Slurm left with a ``%`` pattern in it, or one with a space (the one-line format cannot tell where it ends), is
+    None: not shipped rather than guessed."""
+    if "JobId=" not in line:
+        return None
+
+    def value(name: str) -> str:
+        # A value ends where the next Key= begins; one with a space in it matches nothing.
+        found = re.search(rf"(?:^|\s){name}=(\S*)(?=\s+\w+=|\s*$)", line)
+        return found.group(1) if found else ""
+
+    workdir = value("WorkDir")
+
+    def resolved(name: str) -> str | None:
+        path = value(name)
+        if not path or "%" in path:
+            return None
+        return path if path.startswith("/") else os.path.join(workdir, path) if workdir.startswith("/") else None
+
+    return resolved("StdOut"), resolved("StdErr")
 
 
 def tagged(states: Iterable[JobState]) -> dict[tuple[str, int, int], list[JobState]]:

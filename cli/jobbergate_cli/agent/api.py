@@ -93,5 +93,31 @@ def swept(client: ApiClient, submission_id: int, job_id: int, message: str) -> N
     client.json("POST", f"{AGENT}/swept", json={"id": submission_id, "slurm_job_id": job_id, "report_message": message})
 
 
+class OutputNotServed(Exception):
+    """The server has no output endpoints (an upstream server): the agent stops shipping output."""
+
+
+def output(client: ApiClient, submission_id: int, stream: str, offset: int, content: bytes, *, complete: bool) -> int:
+    """Append ``content`` to a submission's ``stream`` at ``offset`` (ours only); the stream's length afterwards. A
+    409 is not an error here: it tells the server's length, and the caller resumes from there."""
+    params: dict[str, object] = {"offset": offset, **({"complete": "true"} if complete else {})}
+    try:
+        answer = client.json(
+            "PUT",
+            f"{AGENT}/{submission_id}/output/{endpoints.segment(stream)}",
+            params=params,
+            data=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    except ApiError as error:
+        body = error.body if isinstance(error.body, dict) else {}
+        if error.status == 409 and isinstance(body.get("length"), int):
+            return body["length"]
+        if error.status in (404, 405) and "length" not in body and "was not found for cluster" not in error.message:
+            raise OutputNotServed(str(error)) from None
+        raise
+    return int(answer["length"])
+
+
 def _pages(client: ApiClient, path: str, page_size: float) -> list[dict]:
     return list(client.pages(path, size=int(page_size)))

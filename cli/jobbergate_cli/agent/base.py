@@ -9,8 +9,11 @@ not know (``cancel_unknown``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from jobbergate_cli.agent import api
@@ -131,3 +134,21 @@ class AgentBase:
                 log.warning(
                     "submission %s: the API did not record the cancelled job %s: %s", submission_id, job_id, error
                 )
+
+
+@contextmanager
+def acting_as(account: Account) -> Iterator[None]:
+    """File operations as ``account`` (root switches its effective ids; anyone else already is the account)."""
+    if os.geteuid() != 0 or account.uid == 0:
+        yield
+        return
+    saved_groups = os.getgroups()
+    os.setgroups(account.groups())
+    os.setegid(account.gid)
+    os.seteuid(account.uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(saved_groups)

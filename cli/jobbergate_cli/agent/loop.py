@@ -20,7 +20,10 @@ One cycle, every few seconds (``Agent.cycle``):
    one call per account, so Slurm itself refuses another user's job; a job that ended is looked up in accounting
    (one ``sacct`` call for all of them) for its final state, exit code and reason; ``scontrol`` when there is no
    accounting;
-4. at start and every ``SWEEP_EVERY`` cycles, the sweep (tracking.py): live jobs carrying a marker of this cluster
+4. shipping (shipping.py), before any final state is reported: each tracked job's stdout and stderr, read as its
+   owner, sent by offset (every cycle while someone reads them, every few cycles otherwise, to the last byte once
+   the job ended);
+5. at start and every ``SWEEP_EVERY`` cycles, the sweep (tracking.py): live jobs carrying a marker of this cluster
    are sent to the server, which names those Jobbergate does not know (see ``sweep``); they are cancelled as their
    owner.
 
@@ -43,6 +46,7 @@ from jobbergate_cli.agent.base import CycleFailed
 from jobbergate_cli.agent.identity import cluster_name, instance_identity
 from jobbergate_cli.agent.mappers import load_mapper
 from jobbergate_cli.agent.settings import AgentSettings
+from jobbergate_cli.agent.shipping import Shipping
 from jobbergate_cli.agent.submitting import Submitting
 from jobbergate_cli.agent.tracking import Tracking
 from jobbergate_cli.client import ApiClient, ApiError
@@ -55,7 +59,7 @@ MAX_PAUSE = 300.0
 
 
 @dataclass
-class Agent(Submitting, Tracking):
+class Agent(Submitting, Tracking, Shipping):
     """A cluster's agent: the parts and memory of ``AgentBase`` (base.py), the steps of ``Submitting`` and
     ``Tracking``, and the loop that runs them."""
 
@@ -124,7 +128,9 @@ class Agent(Submitting, Tracking):
             self.heartbeat()
             self.report_unreported()
             queue = self.submit_pending()
-            self.track_active(queue)
+            tracked = self.tracked_jobs(queue)
+            self.ship_output(tracked.rows, tracked.finished)  # before a final state: the whole output is in first
+            self.track(tracked, queue)
             self.sweep(queue)
         except ApiError as error:
             raise CycleFailed(f"API: {error}") from None

@@ -16,16 +16,15 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from jobbergate_cli import contract
 from jobbergate_cli.agent import api
-from jobbergate_cli.agent.base import AgentBase, CycleFailed
+from jobbergate_cli.agent.base import AgentBase, CycleFailed, acting_as
 from jobbergate_cli.client import ApiClient, ApiError
 from jobbergate_cli.slurm import Account, JobState, SbatchRejected, SlurmError, marker, stamp, tagged
 
@@ -376,24 +375,6 @@ class Submitting(AgentBase):
                 raise JobFilesError(f"The job file {name!r} cannot be read: {error}") from None
             self.file_cache[key] = content
         return self.file_cache[key]
-
-
-@contextmanager
-def acting_as(account: Account) -> Iterator[None]:
-    """File operations as ``account`` (root switches its effective ids; anyone else already is the account)."""
-    if os.geteuid() != 0 or account.uid == 0:
-        yield
-        return
-    saved_groups = os.getgroups()
-    os.setgroups(account.groups())
-    os.setegid(account.gid)
-    os.seteuid(account.uid)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
-        os.setgroups(saved_groups)
 
 
 def write_whole(path: Path, content: bytes) -> None:

@@ -1,11 +1,11 @@
 """Tracking: the jobs of active submissions, followed until they end, their states reported (``Tracking``, mixed into
 ``Agent``), and the sweep of jobs Jobbergate does not know.
 
-``track_active``: the first time the agent sees a submission's job, the job must be the owner's (``owners_jobs``);
-a cancelled submission's job is scancel-ed as its owner; an ended job's final state comes from accounting, else the
-controller (``final_states``); each new state is reported once (``report_state``). ``sweep``: at start and every
-``SWEEP_EVERY`` cycles, the live jobs carrying a marker of this cluster go to the server, which names those it does
-not know; they are cancelled as their owner (``cancel_stray``).
+``tracked_jobs``: the first time the agent sees a submission's job, the job must be the owner's (``owners_jobs``); an
+ended job's final state comes from accounting, else the controller (``final_states``). ``track``: a cancelled
+submission's job is scancel-ed as its owner; each new state is reported once (``report_state``). ``sweep``: at start and
+every ``SWEEP_EVERY`` cycles, the live jobs carrying a marker of this cluster go to the server, which names those it
+does not know; they are cancelled as their owner (``cancel_stray``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,21 @@ SWEEP_EVERY = 10  # cycles between two sweeps for jobs Jobbergate does not know 
 SWEEP_BATCH = 1000  # marked jobs per sweep request
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """What one cycle tracks: the active submissions whose job is their owner's (``rows``), the final states of
+    the jobs that ended (``final``, by job id) and the jobs the controller no longer runs (``ended``)."""
+
+    rows: list[dict]
+    final: dict[int, JobState]
+    ended: list[int]
+
+    @property
+    def finished(self) -> set[int]:
+        """The jobs whose final state is known: their output is complete."""
+        return set(self.final)
+
+
 @dataclass
 class Tracking(AgentBase):
     # (submission id, job id) whose job is not the owner's own account's (see ``verified``): never reported nor
@@ -33,7 +48,9 @@ class Tracking(AgentBase):
     can_sweep: bool | None = None
     cycles_since_sweep: int = SWEEP_EVERY
 
-    def track_active(self, queue: dict[int, JobState]) -> None:
+    def tracked_jobs(self, queue: dict[int, JobState]) -> Tracked:
+        """The cluster's active submissions whose job is their owner's, and the final states of the jobs that
+        ended (from accounting, else the controller)."""
         active = [
             row for row in api.active(self.client, self.settings.page_size) if row.get("slurm_job_id") is not None
         ]
@@ -41,15 +58,18 @@ class Tracking(AgentBase):
         self.verified &= current  # what left the active list needs no memory
         self.foreign &= current
         if not active:
-            return
+            return Tracked([], {}, [])
         # A job the controller no longer holds has ended too.
         jobs = [row["slurm_job_id"] for row in active]
         ended = [job for job in jobs if job not in queue or queue[job].finished]
         final = self.final_states(ended, queue)
-        active = self.owners_jobs(active, queue, final)
+        return Tracked(self.owners_jobs(active, queue, final), final, ended)
+
+    def track(self, tracked: Tracked, queue: dict[int, JobState]) -> None:
+        """Cancel the jobs of cancelled submissions (as their owner) and report each new state once."""
         to_cancel: dict[Account, list[int]] = {}
-        for row in active:
-            if row["status"] == "CANCELLED" and row["slurm_job_id"] not in ended:
+        for row in tracked.rows:
+            if row["status"] == "CANCELLED" and row["slurm_job_id"] not in tracked.ended:
                 try:
                     to_cancel.setdefault(self.account_of(row), []).append(row["slurm_job_id"])
                 except LookupError as error:
@@ -61,10 +81,10 @@ class Tracking(AgentBase):
             refused = self.slurm.cancel(job_ids, account=account)
             if refused:
                 log.warning("scancel as %s refused some of Slurm jobs %s: %s", account.name, job_ids, refused)
-        for row in active:
+        for row in tracked.rows:
             job_id = row["slurm_job_id"]
-            state = final.get(job_id) or queue.get(job_id)
-            if state is None or (job_id in ended and job_id not in final):
+            state = tracked.final.get(job_id) or queue.get(job_id)
+            if state is None or (job_id in tracked.ended and job_id not in tracked.final):
                 continue  # gone from the controller, not yet in accounting: look again next cycle
             if row["status"] == "CANCELLED" and not state.finished:
                 continue  # scancel is on its way; report once it has ended
