@@ -21,6 +21,12 @@ urlpatterns = [
     path("submissions/cancel", views.cancel_many, name="cancel-many"),
     path(f"submissions/{ID_KEY}/", views.submission_detail, name="submission"),
     path(f"submissions/{ID_KEY}/status", views.submission_status, name="submission-status"),
+    path(f"submissions/{ID_KEY}/output/<str:stream>", views.submission_output, name="submission-output"),
+    path(
+        f"submissions/{ID_KEY}/output/<str:stream>/download",
+        views.submission_output_download,
+        name="submission-output-download",
+    ),
     path(f"submissions/{ID_KEY}/cancel", views.cancel, name="cancel"),
     path(f"submissions/{ID_KEY}/rerun", views.rerun, name="rerun"),
     path("job-scripts/", views.job_script_list, name="job-scripts"),

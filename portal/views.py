@@ -17,10 +17,10 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.principal import principal_for_session
@@ -42,6 +42,7 @@ from jobscripts.models import JobScript
 from portal import services
 from portal.forms import RunForm, answers_from_form, question_fields
 from portal.models import Preset
+from submissions import output
 from submissions.choices import TERMINAL_STATUSES, JobSubmissionStatus
 from submissions.models import ClusterStatus, JobSubmission
 from submissions.services import cancel_submission, clone_submission
@@ -476,6 +477,7 @@ def submission_detail(request, pk: int):
     context["files"] = _file_texts(job_script) if job_script else []
     context["application"] = job_script.parent_template if job_script else None
     context["nav"] = "submissions"
+    context["streams"] = ["stdout", "stderr"]
     return render(request, "portal/submission.html", context)
 
 
@@ -484,6 +486,41 @@ def submission_detail(request, pk: int):
 def submission_status(request, pk: int):
     """The status panel alone, for the page's polling while the submission is not final."""
     return render(request, "portal/_status.html", _submission_context(_submission(request, pk)))
+
+
+@require_GET
+@signed_in("job-submissions", "read")
+def submission_output(request, pk: int, stream: str):
+    """The job's output from ``offset`` as plain text for the page's panel (which appends it as text, never as
+    markup), with where it ends and whether the stream is complete in headers; reading marks the submission watched
+    (the agent then ships it every cycle)."""
+    submission = _submission(request, pk)
+    asked = _int(request.GET.get("offset", "0"))
+    try:
+        part = output.read(submission=submission, stream=stream, offset=asked)
+    except DomainError as error:
+        return HttpResponse(error.text, status=400, content_type="text/plain; charset=utf-8")
+    output.mark_read(submission=submission)
+    text = part.content.decode("utf-8", "replace")
+    if part.offset > asked:
+        text = f"[… {part.offset - asked:,} bytes dropped past the server's limit …]\n{text}"
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["X-Jobbergate-Next-Offset"] = str(part.next_offset)
+    response["X-Jobbergate-Complete"] = "true" if part.complete else "false"
+    return response
+
+
+@require_GET
+@signed_in("job-submissions", "read")
+def submission_output_download(request, pk: int, stream: str):
+    submission = _submission(request, pk)
+    try:
+        output.check_stream(stream)
+    except DomainError as error:
+        return HttpResponse(error.text, status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(output.read_all(submission=submission, stream=stream), content_type="text/plain")
+    response["Content-Disposition"] = content_disposition_header(True, f"submission-{submission.pk}.{stream}")
+    return response
 
 
 @require_POST

@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from jobbergate.admin import ResourceAdmin
-from submissions import services
+from submissions import output, services
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
@@ -45,8 +46,31 @@ class JobSubmissionAdmin(ResourceAdmin):
         "cloned_from",
         "created_at",
         "updated_at",
+        "job_output",
     )
     inlines = [JobProgressInline]
+
+    @admin.display(description="Job output")
+    def job_output(self, submission) -> str:
+        """Each stream the agent shipped: its size, what was dropped, and its first and last lines."""
+        parts = []
+        for stream in submission.outputs.all():
+            first, last = output.summary(stream)
+            dropped = f", {stream.dropped:,} bytes dropped past the limit" if stream.dropped else ""
+            state = "complete" if stream.complete else "still coming"
+            parts.append(
+                format_html(
+                    '<p><strong>{}</strong>: {} bytes ({}{})</p><pre class="jobbergate-file">{}</pre>'
+                    '<p>…</p><pre class="jobbergate-file">{}</pre>',
+                    stream.stream,
+                    f"{stream.length:,}",
+                    state,
+                    dropped,
+                    first,
+                    last,
+                )
+            )
+        return format_html_join("", "{}", ((part,) for part in parts)) if parts else "(none shipped)"
 
     def clone_service(self, *, source, owner_email):
         return services.clone_submission(source=source, owner_email=owner_email)

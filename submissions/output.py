@@ -175,3 +175,25 @@ def watched_ids(submission_ids) -> set[int]:
 def _discard_deleted_chunk(sender, instance: JobOutputChunk, **kwargs) -> None:
     """A chunk's bytes go with its row, however it went (a deleted submission takes its output with it)."""
     files.discard_content([instance.storage_key])
+
+
+def read_all(*, submission: JobSubmission, stream: str):
+    """Every kept byte of a stream, piece by piece (for a download that never holds the whole stream at once)."""
+    offset = 0
+    while True:
+        part = read(submission=submission, stream=stream, offset=offset, limit=READ_LIMIT_MAX)
+        if part.content:
+            yield part.content
+        if part.next_offset >= part.length or not part.content:
+            return
+        offset = part.next_offset
+
+
+def summary(output: JobOutput, *, lines: int = 5, window: int = 4096) -> tuple[str, str]:
+    """The first and the last ``lines`` lines of a stream (within ``window`` bytes at each end), as text."""
+    head = read(submission=output.submission, stream=output.stream, offset=0, limit=window).content
+    start = max(output.dropped_to or 0, output.length - window)
+    tail = read(submission=output.submission, stream=output.stream, offset=start, limit=window).content
+    first = head.decode("utf-8", "replace").splitlines()[:lines]
+    last = tail.decode("utf-8", "replace").splitlines()[-lines:]
+    return "\n".join(first), "\n".join(last)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -112,3 +113,41 @@ def submitter_workdir(submitter):
     subprocess.run(["runuser", "-u", SUBMITTER, "--", "mkdir", "-m", "755", str(folder)], check=True)
     yield folder
     subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@pytest.fixture
+def clean_slurm(slurm_cluster, submitter):
+    """Cancels every job of the test accounts afterwards (held jobs never end by themselves)."""
+    yield
+    for user in (SUBMITTER, OTHER_USER):
+        subprocess.run(["scancel", "-u", user], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def agents(api, clean_slurm):
+    """Starts agents (``jobbergate agent run --interval 1``) as processes of their own; stops them afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(log: Path, **settings) -> subprocess.Popen:
+        environment = {
+            **api.environment,
+            **{f"JOBBERGATE_AGENT_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [JOBBERGATE, "agent", "run", "--interval", "1"],
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(30)

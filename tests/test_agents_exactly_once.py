@@ -23,7 +23,7 @@ from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
 from testkit.server import free_port, gunicorn, serving_the_test_database
 from testkit.slurm import fresh, until
-from tests.conftest import JOBBERGATE, OTHER_USER, SUBMITTER, site_user
+from tests.conftest import OTHER_USER, SUBMITTER, site_user
 from tests.test_agent_slurm import submit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,44 +52,6 @@ def each_has_its_one_job(ids: set[int], log: str) -> None:
     assert {submission for submission in jobs if submission in ids} == ids
     stored = dict(JobSubmission.objects.filter(pk__in=ids).values_list("pk", "slurm_job_id"))
     assert all(stored[submission] == jobs[submission][0] for submission in ids)
-
-
-@pytest.fixture
-def clean_slurm(slurm_cluster, submitter):
-    """Cancels every job of the test accounts afterwards (held jobs never end by themselves)."""
-    yield
-    for user in (SUBMITTER, OTHER_USER):
-        subprocess.run(["scancel", "-u", user], capture_output=True, timeout=60)
-
-
-@pytest.fixture
-def agents(api, clean_slurm):
-    """Starts agents (``jobbergate agent run --interval 1``) as processes of their own; stops them afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start(log: Path, **settings) -> subprocess.Popen:
-        environment = {
-            **api.environment,
-            **{f"JOBBERGATE_AGENT_{key.upper()}": str(value) for key, value in settings.items()},
-        }
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [JOBBERGATE, "agent", "run", "--interval", "1"],
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(30)
 
 
 @pytest.mark.parametrize("count", [2, 3])

@@ -382,3 +382,25 @@ class TestMaintainerUpload:
         ).content.decode()
         assert "not a .tar.gz, .tgz, .tar or .zip archive" in page
         assert not JobScriptTemplate.objects.filter(identifier="broken").exists()
+
+
+class TestOutput:
+    def test_the_panel_reads_the_output_by_offset_as_plain_text(self, alice_browser, db):
+        from submissions import output
+
+        row = make_submission("alice@example.com", status=JobSubmissionStatus.SUBMITTED, slurm_job_id=3)
+        output.append(submission=row, stream="stdout", offset=0, content=b"<script>x</script>\nsecond\n")
+        page = alice_browser.get(f"/submissions/{row.pk}/").content.decode()
+        assert f'data-output="/submissions/{row.pk}/output/stdout"' in page
+        response = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=19")
+        assert response["Content-Type"].startswith("text/plain") and response.content == b"second\n"
+        assert response["X-Jobbergate-Next-Offset"] == "26" and response["X-Jobbergate-Complete"] == "false"
+        assert row.outputs.get(stream="stdout").last_read is not None  # watched: the agent ships it every cycle
+        download = alice_browser.get(f"/submissions/{row.pk}/output/stdout/download")
+        assert b"".join(download.streaming_content) == b"<script>x</script>\nsecond\n"
+        assert alice_browser.get(f"/submissions/{row.pk}/output/stdin").status_code == 400
+
+    def test_another_users_output_is_a_404(self, alice_browser, db):
+        theirs = make_submission("bob@example.com")
+        assert alice_browser.get(f"/submissions/{theirs.pk}/output/stdout").status_code == 404
+        assert alice_browser.get(f"/submissions/{theirs.pk}/output/stdout/download").status_code == 404

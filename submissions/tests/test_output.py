@@ -140,3 +140,12 @@ class TestBounds:
         with django_capture_on_commit_callbacks(execute=True):
             assert alice.client.delete(f"/jobbergate/job-submissions/{running.pk}").status_code == 204
         assert not JobOutput.objects.exists() and not any(path.exists() for path in stored)
+
+
+def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, running, admin_client):
+    lines = b"".join(f"line {n}\n".encode() for n in range(1, 101))
+    put(agent, running.pk, lines, offset=0)
+    page = admin_client.get(f"/admin/submissions/jobsubmission/{running.pk}/change/").content.decode()
+    assert "stdout</strong>: 792 bytes (still coming)" in page
+    assert "line 1\nline 2\nline 3\nline 4\nline 5</pre>" in page
+    assert "line 96\nline 97\nline 98\nline 99\nline 100</pre>" in page

@@ -123,7 +123,38 @@
     schedule();
   }
 
+  // Job output ---------------------------------------------------------------------------------------------------
+
+  function setUpOutput(panel) {
+    // Asks for the bytes after those shown (by offset) and appends them as text, never as markup, until the
+    // server says the stream is complete; slower while the tab is hidden.
+    var url = panel.getAttribute("data-output");
+    var log = panel.querySelector("pre");
+    var offset = 0;
+
+    function look() {
+      fetch(url + "?offset=" + offset, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          var next = parseInt(response.headers.get("X-Jobbergate-Next-Offset") || String(offset), 10);
+          var complete = response.headers.get("X-Jobbergate-Complete") === "true";
+          return response.text().then(function (text) {
+            var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+            if (text) log.appendChild(document.createTextNode(text));
+            if (atBottom) log.scrollTop = log.scrollHeight;
+            offset = next;
+            if (complete) { panel.setAttribute("data-complete", "true"); return; }
+            setTimeout(look, text ? 500 : document.visibilityState === "hidden" ? POLL_HIDDEN_MS : POLL_VISIBLE_MS);
+          });
+        })
+        .catch(function () { setTimeout(look, POLL_HIDDEN_MS); });
+    }
+
+    look();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-output]").forEach(setUpOutput);
     var form = document.getElementById("run-form");
     // getAttribute, not form.dataset: a form's inputs are its properties too, and a question may be named "dataset".
     if (form && form.getAttribute("data-preview") && window.htmx) setUpForm(form);
