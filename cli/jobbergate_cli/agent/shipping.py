@@ -85,6 +85,8 @@ class Shipping(AgentBase):
         finally:
             live = {f"{row['id']}:{stream}" for row in rows for stream in STREAMS}
             self.streams = {key: value for key, value in self.streams.items() if key in live}
+            jobs = {row["slurm_job_id"] for row in rows}
+            self.output_paths = {job: paths for job, paths in self.output_paths.items() if job in jobs}
             self._save_streams()
 
     def _paths_of(self, job_id: int) -> tuple[str | None, str | None]:
