@@ -79,13 +79,11 @@ def test_follow_prints_lines_as_they_arrive_and_exits_0_when_the_job_ended_done(
         ship(running, b"", complete=True)
 
     writer = threading.Thread(target=job)
-    started = time.monotonic()
     writer.start()
     followed = logs(live_server, alice.token, str(running.pk), "--follow", "--interval", "0.2")
     writer.join()
     assert followed.returncode == 0, followed.stderr
     assert followed.stdout == b"".join(f"step {n}\n".encode() for n in range(1, 6))
-    assert time.monotonic() - started < 30
 
 
 def test_follow_exits_1_when_the_job_did_not_end_done(live_server, alice, running):
