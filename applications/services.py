@@ -13,7 +13,7 @@ from django.db import transaction
 
 from applications.bundle import ApplicationBundle, BundleLimits, check_bundle, folder_files
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile
-from applications.questions import NAME, QuestionsError, check_questions
+from applications.questions import NAME, QuestionsError, check_questions, complete_answers
 from applications.rendering import Limits, RenderError, RenderPool
 from jobbergate import syntax
 from jobbergate.choices import FileType
@@ -274,6 +274,15 @@ def _question_type_of(value) -> str | None:
     if isinstance(value, str):
         return "text"
     return None
+
+
+def checked_answers(questions: list[dict], answers: dict, *, field_prefix: str = "") -> dict:
+    """The answers with the questions' defaults filled in (``complete_answers``); an Invalid with the problems by
+    field (``field_prefix`` + the question's name) otherwise. The API's renders and the portal's forms alike."""
+    completed, errors = complete_answers(questions, answers)
+    if errors:
+        raise Invalid(fields={f"{field_prefix}{name}": list(messages) for name, messages in errors.items()})
+    return completed
 
 
 def files_content_hash(contents: dict[str, bytes]) -> str:

@@ -6,9 +6,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from applications.questions import complete_answers
 from applications.rendering import inject_sbatch_params
-from applications.services import check_uploaded_file, files_content_hash, render_templates, stored_questions
+from applications.services import (
+    check_uploaded_file,
+    checked_answers,
+    files_content_hash,
+    render_templates,
+    stored_questions,
+)
 from jobbergate.choices import FileType
 from jobbergate.errors import Invalid
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
@@ -73,9 +78,7 @@ def answers_checked_against_questions(template, param_dict: dict) -> dict:
         return param_dict
     wrapped = set(param_dict) == {"data"} and isinstance(param_dict["data"], dict)
     answers = param_dict["data"] if wrapped else param_dict
-    completed, errors = complete_answers(questions, answers)
-    if errors:
-        raise Invalid(fields={f"param_dict.{name}": list(messages) for name, messages in errors.items()})
+    completed = checked_answers(questions, answers, field_prefix="param_dict.")
     return {"data": completed} if wrapped else completed
 
 

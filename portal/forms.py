@@ -109,6 +109,18 @@ def answers_from_form(questions: list[dict], data) -> dict[str, Any]:
     return answers
 
 
+def sbatch_lines(text: str) -> list[str]:
+    """The extra sbatch options of the form's text box, one per line; a ValidationError listing what is wrong."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > SBATCH_PARAMS_MAX:
+        raise ValidationError(f"At most {SBATCH_PARAMS_MAX} options.")
+    problems = [f"{line[:60]!r} is longer than 255 characters." for line in lines if len(line) > 255]
+    problems += [problem for line in lines if (problem := sbatch_argument_problem(line))]
+    if problems:
+        raise ValidationError(problems)
+    return lines
+
+
 class RunForm(forms.Form):
     """What a run needs beside the answers: its name, where it runs, and what to change in the script."""
 
@@ -139,14 +151,7 @@ class RunForm(forms.Form):
         return self._model_checked(value, "execution_directory") if value else None
 
     def clean_sbatch_params(self) -> list[str]:
-        lines = [line.strip() for line in self.cleaned_data["sbatch_params"].splitlines() if line.strip()]
-        if len(lines) > SBATCH_PARAMS_MAX:
-            raise ValidationError(f"At most {SBATCH_PARAMS_MAX} options.")
-        problems = [f"{line[:60]!r} is longer than 255 characters." for line in lines if len(line) > 255]
-        problems += [problem for line in lines if (problem := sbatch_argument_problem(line))]
-        if problems:
-            raise ValidationError(problems)
-        return lines
+        return sbatch_lines(self.cleaned_data["sbatch_params"])
 
     def clean(self):
         cleaned = super().clean()

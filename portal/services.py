@@ -13,13 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from applications.models import JobScriptTemplate
-from applications.questions import complete_answers
 from applications.services import default_output_mapping, render_parameters
 from jobbergate.choices import FileType
 from jobbergate.errors import Conflict, Invalid, NotFound
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
-from jobscripts.services import RenderedFiles, render_files, render_job_script, upload_job_script_file
+from jobscripts.services import render_files, render_job_script, upload_job_script_file
 from portal.models import PRESETS_PER_APPLICATION, Preset
 from submissions.models import JobSubmission
 from submissions.services import create_submission
@@ -35,14 +34,6 @@ class Run:
     sbatch_params: tuple[str, ...] = ()
     save_only: bool = False
     entrypoint: str | None = None  # the entrypoint as the user edited it in the preview, else None
-
-
-def checked(questions: list[dict], answers: dict) -> dict:
-    """The answers with the defaults filled in; an Invalid with the problems by question name otherwise."""
-    completed, errors = complete_answers(questions, answers)
-    if errors:
-        raise Invalid(fields={name: list(messages) for name, messages in errors.items()})
-    return completed
 
 
 def preview(template: JobScriptTemplate, answers: dict, sbatch_params: list[str] | tuple[str, ...] = ()):
@@ -168,6 +159,3 @@ def _my_preset(principal: Principal, preset_id: int) -> Preset:
     if preset is None:
         raise NotFound("There is no such preset.")
     return preset
-
-
-__all__ = ["RenderedFiles", "Run"]

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -29,6 +29,7 @@ from applications.models import JobScriptTemplate
 from applications.services import (
     bundle_limits,
     check_may_replace,
+    checked_answers,
     form_questions,
     load_bundle,
     runtime_config,
@@ -40,7 +41,7 @@ from jobbergate.validation import check_identifier
 from jobbergate.views import file_download
 from jobscripts.models import JobScript
 from portal import services
-from portal.forms import RunForm, answers_from_form, question_fields
+from portal.forms import RunForm, answers_from_form, question_fields, sbatch_lines
 from portal.models import Preset
 from submissions import output
 from submissions.choices import TERMINAL_STATUSES, JobSubmissionStatus
@@ -240,7 +241,7 @@ def application_form(request, key: str):
     run_form = RunForm(request.POST, clusters=clusters)
     field_errors: dict = {}
     try:
-        completed = services.checked(asked.questions, answers)
+        completed = checked_answers(asked.questions, answers)
     except DomainError as error:
         field_errors = error.fields or {}
         if not field_errors:
@@ -284,13 +285,11 @@ def preview(request, key: str):
         asked = _asked(request, template)
         answers = answers_from_form(asked.questions, request.POST)
         context["names"] = [question["name"] for question in asked.questions]
-        completed = services.checked(asked.questions, answers)
-        sbatch = RunForm(
-            {"name": "x", "sbatch_params": request.POST.get("sbatch_params", ""), "save_only": "on"}, clusters=[]
-        )
-        sbatch_params = sbatch.cleaned_data["sbatch_params"] if sbatch.is_valid() else []
-        if not sbatch.is_valid() and "sbatch_params" in sbatch.errors:
-            context["error"] = "; ".join(sbatch.errors["sbatch_params"])
+        completed = checked_answers(asked.questions, answers)
+        try:
+            sbatch_params = sbatch_lines(request.POST.get("sbatch_params", ""))
+        except ValidationError as error:
+            sbatch_params, context["error"] = [], "; ".join(error.messages)
         with heavy_request(request.principal, what="renders"):
             rendered = services.preview(template, completed, sbatch_params)
         context["files"] = rendered.files
@@ -315,7 +314,7 @@ def save_preset(request, key: str):
     name = request.POST.get("preset_name", "").strip()
     try:
         asked = _asked(request, template)
-        answers = services.checked(asked.questions, answers_from_form(asked.questions, request.POST))
+        answers = checked_answers(asked.questions, answers_from_form(asked.questions, request.POST))
         preset = services.save_preset(principal=request.principal, template=template, name=name, answers=answers)
     except DomainError as error:
         _show(request, error)

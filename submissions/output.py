@@ -161,16 +161,6 @@ def mark_read(*, submission: JobSubmission) -> None:
     )
 
 
-def watched_ids(submission_ids) -> set[int]:
-    """Which of these submissions someone read the output of in the last OUTPUT_WATCHED_SECONDS."""
-    since = timezone.now() - timedelta(seconds=settings.OUTPUT_WATCHED_SECONDS)
-    return set(
-        JobOutput.objects.filter(submission_id__in=submission_ids, last_read__gte=since).values_list(
-            "submission_id", flat=True
-        )
-    )
-
-
 @receiver(post_delete, sender=JobOutputChunk, dispatch_uid="submissions.output.discard_chunk")
 def _discard_deleted_chunk(sender, instance: JobOutputChunk, **kwargs) -> None:
     """A chunk's bytes go with its row, however it went (a deleted submission takes its output with it)."""
