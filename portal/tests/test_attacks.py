@@ -24,27 +24,13 @@ from jobbergate.fairness import heavy_request
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from portal.models import Preset
-from portal.tests.test_pages import browser, form_data
+from portal.tests.conftest import browser
+from portal.tests.test_pages import form_data
 from submissions.choices import JobSubmissionStatus
-from submissions.models import ClusterStatus, JobSubmission
+from submissions.models import JobSubmission
 from testkit.factories import make_example_application, make_submission
 
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def gpu(db):
-    return make_example_application("gpu-training")
-
-
-@pytest.fixture
-def cluster(db):
-    return ClusterStatus.objects.create(client_id="cluster-a", interval=60)
-
-
-@pytest.fixture
-def alice_browser(db):
-    return browser(ALICE)
 
 
 def reader_browser(email: str = ALICE) -> Client:

@@ -17,32 +17,10 @@ from applications import services as application_services
 from applications.models import JobScriptTemplate
 from jobscripts.models import JobScript
 from portal.models import PRESETS_PER_APPLICATION, Preset
+from portal.tests.conftest import browser
 from submissions.choices import JobSubmissionStatus
-from submissions.models import ClusterStatus, JobSubmission
+from submissions.models import JobSubmission
 from testkit.factories import EXAMPLES, make_example_application, make_submission
-
-
-def browser(email: str) -> Client:
-    """A signed-in browser session of an ordinary user (no groups, no staff)."""
-    user, _ = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def gpu(db):
-    return make_example_application("gpu-training")
-
-
-@pytest.fixture
-def cluster(db):
-    return ClusterStatus.objects.create(client_id="cluster-a", interval=60)
-
-
-@pytest.fixture
-def alice_browser(db):
-    return browser("alice@example.com")
 
 
 def form_data(**overrides) -> dict:
