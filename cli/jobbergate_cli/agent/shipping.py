@@ -56,6 +56,7 @@ class Shipping(AgentBase):
     can_ship: bool = True
     cycles_since_shipping: int = SHIP_EVERY
     streams_loaded: bool = False
+    streams_saved: str = ""  # what the state file holds, so an unchanged state is not written again
 
     def ship_output(self, rows: list[dict], ended: set[int]) -> None:
         """Ship the output of the owners' ``rows`` (active submissions with a job); ``ended`` are the job ids that
@@ -178,11 +179,15 @@ class Shipping(AgentBase):
             pass  # none yet, or unreadable: the server's answers put each stream right
 
     def _save_streams(self) -> None:
+        text = json.dumps({key: asdict(value) for key, value in self.streams.items()})
+        if text == self.streams_saved:
+            return  # nothing shipped since: no write every cycle
         path = self._state_file()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({key: asdict(value) for key, value in self.streams.items()}))
+            temporary.write_text(text)
             os.replace(temporary, path)
+            self.streams_saved = text
         except OSError as error:
             log.warning("cannot keep what was shipped in %s: %s", path, error)
