@@ -20,7 +20,9 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.principal import principal_for_session
@@ -51,6 +53,11 @@ from submissions.services import cancel_submission, clone_submission
 PAGE_SIZE = 50
 CATALOGUE_PAGE_SIZE = 24
 SEARCH_MAX = 200
+# The output panel's next look: soon while text is coming, else at the status panel's pace (portal.js slows both
+# down while the tab is hidden).
+OUTPUT_POLL_TEXT_MS = 500
+OUTPUT_POLL_IDLE_MS = 3000
+OUTPUT_END = mark_safe('<span class="output-end" data-complete="true"></span>')
 
 # The history's status facets: the words a user thinks in, each a set of the contract's statuses.
 FACETS = {
@@ -490,9 +497,10 @@ def submission_status(request, pk: int):
 @require_GET
 @signed_in("job-submissions", "read")
 def submission_output(request, pk: int, stream: str):
-    """The job's output from ``offset`` as plain text for the page's panel (which appends it as text, never as
-    markup), with where it ends and whether the stream is complete in headers; reading marks the submission watched
-    (the agent then ships it every cycle)."""
+    """The job's output from ``offset`` for the page's panel: the text (escaped, never markup) followed by the
+    panel's next poller, which asks for what comes after it, sooner when this answer had text; nothing more once the
+    stream is complete. Where it ends and whether it is complete are in headers too. Reading marks the submission
+    watched (the agent then ships it every cycle)."""
     submission = _submission(request, pk)
     asked = _int(request.GET.get("offset", "0"))
     try:
@@ -500,12 +508,25 @@ def submission_output(request, pk: int, stream: str):
     except DomainError as error:
         return HttpResponse(error.text, status=400, content_type="text/plain; charset=utf-8")
     output.mark_read(submission=submission)
-    text = part.content.decode("utf-8", "replace")
+    content, next_offset, complete = part.content, part.next_offset, part.complete
+    if not complete:  # a character cut by the read's end comes whole with the next answer
+        content = content[: output.whole_characters(content)]
+        next_offset = part.offset + len(content)
+    text = content.decode("utf-8", "replace")
     if part.offset > asked:
         text = f"[… {part.offset - asked:,} bytes dropped past the server's limit …]\n{text}"
-    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-    response["X-Jobbergate-Next-Offset"] = str(part.next_offset)
-    response["X-Jobbergate-Complete"] = "true" if part.complete else "false"
+    if complete:
+        follow = OUTPUT_END
+    else:
+        follow = format_html(
+            '<span class="output-poll" hx-get="{}?offset={}" hx-trigger="load delay:{}ms" hx-swap="outerHTML"></span>',
+            request.path,
+            next_offset,
+            OUTPUT_POLL_TEXT_MS if content else OUTPUT_POLL_IDLE_MS,
+        )
+    response = HttpResponse(format_html("{}{}", text, follow), content_type="text/html; charset=utf-8")
+    response["X-Jobbergate-Next-Offset"] = str(next_offset)
+    response["X-Jobbergate-Complete"] = "true" if complete else "false"
     return response
 
 

@@ -179,6 +179,19 @@ def read_all(*, submission: JobSubmission, stream: str):
         offset = part.next_offset
 
 
+def whole_characters(content: bytes) -> int:
+    """How many leading bytes of ``content`` end on a UTF-8 character: a character that a read's limit (or the
+    agent's chunk) cut in two is left for the next read, so a reader that decodes each part shows it whole. Bytes
+    that are not UTF-8 at all are counted in (readers decode them as they like)."""
+    for back in range(1, min(4, len(content)) + 1):
+        byte = content[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: its character starts further back
+        size = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4 if byte >> 3 == 0b11110 else 1
+        return len(content) - back if size > back else len(content)
+    return len(content)
+
+
 def summary(output: JobOutput, *, lines: int = 5, window: int = 4096) -> tuple[str, str]:
     """The first and the last ``lines`` lines of a stream (within ``window`` bytes at each end), as text."""
     head = read(submission=output.submission, stream=output.stream, offset=0, limit=window).content

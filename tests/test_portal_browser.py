@@ -19,6 +19,8 @@ from submissions.models import ClusterStatus, JobSubmission
 from testkit.browser import ARTIFACTS, csp_violations, sign_in_with_provider, wait_until
 from testkit.factories import make_example_application
 from tests.conftest import JOBBERGATE
+from tests.test_agent_output import COUNTING
+from tests.test_agent_slurm import submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -152,6 +154,28 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     assert page.locator("table.rows tbody tr").count() == 1
     shot(page, "history")
     assert [url for url in sent if not url.startswith(base)] == []
+    assert csp_violations(page) == []
+
+
+def test_the_output_panel_follows_a_running_job_and_offers_the_whole_file(signed_in, running_agent, submitter_workdir):
+    page, base = signed_in
+    row = submit("alice@example.com", COUNTING.format(lines=15, pause=1), submitter_workdir)
+    page.goto(f"{base}/submissions/{row.pk}/")
+    # Live: the first line is on the page while the job is still printing (the panel polls with htmx by offset).
+    shown = "id => (document.getElementById(id) || {textContent: ''}).textContent"
+    wait_until(page, f"() => ({shown})('log-stdout').includes('line 1 ')", timeout_s=120)
+    assert "line 15 " not in page.evaluate(shown, "log-stdout")
+    # To the end: every line once, in order, and the panel stops asking once the agent has completed the stream.
+    page.wait_for_selector("#log-stdout .output-end", state="attached", timeout=120_000)
+    page.wait_for_selector("#log-stderr .output-end", state="attached", timeout=30_000)
+    lines = page.evaluate(shown, "log-stdout").splitlines()
+    assert [line.split(" at ")[0] for line in lines] == [f"line {n}" for n in range(1, 16)]
+    assert page.evaluate(shown, "log-stderr").splitlines() == [f"warning {n}" for n in range(1, 16)]
+    # The download is the file on the cluster, byte for byte.
+    href = page.get_attribute("#log-stdout >> xpath=.. >> a:has-text('Download')", "href")
+    download = page.request.get(f"{base}{href}")
+    assert download.ok and download.body() == (submitter_workdir / "counting.out").read_bytes()
+    wait_for_status(page, "DONE")
     assert csp_violations(page) == []
 
 

@@ -363,20 +363,42 @@ class TestMaintainerUpload:
 
 
 class TestOutput:
-    def test_the_panel_reads_the_output_by_offset_as_plain_text(self, alice_browser, db):
+    def test_the_panel_reads_the_output_by_offset_as_escaped_text_and_polls_on(self, alice_browser, db):
         from submissions import output
 
         row = make_submission("alice@example.com", status=JobSubmissionStatus.SUBMITTED, slurm_job_id=3)
         output.append(submission=row, stream="stdout", offset=0, content=b"<script>x</script>\nsecond\n")
         page = alice_browser.get(f"/submissions/{row.pk}/").content.decode()
-        assert f'data-output="/submissions/{row.pk}/output/stdout"' in page
-        response = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=19")
-        assert response["Content-Type"].startswith("text/plain") and response.content == b"second\n"
+        assert f'hx-get="/submissions/{row.pk}/output/stdout?offset=0"' in page
+        response = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=0")
+        text = response.content.decode()
+        assert text.startswith('&lt;script&gt;x&lt;/script&gt;\nsecond\n<span class="output-poll"')
+        assert f'hx-get="/submissions/{row.pk}/output/stdout?offset=26"' in text and "<script>" not in text
         assert response["X-Jobbergate-Next-Offset"] == "26" and response["X-Jobbergate-Complete"] == "false"
         assert row.outputs.get(stream="stdout").last_read is not None  # watched: the agent ships it every cycle
         download = alice_browser.get(f"/submissions/{row.pk}/output/stdout/download")
         assert b"".join(download.streaming_content) == b"<script>x</script>\nsecond\n"
         assert alice_browser.get(f"/submissions/{row.pk}/output/stdin").status_code == 400
+        # Once complete, the panel stops asking.
+        output.append(submission=row, stream="stdout", offset=26, content=b"", complete=True)
+        end = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=26").content.decode()
+        assert end == '<span class="output-end" data-complete="true"></span>'
+
+    def test_a_character_cut_by_the_end_of_what_came_so_far_is_shown_whole_later(self, alice_browser, db):
+        from submissions import output
+
+        row = make_submission("alice@example.com", status=JobSubmissionStatus.SUBMITTED, slurm_job_id=3)
+        euro = "€".encode()  # three bytes
+        output.append(submission=row, stream="stdout", offset=0, content=b"price: " + euro[:2])
+        first = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=0")
+        assert first.content.decode().startswith("price: <span") and first["X-Jobbergate-Next-Offset"] == "7"
+        output.append(submission=row, stream="stdout", offset=9, content=euro[2:] + b"\n")
+        second = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=7")
+        assert second.content.decode().startswith("€\n<span") and second["X-Jobbergate-Next-Offset"] == "11"
+        # Bytes that are not UTF-8 at all are not held back: they show as replacement characters.
+        output.append(submission=row, stream="stdout", offset=11, content=b"\xff\xfe")
+        third = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=11")
+        assert third.content.decode().startswith("\ufffd\ufffd<span") and third["X-Jobbergate-Next-Offset"] == "13"
 
     def test_another_users_output_is_a_404(self, alice_browser, db):
         theirs = make_submission("bob@example.com")

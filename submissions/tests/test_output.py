@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from submissions import output
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobOutput, JobOutputChunk
 from testkit.factories import make_submission
@@ -149,3 +150,21 @@ def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, r
     assert "stdout</strong>: 792 bytes (still coming)" in page
     assert "line 1\nline 2\nline 3\nline 4\nline 5</pre>" in page
     assert "line 96\nline 97\nline 98\nline 99\nline 100</pre>" in page
+
+
+@pytest.mark.parametrize(
+    ("content", "whole"),
+    [
+        (b"", 0),
+        (b"plain", 5),
+        ("a€".encode(), 4),
+        ("a€".encode()[:3], 1),  # two of the euro's three bytes: held back
+        ("a€".encode()[:2], 1),
+        ("😀".encode()[:3], 0),
+        ("😀".encode(), 4),
+        (b"\xff\xfe", 2),  # not UTF-8: counted in
+        (b"\x80\x80\x80\x80\x80", 5),  # continuation bytes with no lead
+    ],
+)
+def test_whole_characters_leaves_a_cut_character_for_the_next_read(content, whole):
+    assert output.whole_characters(content) == whole

@@ -124,37 +124,56 @@
   }
 
   // Job output ---------------------------------------------------------------------------------------------------
+  // Each answer to a panel's poller is the text after what is shown and the next poller (portal/views.py,
+  // submission_output), which htmx swaps in: the text is escaped by the server and lands as text. Here only what
+  // htmx does not do without eval: wait while the tab is hidden, try again after a failure, keep the end in view.
 
-  function setUpOutput(panel) {
-    // Asks for the bytes after those shown (by offset) and appends them as text, never as markup, until the
-    // server says the stream is complete; slower while the tab is hidden.
-    var url = panel.getAttribute("data-output");
-    var log = panel.querySelector("pre");
-    var offset = 0;
-
-    function look() {
-      fetch(url + "?offset=" + offset, { credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error(String(response.status));
-          var next = parseInt(response.headers.get("X-Jobbergate-Next-Offset") || String(offset), 10);
-          var complete = response.headers.get("X-Jobbergate-Complete") === "true";
-          return response.text().then(function (text) {
-            var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-            if (text) log.appendChild(document.createTextNode(text));
-            if (atBottom) log.scrollTop = log.scrollHeight;
-            offset = next;
-            if (complete) { panel.setAttribute("data-complete", "true"); return; }
-            setTimeout(look, text ? 500 : document.visibilityState === "hidden" ? POLL_HIDDEN_MS : POLL_VISIBLE_MS);
-          });
-        })
-        .catch(function () { setTimeout(look, POLL_HIDDEN_MS); });
-    }
-
-    look();
+  function isOutputPoller(element) {
+    return element && element.classList && element.classList.contains("output-poll");
   }
 
+  function setUpOutput() {
+    var waiting = [];
+
+    document.addEventListener("htmx:confirm", function (event) {
+      if (!isOutputPoller(event.target) || document.visibilityState !== "hidden") return;
+      event.preventDefault();  // looked again when the tab is shown, or after the hidden pace
+      var go = function () {
+        if (waiting.indexOf(go) < 0) return;
+        waiting.splice(waiting.indexOf(go), 1);
+        event.detail.issueRequest(true);
+      };
+      waiting.push(go);
+      setTimeout(go, POLL_HIDDEN_MS);
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") waiting.slice().forEach(function (go) { go(); });
+    });
+
+    function retry(event) {
+      var poller = event.detail.elt;
+      if (!isOutputPoller(poller)) return;
+      setTimeout(function () {
+        if (poller.isConnected) {
+          htmx.ajax("GET", poller.getAttribute("hx-get"), { source: poller, target: poller, swap: "outerHTML" });
+        }
+      }, POLL_HIDDEN_MS);
+    }
+    document.addEventListener("htmx:sendError", retry);
+    document.addEventListener("htmx:responseError", retry);
+
+    document.addEventListener("htmx:beforeSwap", function (event) {
+      if (!isOutputPoller(event.detail.target)) return;
+      var log = event.detail.target.closest("pre");
+      if (log && log.scrollTop + log.clientHeight >= log.scrollHeight - 4) {
+        setTimeout(function () { log.scrollTop = log.scrollHeight; }, 0);
+      }
+    });
+  }
+
+  setUpOutput();  // listeners on the document, before htmx sends the panels' first looks
+
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-output]").forEach(setUpOutput);
     var form = document.getElementById("run-form");
     // getAttribute, not form.dataset: a form's inputs are its properties too, and a question may be named "dataset".
     if (form && form.getAttribute("data-preview") && window.htmx) setUpForm(form);
