@@ -18,7 +18,7 @@ from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobOutput, JobSubmission
 from testkit.slurm import fresh, until
 from tests.conftest import JOBBERGATE
-from tests.test_agent_slurm import submit
+from tests.test_agent_slurm import CuttableProxy, submit
 
 pytestmark = [pytest.mark.slurm, pytest.mark.django_db(transaction=True)]
 
@@ -108,6 +108,30 @@ def test_an_agent_killed_mid_stream_resumes_without_a_byte_twice_or_missing(alic
     assert until(lambda: fresh(row).status == Status.DONE, seconds=120), (tmp_path / "agent-2.log").read_text()
     assert until(lambda: JobOutput.objects.filter(submission=row, stream="stdout", complete=True).exists(), seconds=30)
     assert stream_of(row, "stdout") == (submitter_workdir / "counting.out").read_bytes()
+
+
+def test_the_api_away_for_a_while_loses_no_output(alice, api, agents, submitter_workdir, tmp_path):
+    cut = tmp_path / "api-down"  # while it exists, the relay drops every connection to the server
+    proxy = CuttableProxy(api.environment["JOBBERGATE_AGENT_BASE_API_URL"], cut)
+    row = submit(alice.email, COUNTING.format(lines=24, pause=0.5), submitter_workdir)
+    try:
+        agents(tmp_path / "agent.log", base_api_url=proxy.url)
+        assert until(lambda: JobOutput.objects.filter(submission=row, length__gt=40).exists(), seconds=60)
+        cut.touch()  # the API goes away while the job goes on printing
+        time.sleep(1)
+        during = JobOutput.objects.get(submission=row, stream="stdout").length
+        time.sleep(5)
+        assert JobOutput.objects.get(submission=row, stream="stdout").length == during  # it really was away
+        cut.unlink()
+        assert until(lambda: fresh(row).status == Status.DONE, seconds=120), (tmp_path / "agent.log").read_text()
+        assert until(
+            lambda: JobOutput.objects.filter(submission=row, stream="stdout", complete=True).exists(), seconds=30
+        )
+    finally:
+        proxy.close()
+    assert stream_of(row, "stdout") == (submitter_workdir / "counting.out").read_bytes()
+    assert stream_of(row, "stderr") == b"".join(f"warning {n}\n".encode() for n in range(1, 25))
+    assert "cycle failed" in (tmp_path / "agent.log").read_text()
 
 
 def test_a_job_that_prints_50_mib_is_capped_and_the_server_answers_meanwhile(
