@@ -28,6 +28,14 @@ def python_path() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_token_checks():
+    """Each test checks its tokens from scratch (a process keeps the tokens whose signature held)."""
+    from accounts.tokens import forget_verified_tokens
+
+    forget_verified_tokens()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own file storage folder, so stored bytes never leak between tests."""
     settings.STORAGES = {

@@ -8,7 +8,10 @@ audience and lifetime hold. The server's own tokens are one issuer; the OIDC pro
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -121,7 +124,26 @@ class VerifiedToken:
 
 
 def verify_access_token(token: str) -> VerifiedToken:
-    """Return the claims of a valid access token, or raise ``TokenError`` saying what is wrong with it."""
+    """Return the claims of a valid access token, or raise ``TokenError`` saying what is wrong with it.
+
+    The signature, audience and issuer of a token are checked once per process (``_verified``); every request
+    still checks its lifetime, that its issuer is trusted and its key known, and the issuer's own checks (a
+    server-issued token's revocation: one query)."""
+    cached = _verified.get(token)
+    issuer = trusted_issuers().get(_issuer_key(cached.issuer)) if cached else None
+    if cached is None or not cached.still_holds(issuer):
+        issuer, claims, kid, key = _verify_signed(token)
+        _verified.put(token, _Verified(issuer.issuer, issuer.audience, kid, key, claims))
+    else:
+        claims = dict(cached.claims)  # a request's own copy: the cached one stays as signed
+    row = issuer.check_claims(claims)
+    return VerifiedToken(
+        claims=claims, principal=issuer.principal(claims, token, row), user=row.user if row is not None else None
+    )
+
+
+def _verify_signed(token: str) -> tuple[Issuer, dict[str, Any], str | None, Any]:
+    """Every check of a token but the issuer's own: its issuer, algorithm, key, signature, audience and lifetime."""
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -160,10 +182,66 @@ def verify_access_token(token: str) -> VerifiedToken:
         raise TokenError(f"Token lacks the {error.claim!r} claim") from None
     except jwt.PyJWTError as error:
         raise TokenError(f"Token is invalid: {error}") from None
-    row = issuer.check_claims(claims)
-    return VerifiedToken(
-        claims=claims, principal=issuer.principal(claims, token, row), user=row.user if row is not None else None
-    )
+    return issuer, claims, header.get("kid"), key
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature held: for whom, with which key, and what it says."""
+
+    issuer: str
+    audience: str | list[str]
+    kid: str | None
+    key: Any
+    claims: dict[str, Any]
+
+    def still_holds(self, issuer: Issuer | None) -> bool:
+        """Whether the checks made once still hold now: the issuer still trusted with the same audience and the
+        same key for the kid (a rotated key means checking the signature again), and the token not expired."""
+        if issuer is None or issuer.audience != self.audience:
+            return False
+        try:
+            if issuer.key_for(self.kid) is not self.key:
+                return False
+        except TokenError:
+            return False
+        return time.time() < float(self.claims["exp"]) + issuer.leeway
+
+
+class _VerifiedTokens:
+    """Tokens whose signature held, per process, the most recently used ``size`` of them. Only tokens that passed
+    every check get in, so no caller can fill it with made-up ones; each use still checks ``still_holds``."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._entries: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> _Verified | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None:
+                self._entries.move_to_end(token)
+            return entry
+
+    def put(self, token: str, entry: _Verified) -> None:
+        with self._lock:
+            self._entries[token] = entry
+            self._entries.move_to_end(token)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_verified = _VerifiedTokens(size=4096)
+
+
+def forget_verified_tokens() -> None:
+    """Check every token from scratch again (tests; a settings change)."""
+    _verified.clear()
 
 
 @dataclass(frozen=True)

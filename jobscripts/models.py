@@ -43,9 +43,13 @@ class JobScript(Resource):
     class Meta(Resource.Meta):
         verbose_name = "job script"
         # A person's own job scripts, newest first (the portal's list), and their newest of one application (the
-        # form's last answers).
+        # form's last answers); the API's default list (not archived, by id, the upstream CLI's call) walks the
+        # last one from its end and counts its entries without reading the rows.
         indexes = [
             models.Index(fields=["owner_email", "-created_at", "-id"], name="job_script_owner_newest"),
+            models.Index(
+                fields=["owner_email", "-id"], condition=models.Q(is_archived=False), name="job_script_owner_live"
+            ),
             models.Index(fields=["owner_email", "parent_template", "-created_at"], name="job_script_owner_app_newest"),
         ]
 

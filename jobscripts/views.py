@@ -37,6 +37,7 @@ class JobScriptViewSet(ResourceViewSet):
     filterset_class = JobScriptFilter
     sort_fields = {**BASE_SORT_FIELDS, "parent_template_id": "parent_template_id"}
     select_related = ("parent_template",)
+    list_deferred = ("render_parameters", "parent_template__config_source", "parent_template__questions")
     detail_prefetch_related = ("files",)
     action_verbs = {
         "file_download": "read",

@@ -90,6 +90,41 @@ class TestIssuedTokens:
 
 
 @pytest.mark.django_db
+class TestCheckedOnce:
+    """A token's signature is checked once per process; what can change after that is checked on every request."""
+
+    def test_a_token_revoked_after_its_first_use_is_refused_at_once(self, token):
+        assert call(token).status_code == 200
+        ApiToken.objects.update(revoked_at="2020-01-01T00:00:00Z")
+        assert call(token).status_code == 401
+
+    def test_a_token_that_expires_after_its_first_use_is_refused(self, token, settings):
+        settings.TOKEN_LEEWAY_SECONDS = 0
+        short = resign({**claims_of(token), "exp": int(time.time()) + 2})
+        assert call(short).status_code == 200
+        time.sleep(max(0.0, claims_of(short)["exp"] - time.time()) + 0.1)
+        response = call(short)
+        assert response.status_code == 401 and response.json()["detail"] == "Token has expired"
+
+    def test_after_a_key_change_the_signature_is_checked_again(self, token, settings, tmp_path):
+        assert call(token).status_code == 200
+        settings.TOKEN_SIGNING_KEY_FILE = str(tmp_path / "another-key.pem")  # the server's key replaced
+        assert call(token).json()["detail"] == "Token was signed with an unknown key (kid)"
+
+    def test_after_an_audience_change_the_token_is_checked_again(self, token, settings):
+        assert call(token).status_code == 200
+        settings.TOKEN_AUDIENCE = "another-audience"
+        assert call(token).json()["detail"] == "Token audience is not accepted"
+
+    def test_a_forged_token_never_enters(self, token):
+        header, payload, signature = token.split(".")
+        forged = ".".join([header, payload, signature[:-4] + ("AAAA" if not signature.endswith("AAAA") else "BBBB")])
+        assert call(forged).status_code == 401
+        assert call(forged).status_code == 401  # refused again: a refused token is never kept
+        assert call(token).status_code == 200
+
+
+@pytest.mark.django_db
 class TestRefusedTokens:
     def test_an_expired_token_gets_401(self, token):
         claims = {**claims_of(token), "exp": int(time.time()) - 3600}

@@ -38,6 +38,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
     clone_serializer_class = None
     select_related: tuple[str, ...] = ()  # the rows every answer shows beside each one (list and detail)
     detail_prefetch_related: tuple[str, ...] = ()
+    list_deferred: tuple[str, ...] = ()  # columns a list answer does not show (large JSON): not read for a list
     filter_backends = [ListConventionsFilter, StrictFilterBackend]
     pagination_class = PageSizePagination
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
@@ -52,7 +53,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
             return self.model.objects.none()
         queryset = self.model.objects.visible_to(self.principal).select_related(*self.select_related)
         if self.action == "list":
-            return queryset
+            return queryset.defer(*self.list_deferred)
         return queryset.prefetch_related(*self.detail_prefetch_related)
 
     def get_serializer_class(self):

@@ -1,0 +1,161 @@
+"""Where an API request's time goes, in-process: CPU per request and queries per request for the scenarios of the
+side-by-side harness (../shared/bench-upstream: the upstream CLI's list call, get one job script, render from a
+template, create a submission, health), with a profile of the top functions on demand.
+
+    ./bench/run-profile [--requests 300] [--profile list] [--top 30]
+
+Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the
+harness's shape: one user owning 10,000 job scripts (each with two files) rendered from 1,000 applications. The
+requests go through Django's whole stack (middleware, authentication with a server-issued bearer token, DRF) but
+not through a socket or a server process: what is left is the application's own cost, which the process model
+(gunicorn, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
+waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import statistics
+import time
+
+from _setup import start_django
+
+TEMPLATE = b"""#!/bin/bash
+#SBATCH --job-name={{ data.job_name }}
+#SBATCH --ntasks={{ data.ntasks }}
+{% for step in data.steps %}echo "step {{ loop.index }}: {{ step }}"
+{% endfor %}sleep {{ data.sleep }}
+"""
+
+
+def seed(job_scripts: int, applications: int) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from accounts.tokens import issue_api_token
+    from applications.models import JobScriptTemplate, TemplateFile
+    from jobbergate import files
+    from jobbergate.choices import USER_PERMISSIONS, FileType
+    from jobscripts.models import JobScript, JobScriptFile
+
+    owner = "bench@example.com"
+    template_key = files.store_content("bench", TEMPLATE)
+    script_key = files.store_content("bench", b"#!/bin/bash\n#SBATCH --job-name=bench\necho hello\n" * 20)
+    support_key = files.store_content("bench", b"42\n" * 100)
+    templates = JobScriptTemplate.objects.bulk_create(
+        JobScriptTemplate(name=f"application {n}", description="bench", owner_email=owner, template_vars={})
+        for n in range(applications)
+    )
+    TemplateFile.objects.bulk_create(
+        TemplateFile(parent=t, filename="job.sh.j2", file_type=FileType.ENTRYPOINT, storage_key=template_key, size=150)
+        for t in templates
+    )
+    scripts = JobScript.objects.bulk_create(
+        JobScript(name=f"job script {n}", description="bench", owner_email=owner, parent_template=templates[n % 1000])
+        for n in range(job_scripts)
+    )
+    JobScriptFile.objects.bulk_create(
+        [
+            JobScriptFile(parent=s, filename="job.sh", file_type=FileType.ENTRYPOINT, storage_key=script_key, size=900)
+            for s in scripts
+        ]
+        + [
+            JobScriptFile(parent=s, filename="input.txt", file_type=FileType.SUPPORT, storage_key=support_key, size=300)
+            for s in scripts
+        ]
+    )
+    user = get_user_model().objects.create(username=owner, email=owner)
+    token = issue_api_token(user=user, permissions=USER_PERMISSIONS, name="profile").token
+    return {"token": token, "job_script": scripts[-1].pk, "template": templates[-1].pk}
+
+
+def scenarios(seeded: dict) -> dict:
+    render = {
+        "create_request": {"name": "profiled", "description": "bench/profile_api.py"},
+        "render_request": {
+            "template_output_name_mapping": {"job.sh.j2": "job.sh"},
+            "sbatch_params": ["--time=00:05:00"],
+            "param_dict": {"data": {"job_name": "p", "ntasks": 2, "steps": ["a", "b"], "sleep": 1}},
+        },
+    }
+    submission = {
+        "name": "profiled",
+        "job_script_id": seeded["job_script"],
+        "execution_directory": "/tmp",
+        "sbatch_arguments": ["--time=00:05:00"],
+    }
+    query = "user_only=true&include_archived=false&sort_ascending=false&sort_field=id&page=1&size=50"
+    return {
+        "list": ("GET", f"/jobbergate/job-scripts?{query}", None, 200),
+        "get": ("GET", f"/jobbergate/job-scripts/{seeded['job_script']}", None, 200),
+        "create_js": ("POST", f"/jobbergate/job-scripts/render-from-template/{seeded['template']}", render, 201),
+        "create_sub": ("POST", "/jobbergate/job-submissions", submission, 201),
+        "health": ("GET", "/jobbergate/health", None, 204),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="requests per scenario (bounded: at most 5000)")
+    parser.add_argument("--job-scripts", type=int, default=10_000)
+    parser.add_argument("--profile", help="profile this scenario and print its top functions")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--explain", action="store_true", help="with --profile: EXPLAIN ANALYZE its SELECTs")
+    args = parser.parse_args()
+    args.requests = max(10, min(args.requests, 5000))
+    start_django("jobbergate-profile-")
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    seeded = seed(args.job_scripts, 1000)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # as autovacuum would soon after such a load
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {seeded['token']}", SERVER_NAME="127.0.0.1")
+
+    def call(method, path, body, status):
+        if method == "GET":
+            response = client.get(path)
+        else:
+            response = client.post(path, json.dumps(body), content_type="application/json")
+        assert response.status_code == status, (path, response.status_code, response.content[:300])
+        return response
+
+    print(f"{'scenario':<12} {'CPU ms p50':>10} {'CPU ms mean':>11} {'queries':>8} {'query ms':>9}  bytes")
+    for name, (method, path, body, status) in scenarios(seeded).items():
+        for _ in range(20):  # warm up: imports, caches, connection
+            call(method, path, body, status)
+        with CaptureQueriesContext(connection) as queries:
+            response = call(method, path, body, status)
+        captured = list(queries.captured_queries)  # the next requests empty the connection's log
+        query_ms = sum(float(q["time"]) for q in captured) * 1000
+        cpu = []
+        for _ in range(args.requests):
+            started = time.process_time()
+            call(method, path, body, status)
+            cpu.append((time.process_time() - started) * 1000)
+        print(
+            f"{name:<12} {statistics.median(cpu):>10.2f} {statistics.fmean(cpu):>11.2f} {len(captured):>8} "
+            f"{query_ms:>9.2f}  {len(response.content)}"
+        )
+        if args.profile == name:
+            for query in captured:
+                print("   ", query["time"], query["sql"][: None if args.explain else 300])
+                if args.explain and query["sql"].startswith("SELECT"):
+                    with connection.cursor() as cursor:
+                        cursor.execute("EXPLAIN ANALYZE " + query["sql"])
+                        print("\n".join("      " + row[0] for row in cursor.fetchall()))
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.requests):
+                call(method, path, body, status)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
