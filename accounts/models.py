@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.principal import account_permissions, principal_for_user, within_account
@@ -20,22 +18,10 @@ def _new_jti() -> str:
     return uuid.uuid4().hex
 
 
-def _group_flag(name: str) -> str:
-    """The annotation telling whether a token's user is in the group ``name`` (see ``with_account_rights``)."""
-    return "user_in_" + name.replace(":", "_").replace("-", "_")
-
-
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         """Tokens that are neither revoked nor expired."""
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
-
-    def with_account_rights(self):
-        """With the user, and whether they are in each privileged permission's group: what ``account_permissions``
-        needs, in the one query that checks the token."""
-        memberships = get_user_model().groups.through.objects.filter(user_id=OuterRef("user_id"))
-        flags = {_group_flag(name): Exists(memberships.filter(group__name=name)) for name in sorted(PRIVILEGED)}
-        return self.select_related("user").annotate(**flags)
 
 
 class ApiToken(models.Model):
@@ -75,10 +61,11 @@ class ApiToken(models.Model):
 
     def effective_permissions(self, carried) -> frozenset[str]:
         """What this token may do: a person's, what it carries less the privileged permissions its user no longer
-        holds (needs ``with_account_rights``); a cluster's, what it carries (its account holds no rights)."""
-        if self.client_id:
+        holds (their groups are looked up only when the token carries such a permission); a cluster's, what it
+        carries (its account holds no rights)."""
+        if self.client_id or PRIVILEGED.isdisjoint(carried):
             return frozenset(carried)
-        groups = [name for name in PRIVILEGED if getattr(self, _group_flag(name))]
+        groups = self.user.groups.filter(name__in=PRIVILEGED).values_list("name", flat=True)
         return within_account(carried, account_permissions(is_superuser=self.user.is_superuser, group_names=groups))
 
     @property
