@@ -68,7 +68,7 @@ class JobScriptViewSet(ResourceViewSet):
                 **body.validated_data["create_request"],
                 **body.validated_data["render_request"],
             )
-        return self.detail_response(job_script, status.HTTP_201_CREATED)
+        return self.detail_response(job_script, status.HTTP_201_CREATED, fresh=True)
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def file_download(self, request, pk, name):

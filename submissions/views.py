@@ -70,7 +70,7 @@ class JobSubmissionViewSet(ResourceViewSet):
         serializer.is_valid(raise_exception=True)
         data = {key: value for key, value in serializer.validated_data.items() if key != "is_archived"}
         submission = services.create_submission(principal=self.principal, owner_email=self.require_email(), **data)
-        return self.detail_response(submission, status.HTTP_201_CREATED)
+        return self.detail_response(submission, status.HTTP_201_CREATED, fresh=True)
 
     def clone_row(self, *, source, owner_email, **overrides):
         return services.clone_submission(source=source, owner_email=owner_email, **overrides)

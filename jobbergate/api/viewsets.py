@@ -77,8 +77,11 @@ class ResourceViewSet(viewsets.ModelViewSet):
         kwargs["partial"] = True
         return super().update(request, *args, **kwargs)
 
-    def detail_response(self, instance, status_code=status.HTTP_200_OK) -> Response:
-        instance = self.get_queryset().get(pk=instance.pk)
+    def detail_response(self, instance, status_code=status.HTTP_200_OK, *, fresh: bool = False) -> Response:
+        """The detail answer for ``instance``: read again as a GET would, unless it is ``fresh`` (just written by a
+        service in this request, with the rows its answer shows beside it), when it is shown as it is."""
+        if not fresh:
+            instance = self.get_queryset().get(pk=instance.pk)
         return Response(self.serializer_class(instance, context=self.get_serializer_context()).data, status=status_code)
 
     def clone(self, request, *args, **kwargs):

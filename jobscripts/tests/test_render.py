@@ -65,6 +65,10 @@ class TestRendering:
         assert job_script.parent_template_id == app.pk
         assert job_script.owner_email == alice.email
 
+    def test_the_answer_is_what_a_get_answers_afterwards(self, alice, app):
+        created = alice.client.post(f"{URL}/demo", body(), format="json").json()
+        assert alice.client.get(f"/jobbergate/job-scripts/{created['id']}").json() == created
+
     def test_a_flat_param_dict_works_too(self, alice, app):
         params = {"job_name": "j", "partition": "p", "message": "flat", "nodes": 4}
         response = alice.client.post(f"{URL}/{app.pk}", body(params), format="json")

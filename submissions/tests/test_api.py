@@ -39,6 +39,17 @@ class TestCreatingSubmissions:
         assert body["job_script"]["id"] == job_script.pk
         assert JobSubmission.objects.get(pk=body["id"]).progress.count() == 1
 
+    def test_the_answer_is_what_a_get_answers_afterwards(self, alice):
+        job_script = make_job_script(alice.email)
+        body = {
+            "name": "run",
+            "job_script_id": job_script.pk,
+            "execution_directory": "/tmp",
+            "sbatch_arguments": ["-N1"],
+        }
+        created = alice.client.post(URL, body, format="json").json()
+        assert alice.client.get(f"{URL}/{created['id']}").json() == created
+
     def test_a_slurm_job_id_means_it_was_submitted_on_site(self, alice):
         job_script = make_job_script(alice.email)
         payload = {"name": "run", "job_script_id": job_script.pk, "client_id": "c1", "slurm_job_id": 77}
