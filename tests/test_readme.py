@@ -64,6 +64,8 @@ SKIPPED = {
     ("The CLI", 2): "installs jobbergate-cli 5.12 from the package index (tests/test_upstream_cli.py runs it)",
     ("The cluster agent (on a Slurm login node)", 0): "a production agent: sudo, a remote server, and it runs until "
     "stopped (the next block runs the agent here)",
+    ("The production server", 0): "the command scripts/serve ends with; this test's server starts the same way "
+    "(gunicorn from the project folder, reading gunicorn.conf.py)",
     ("HTTPS deployments", 0): "settings for a deployment behind an HTTPS proxy",
 }
 
