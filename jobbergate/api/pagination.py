@@ -22,12 +22,15 @@ class PageSizePagination(BasePagination):
         self.size = query_int(request.query_params, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
         return (self.page - 1) * self.size, self.size
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, *, columns=None):
+        """The page's rows: model instances, or with ``columns`` dicts of those columns (``values()``); counted on
+        the rows themselves, without the joins the columns of related rows would add."""
         offset, _ = self.read_page(request)
         self.total = queryset.count()
         if offset >= self.total:
             return []
-        return list(queryset[offset : offset + self.size])
+        rows = queryset.values(*columns) if columns is not None else queryset
+        return list(rows[offset : offset + self.size])
 
     def get_paginated_response(self, data):
         return Response(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.core.exceptions import FieldDoesNotExist
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from jobbergate.validation import display_text_problem, sbatch_argument_problem, sbatch_line_problem
 
@@ -51,7 +53,7 @@ class FastRepresentationMixin:
                     plan.append((field.field_name, "datetime", source[0]))
                 elif simple and isinstance(field, serializers.BaseSerializer) and not getattr(field, "many", False):
                     plan.append((field.field_name, "nested", (source[0], field)))
-                elif simple and isinstance(field, self._plain_types) and type(field).to_representation in _PLAIN:
+                elif simple and _shows_as_stored(field):
                     plan.append((field.field_name, "plain", source[0]))
                 else:
                     plan.append((field.field_name, "drf", field))
@@ -74,6 +76,57 @@ class FastRepresentationMixin:
                 attribute = how.get_attribute(instance)
                 data[name] = None if attribute is None else how.to_representation(attribute)
         return data
+
+    def value_columns(self, prefix: str = "") -> list[str] | None:
+        """The columns ``represent_values`` needs from ``QuerySet.values()`` (a list read without building model
+        instances), or None when a field needs the instance: a method, a property, a many-related or custom field.
+        A nested row's own key is among them, telling a missing row (null) from a present one."""
+        model = self.Meta.model
+        columns = []
+        for _name, kind, how in self._representation_plan():
+            if kind == "nested":
+                attribute, serializer = how
+                reads_values = hasattr(serializer, "value_columns")
+                nested = serializer.value_columns(f"{prefix}{attribute}__") if reads_values else None
+                if nested is None or not _is_column(model, attribute):
+                    return None
+                columns += [f"{prefix}{attribute}", *nested]
+            elif kind in ("plain", "datetime") and _is_column(model, how):
+                columns.append(prefix + how)
+            else:
+                return None
+        return columns
+
+    def represent_values(self, row: dict, prefix: str = "") -> dict:
+        """What ``to_representation`` answers for the same row, from the dict ``values(*value_columns())`` gives."""
+        data = {}
+        for name, kind, how in self._representation_plan():
+            if kind == "plain":
+                data[name] = row[prefix + how]
+            elif kind == "datetime":
+                value = row[prefix + how]
+                data[name] = None if value is None else _iso(value)
+            else:
+                attribute, serializer = how
+                key = prefix + attribute
+                data[name] = None if row[key] is None else serializer.represent_values(row, key + "__")
+        return data
+
+
+def _shows_as_stored(field) -> bool:
+    """Whether DRF's representation of ``field`` is the stored value itself (for the values our columns hold)."""
+    if isinstance(field, serializers.BigIntegerField):  # a string only when asked to (COERCE_BIGINT_TO_STRING)
+        return not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
+    return isinstance(field, FastRepresentationMixin._plain_types) and type(field).to_representation in _PLAIN
+
+
+def _is_column(model, name: str) -> bool:
+    """Whether ``name`` is a column of ``model`` (a field or a foreign key's ``_id``), which ``values()`` can read."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return field.concrete and not field.many_to_many
 
 
 def _iso(value: datetime) -> str:

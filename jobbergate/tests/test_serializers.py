@@ -42,3 +42,44 @@ def drf_representation(serializer_class, instance):
 def test_fast_output_equals_drf_output(serializer_class, factory):
     instance = factory()
     assert serializer_class(instance).data == drf_representation(serializer_class, instance)
+
+
+def submission_without_job_script():
+    row = make_submission("a@example.com", slurm_job_id=7, slurm_job_info='{"exit_code": 0}')
+    row.job_script.delete()  # the submission stays, its job_script null
+    row.refresh_from_db()
+    return row
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "serializer_class, factory",
+    [
+        (JobScriptTemplateListSerializer, lambda: make_template("a@example.com")),
+        (JobScriptListSerializer, lambda: make_job_script("a@example.com", template=make_template("a@example.com"))),
+        (JobScriptListSerializer, lambda: make_job_script("a@example.com")),  # no application: template null
+        (JobSubmissionSerializer, lambda: make_submission("a@example.com", sbatch_arguments=["--time=1"])),
+        (JobSubmissionSerializer, submission_without_job_script),
+    ],
+)
+def test_a_list_read_as_values_shows_what_the_rows_show(serializer_class, factory):
+    instance = factory()
+    instance = type(instance).objects.get(pk=instance.pk)  # as stored (adding files touched updated_at)
+    serializer = serializer_class()
+    columns = serializer.value_columns()
+    assert columns is not None  # every list answer of ours is plain columns: the fast path is taken
+    row = type(instance).objects.filter(pk=instance.pk).values(*columns).get()
+    assert serializer.represent_values(row) == drf_representation(serializer_class, instance)
+
+
+def test_a_field_that_needs_the_instance_keeps_the_list_on_instances():
+    class WithMethod(JobScriptTemplateListSerializer):
+        shout = serializers.SerializerMethodField()
+
+        class Meta(JobScriptTemplateListSerializer.Meta):
+            fields = (*JobScriptTemplateListSerializer.Meta.fields, "shout")
+
+        def get_shout(self, row):
+            return row.name.upper()
+
+    assert WithMethod().value_columns() is None
