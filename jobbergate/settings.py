@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionPrincipalAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["jobbergate.api.permissions.ResourcePermission"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    "DEFAULT_RENDERER_CLASSES": ["jobbergate.api.renderers.FastJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if env_bool("JOBBERGATE_BROWSABLE_API", True) else []),
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "jobbergate.api.negotiation.HtmlForAdminSessions",
     "DEFAULT_PARSER_CLASSES": [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from applications.models import JobScriptTemplate
@@ -58,6 +60,15 @@ class TestIdentifiers:
     def test_template_vars_must_be_an_object(self, alice):
         response = alice.client.post(URL, {"name": "x", "template_vars": [1, 2]}, format="json")
         assert response.status_code == 422
+
+    def test_numbers_past_64_bits_and_any_text_come_back_as_sent(self, alice):
+        # The answers' fast encoder (orjson) refuses integers past 64 bits: such answers take DRF's encoder.
+        sent = {"big": 2**80, "small": -(2**70), "float": 1.5, "text": "é\u2028𝄞"}
+        created = alice.client.post(URL, {"name": "x", "identifier": "big", "template_vars": sent}, format="json")
+        assert created.status_code == 201, created.content
+        assert json.loads(created.content)["template_vars"] == sent
+        listed = alice.client.get(URL, {"user_only": "true"})
+        assert json.loads(listed.content)["items"][0]["template_vars"] == sent
 
     def test_clone_does_not_copy_the_unique_identifier(self, alice, bob):
         template = make_template(alice.email, identifier="orig")
