@@ -140,8 +140,14 @@ STORAGES = {
 
 # Uploads: one limit for a single file, enforced by the API with a 413.
 MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
-# Any request body: one file plus room for multipart boundaries and form fields (jobbergate.api.parsers).
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
+# A cluster agent's batch of job output (submissions/output.py, append_many): at most this many pieces, and this
+# many bytes of output in all (base64 in JSON: 4 characters for 3 bytes, plus each piece's fields).
+OUTPUT_BATCH_MAX_PIECES = 1000
+OUTPUT_BATCH_MAX_BYTES = 2 * 1024 * 1024
+OUTPUT_BATCH_MAX_BODY = OUTPUT_BATCH_MAX_BYTES * 4 // 3 + OUTPUT_BATCH_MAX_PIECES * 256
+# Any request body: one file plus room for multipart boundaries and form fields (jobbergate.api.parsers), and at
+# least the largest batch of job output.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_UPLOAD_BYTES + 64 * 1024, OUTPUT_BATCH_MAX_BODY)
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 
 # Whole application folders uploaded as an archive or many files: members (folders included) and every byte read

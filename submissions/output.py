@@ -23,7 +23,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from jobbergate import files
-from jobbergate.errors import Conflict, Malformed, TooLarge
+from jobbergate.errors import Conflict, DomainError, Malformed, NotFound, TooLarge
 from submissions.models import JobOutput, JobOutputChunk, JobSubmission, OutputStream
 
 READ_LIMIT_MAX = 1024 * 1024
@@ -51,38 +51,129 @@ class Appended:
     complete: bool
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Piece:
+    """One chunk of one stream to append: what a single append call carries, and one item of a batch."""
+
+    submission_id: int
+    stream: str
+    offset: int
+    content: bytes
+    complete: bool = False
+
+
 def append(*, submission: JobSubmission, stream: str, offset: int, content: bytes, complete: bool = False) -> Appended:
     """Append ``content`` at ``offset`` (which must be the stream's length) and, with ``complete``, mark the stream
     ended. A Conflict (carrying the length in its message) for any other offset or a complete stream."""
-    check_stream(stream)
-    if len(content) > settings.OUTPUT_CHUNK_MAX_BYTES:
-        raise TooLarge(f"A chunk is at most {settings.OUTPUT_CHUNK_MAX_BYTES} bytes; this one is {len(content)}.")
-    output, _ = JobOutput.objects.get_or_create(submission=submission, stream=stream)
-    output = JobOutput.objects.select_for_update().get(pk=output.pk)
+    [outcome] = _append_pieces({submission.pk: submission}, [Piece(submission.pk, stream, offset, content, complete)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def append_many(*, client_id: str, pieces: list[Piece]) -> list[Appended | DomainError]:
+    """Many appends from a cluster's agent in one transaction, each piece judged exactly as ``append`` judges one
+    (``_add``), in order: its outcome, or the error that refused it (NotFound for a submission that is not the
+    cluster's, Malformed, TooLarge, OffsetConflict). A refused piece changes nothing and fails no other piece. The
+    batch as a whole is Malformed past ``OUTPUT_BATCH_MAX_PIECES`` pieces and TooLarge past
+    ``OUTPUT_BATCH_MAX_BYTES`` bytes of content."""
+    if len(pieces) > settings.OUTPUT_BATCH_MAX_PIECES:
+        raise Malformed(f"A batch holds at most {settings.OUTPUT_BATCH_MAX_PIECES} pieces; this one has {len(pieces)}.")
+    size = sum(len(piece.content) for piece in pieces)
+    if size > settings.OUTPUT_BATCH_MAX_BYTES:
+        raise TooLarge(f"A batch carries at most {settings.OUTPUT_BATCH_MAX_BYTES} bytes of output; this one {size}.")
+    wanted = {piece.submission_id for piece in pieces}
+    return _append_pieces(JobSubmission.objects.for_cluster(client_id).in_bulk(wanted), pieces)
+
+
+@transaction.atomic
+def _append_pieces(submissions: dict[int, JobSubmission], pieces: list[Piece]) -> list[Appended | DomainError]:
+    """Append each piece to its stream (its submission must be in ``submissions``), the streams locked in one query,
+    the new chunks inserted and the streams updated in one query each."""
+    outcomes: list[Appended | DomainError | None] = [None] * len(pieces)
+    streams: set[tuple[int, str]] = set()
+    for index, piece in enumerate(pieces):
+        if piece.submission_id not in submissions:
+            outcomes[index] = NotFound(f"Submission {piece.submission_id} was not found for this cluster.")
+            continue
+        try:
+            streams.add((piece.submission_id, check_stream(piece.stream)))
+        except Malformed as error:
+            outcomes[index] = error
+    outputs = _locked_outputs(streams)
+    chunks: list[JobOutputChunk] = []
+    changed: dict[int, JobOutput] = {}
+    for index, piece in enumerate(pieces):
+        if outcomes[index] is not None:
+            continue
+        output = outputs[(piece.submission_id, piece.stream)]
+        try:
+            outcomes[index] = _add(output, piece, chunks)
+        except (OffsetConflict, TooLarge) as error:
+            outcomes[index] = error
+            continue
+        changed[output.pk] = output
+    if chunks:
+        JobOutputChunk.objects.bulk_create(chunks)
+    now = timezone.now()
+    for output in changed.values():
+        _keep_within_cap(output)
+        output.updated_at = now
+    if changed:
+        fields = ["length", "stored", "dropped_from", "dropped_to", "complete", "updated_at"]
+        JobOutput.objects.bulk_update(changed.values(), fields)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _locked_outputs(streams: set[tuple[int, str]]) -> dict[tuple[int, str], JobOutput]:
+    """The rows of ``streams`` (submission id, stream), created when missing, locked (``FOR UPDATE``) in id order."""
+    submission_ids = {submission_id for submission_id, _ in streams}
+
+    def locked() -> dict[tuple[int, str], JobOutput]:
+        rows = JobOutput.objects.select_for_update().filter(submission_id__in=submission_ids).order_by("pk")
+        return {(row.submission_id, row.stream): row for row in rows}
+
+    found = locked() if streams else {}
+    missing = streams - found.keys()
+    if missing:
+        JobOutput.objects.bulk_create(
+            [JobOutput(submission_id=submission_id, stream=stream) for submission_id, stream in sorted(missing)],
+            ignore_conflicts=True,  # another request may create one meanwhile: then it is locked below
+        )
+        found = locked()
+    return found
+
+
+def _add(output: JobOutput, piece: Piece, chunks: list[JobOutputChunk]) -> Appended:
+    """The rule of one append, on a locked stream: the chunk's size, its offset (the stream's length, else a
+    Conflict that tells the length), nothing after the stream is complete. The bytes are stored; the chunk's row is
+    added to ``chunks`` and the stream's row changed in memory, for the caller to write."""
+    if len(piece.content) > settings.OUTPUT_CHUNK_MAX_BYTES:
+        raise TooLarge(f"A chunk is at most {settings.OUTPUT_CHUNK_MAX_BYTES} bytes; this one is {len(piece.content)}.")
     if output.complete:
-        if offset == output.length and not content:
+        if piece.offset == output.length and not piece.content:
             return Appended(output.length, True)  # the same final call again
         raise OffsetConflict(
-            f"The {stream} of submission {submission.pk} is complete at {output.length} bytes.", length=output.length
-        )
-    if offset != output.length:
-        raise OffsetConflict(
-            f"The {stream} of submission {submission.pk} has {output.length} bytes; send from there.",
+            f"The {output.stream} of submission {piece.submission_id} is complete at {output.length} bytes.",
             length=output.length,
         )
-    if content:
-        JobOutputChunk.objects.create(
-            output=output,
-            offset=output.length,
-            size=len(content),
-            storage_key=files.store_content(f"output/{submission.pk}", content),
+    if piece.offset != output.length:
+        raise OffsetConflict(
+            f"The {output.stream} of submission {piece.submission_id} has {output.length} bytes; send from there.",
+            length=output.length,
         )
-        output.length += len(content)
-        output.stored += len(content)
-        _keep_within_cap(output)
-    output.complete = complete
-    output.save()
+    if piece.content:
+        chunks.append(
+            JobOutputChunk(
+                output=output,
+                offset=output.length,
+                size=len(piece.content),
+                storage_key=files.store_content(f"output/{piece.submission_id}", piece.content),
+            )
+        )
+        output.length += len(piece.content)
+        output.stored += len(piece.content)
+    output.complete = piece.complete
     return Appended(output.length, output.complete)
 
 
