@@ -59,6 +59,7 @@ class Arm:
     cycles: list[float] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)  # output requests per cycle
     sent: list[int] = field(default_factory=list)  # bytes of request bodies to the output endpoints per cycle
+    shipping: list[float] = field(default_factory=list)  # seconds in Agent.ship_output per cycle
     failed: int = 0
 
 
@@ -127,6 +128,17 @@ class Run:
             base_api_url=server.url, token=server.agent_token, cache_dir=str(work / "agent-cache"), min_uid=0
         )
         self.agent = Agent.from_settings(self.settings)
+        self.shipping_seconds = 0.0
+        ship_output = self.agent.ship_output
+
+        def timed_ship_output(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                return ship_output(*args, **kwargs)
+            finally:
+                self.shipping_seconds += time.monotonic() - started
+
+        self.agent.ship_output = timed_ship_output  # type: ignore[method-assign]
         self.counter = Counter()
         self.jobs = jobs
         self.directories: list[Path] = []
@@ -158,6 +170,7 @@ class Run:
 
         started = time.monotonic()
         failed = False
+        self.shipping_seconds = 0.0
         try:
             self.agent.cycle()
         except CycleFailed as error:
@@ -170,6 +183,7 @@ class Run:
             arm.cycles.append(elapsed)
             arm.requests.append(requests)
             arm.sent.append(sent)
+            arm.shipping.append(self.shipping_seconds)
         time.sleep(max(0.0, self.settings.interval - elapsed))
 
     def start_jobs(self) -> float:
@@ -196,7 +210,7 @@ class Run:
                 if name == "on" and not self.agent.can_ship:
                     raise RuntimeError("the agent stopped shipping (the server refused the output endpoints)")
                 per_round[name].append(statistics.median(arm.cycles))
-                for key in ("cycles", "requests", "sent"):
+                for key in ("cycles", "requests", "sent", "shipping"):
                     getattr(arms[name], key).extend(getattr(arm, key))
                 arms[name].failed += arm.failed
                 print(
@@ -247,15 +261,19 @@ class Run:
 
 def report(label: str, arms: dict[str, Arm], per_round: dict[str, list[float]], rounds: int, cycles: int) -> None:
     print(f"\n{label}: {rounds} rounds of {cycles} timed cycles per arm")
-    print("| arm | median s | p90 s | mean s | max s | round medians s | output requests / cycle | KiB / cycle |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| arm | median s | p90 s | mean s | max s | round medians s | output requests / cycle | KiB / cycle "
+        "| in ship_output, mean s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in ("off", "on"):
         arm = arms[name]
         print(
             f"| shipping {name} | {statistics.median(arm.cycles):.3f} | {percentile(arm.cycles, 0.9):.3f} | "
             f"{statistics.mean(arm.cycles):.3f} | {max(arm.cycles):.3f} | "
             f"{', '.join(f'{value:.3f}' for value in per_round[name])} | "
-            f"{statistics.mean(arm.requests):.1f} | {statistics.mean(arm.sent) / 1024:.1f} |"
+            f"{statistics.mean(arm.requests):.1f} | {statistics.mean(arm.sent) / 1024:.1f} | "
+            f"{statistics.mean(arm.shipping):.3f} |"
         )
     on, off = arms["on"].cycles, arms["off"].cycles
     ratios = {
@@ -313,10 +331,9 @@ def main() -> int:
             run.measure(args.repeat, args.watched_cycles or args.cycles, "all watched", warmup=2)
             print(run.lag(), flush=True)
     finally:
-        subprocess.run(["scancel", "--user", "root"], capture_output=True, timeout=120)
+        clear_cluster()  # scancel every job, wait for the controller to let them go
         if run is not None:
             run.close()
-        clear_cluster()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
