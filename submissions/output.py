@@ -3,7 +3,9 @@
 The protocol is GitLab Runner's job trace: the agent sends each stream (stdout, stderr) as chunks addressed by
 byte offset, and the server appends a chunk only when its offset is the stream's current length; any other offset
 is a Conflict that tells the length, so a retried or duplicated chunk changes nothing and the agent resumes from
-there. Each chunk is stored through Django's storage API (``jobbergate.files``), never the whole stream in memory.
+there. Each chunk is kept on its own, never the whole stream in memory: a small one in its row, a larger one through
+Django's storage API (``jobbergate.files``). ``append_many`` takes many chunks of many streams in one transaction,
+each judged by the rule ``append`` applies (``_add``).
 
 Past ``OUTPUT_MAX_BYTES`` a stream keeps its head and its latest tail (half each) and drops the bytes between,
 recording the gap (``dropped_from``..``dropped_to``); offsets keep counting every byte sent, so a reader's next
@@ -185,14 +187,12 @@ def _add(output: JobOutput, piece: Piece, chunks: list[JobOutputChunk]) -> Appen
             length=output.length,
         )
     if piece.content:
-        chunks.append(
-            JobOutputChunk(
-                output=output,
-                offset=output.length,
-                size=len(piece.content),
-                storage_key=files.store_content(f"output/{piece.submission_id}", piece.content),
-            )
-        )
+        chunk = JobOutputChunk(output=output, offset=output.length, size=len(piece.content))
+        if len(piece.content) <= settings.OUTPUT_INLINE_MAX_BYTES:
+            chunk.content = piece.content
+        else:
+            chunk.storage_key = files.store_content(f"output/{piece.submission_id}", piece.content)
+        chunks.append(chunk)
         output.length += len(piece.content)
         output.stored += len(piece.content)
     output.complete = piece.complete
@@ -247,7 +247,7 @@ def read(*, submission: JobSubmission, stream: str, offset: int, limit: int = RE
             continue
         if chunk.offset > position:
             break  # never expected (chunks are contiguous outside the dropped gap): the reader asks again
-        data = files.load_content(chunk.storage_key)
+        data = chunk.load()
         piece = data[position - chunk.offset : position - chunk.offset + limit - len(content)]
         content += piece
         position += len(piece)

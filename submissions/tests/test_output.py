@@ -135,13 +135,24 @@ class TestBounds:
     def test_deleting_a_submission_deletes_its_output_and_the_stored_bytes(
         self, agent, alice, running, django_capture_on_commit_callbacks
     ):
-        put(agent, running.pk, b"bytes on disk\n", offset=0)
+        put(agent, running.pk, b"x" * (settings.OUTPUT_INLINE_MAX_BYTES + 1), offset=0)  # large: a file of its own
         folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
         stored = [folder / key for key in JobOutputChunk.objects.values_list("storage_key", flat=True)]
         assert stored and all(path.exists() for path in stored)
         with django_capture_on_commit_callbacks(execute=True):
             assert alice.client.delete(f"/jobbergate/job-submissions/{running.pk}").status_code == 204
         assert not JobOutput.objects.exists() and not any(path.exists() for path in stored)
+
+    def test_a_small_chunk_is_kept_in_its_row_and_a_large_one_in_the_file_storage(self, agent, alice, running):
+        small, large = b"a line\n", b"y" * (settings.OUTPUT_INLINE_MAX_BYTES + 1)
+        put(agent, running.pk, small, offset=0)
+        put(agent, running.pk, large, offset=len(small))
+        first, second = JobOutputChunk.objects.order_by("offset")
+        assert (bytes(first.content), first.storage_key) == (small, "")
+        assert second.content is None and second.storage_key
+        folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+        assert (folder / second.storage_key).read_bytes() == large
+        assert get(alice, running.pk, f"limit={len(small) + len(large)}").content == small + large
 
 
 def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, running, admin_client):
