@@ -67,7 +67,7 @@ class Piece:
 def append(*, submission: JobSubmission, stream: str, offset: int, content: bytes, complete: bool = False) -> Appended:
     """Append ``content`` at ``offset`` (which must be the stream's length) and, with ``complete``, mark the stream
     ended. A Conflict (carrying the length in its message) for any other offset or a complete stream."""
-    [outcome] = _append_pieces({submission.pk: submission}, [Piece(submission.pk, stream, offset, content, complete)])
+    [outcome] = _append_pieces({submission.pk}, [Piece(submission.pk, stream, offset, content, complete)])
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
@@ -85,13 +85,14 @@ def append_many(*, client_id: str, pieces: list[Piece]) -> list[Appended | Domai
     if size > settings.OUTPUT_BATCH_MAX_BYTES:
         raise TooLarge(f"A batch carries at most {settings.OUTPUT_BATCH_MAX_BYTES} bytes of output; this one {size}.")
     wanted = {piece.submission_id for piece in pieces}
-    return _append_pieces(JobSubmission.objects.for_cluster(client_id).in_bulk(wanted), pieces)
+    clusters = JobSubmission.objects.for_cluster(client_id).filter(pk__in=wanted).values_list("pk", flat=True)
+    return _append_pieces(set(clusters), pieces)
 
 
 @transaction.atomic
-def _append_pieces(submissions: dict[int, JobSubmission], pieces: list[Piece]) -> list[Appended | DomainError]:
-    """Append each piece to its stream (its submission must be in ``submissions``), the streams locked in one query,
-    the new chunks inserted and the streams updated in one query each."""
+def _append_pieces(submissions: set[int], pieces: list[Piece]) -> list[Appended | DomainError]:
+    """Append each piece to its stream (its submission's id must be in ``submissions``), the streams locked in one
+    query, the new chunks inserted and the streams updated in one query each."""
     outcomes: list[Appended | DomainError | None] = [None] * len(pieces)
     streams: set[tuple[int, str]] = set()
     for index, piece in enumerate(pieces):
