@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -275,8 +276,6 @@ class OutputBatchSerializer(serializers.Serializer):
     pieces = OutputPieceSerializer(many=True, allow_empty=False)
 
     def get_fields(self):
-        from django.conf import settings
-
         fields = super().get_fields()
         # The service's bound (output.append_many), checked here too so that no more pieces are decoded.
         fields["pieces"].max_length = settings.OUTPUT_BATCH_MAX_PIECES
