@@ -140,8 +140,14 @@ STORAGES = {
 
 # Uploads: one limit for a single file, enforced by the API with a 413.
 MAX_UPLOAD_BYTES = env_int("JOBBERGATE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
-# Any request body: one file plus room for multipart boundaries and form fields (jobbergate.api.parsers).
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 64 * 1024
+# A cluster agent's batch of job output (submissions/output.py, append_many): at most this many pieces, and this
+# many bytes of output in all (base64 in JSON: 4 characters for 3 bytes, plus each piece's fields).
+OUTPUT_BATCH_MAX_PIECES = 1000
+OUTPUT_BATCH_MAX_BYTES = 2 * 1024 * 1024
+OUTPUT_BATCH_MAX_BODY = OUTPUT_BATCH_MAX_BYTES * 4 // 3 + OUTPUT_BATCH_MAX_PIECES * 256
+# Any request body: one file plus room for multipart boundaries and form fields (jobbergate.api.parsers), and at
+# least the largest batch of job output.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_UPLOAD_BYTES + 64 * 1024, OUTPUT_BATCH_MAX_BODY)
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 
 # Whole application folders uploaded as an archive or many files: members (folders included) and every byte read
@@ -169,6 +175,9 @@ AGENT_CLAIM_SECONDS = env_int("JOBBERGATE_AGENT_CLAIM_SECONDS", 120, minimum=5)
 # latest tail stay, half each), and the largest chunk one request appends.
 OUTPUT_MAX_BYTES = env_int("JOBBERGATE_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=64 * 1024)
 OUTPUT_CHUNK_MAX_BYTES = 256 * 1024
+# A chunk this small is kept in its database row, a larger one in the file storage: a job printing a few lines a
+# second sends chunks of a few hundred bytes, and one file each cost the server more than the rest of the append.
+OUTPUT_INLINE_MAX_BYTES = 8 * 1024
 # How long after a person last read a stream its submission counts as watched: the agent ships it every cycle.
 OUTPUT_WATCHED_SECONDS = env_int("JOBBERGATE_OUTPUT_WATCHED_SECONDS", 30, minimum=1)
 

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from jobbergate import files
 from jobbergate.models import PrivateResourceQuerySet, Resource
 from jobbergate.validation import sbatch_argument_problem
 from submissions.choices import FINAL_STATES, JobSubmissionStatus, SlurmJobState
@@ -164,16 +165,30 @@ class JobOutput(models.Model):
 
 
 class JobOutputChunk(models.Model):
-    """Bytes ``offset``..``offset + size`` of a stream, stored through Django's storage API (``jobbergate.files``)."""
+    """Bytes ``offset``..``offset + size`` of a stream: a small chunk (at most ``OUTPUT_INLINE_MAX_BYTES``, as most
+    chunks of a job that prints steadily are) in its row, ``content``; a larger one through Django's storage API,
+    ``storage_key`` (``jobbergate.files``). Exactly one of the two."""
 
     output = models.ForeignKey(JobOutput, on_delete=models.CASCADE, related_name="chunks")
     offset = models.BigIntegerField()
     size = models.PositiveIntegerField()
-    storage_key = models.CharField(max_length=255, editable=False)
+    storage_key = models.CharField(max_length=255, editable=False, blank=True)
+    content = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["output", "offset"]
-        constraints = [models.UniqueConstraint(fields=["output", "offset"], name="job_output_chunk_offset")]
+        constraints = [
+            models.UniqueConstraint(fields=["output", "offset"], name="job_output_chunk_offset"),
+            models.CheckConstraint(
+                condition=(Q(content__isnull=False) & Q(storage_key=""))
+                | (Q(content__isnull=True) & ~Q(storage_key="")),
+                name="job_output_chunk_in_one_place",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.output} @{self.offset}+{self.size}"
+
+    def load(self) -> bytes:
+        """The chunk's bytes, wherever they are kept."""
+        return bytes(self.content) if self.content is not None else files.load_content(self.storage_key)

@@ -3,7 +3,9 @@
 The protocol is GitLab Runner's job trace: the agent sends each stream (stdout, stderr) as chunks addressed by
 byte offset, and the server appends a chunk only when its offset is the stream's current length; any other offset
 is a Conflict that tells the length, so a retried or duplicated chunk changes nothing and the agent resumes from
-there. Each chunk is stored through Django's storage API (``jobbergate.files``), never the whole stream in memory.
+there. Each chunk is kept on its own, never the whole stream in memory: a small one in its row, a larger one through
+Django's storage API (``jobbergate.files``). ``append_many`` takes many chunks of many streams in one transaction,
+each judged by the rule ``append`` applies (``_add``).
 
 Past ``OUTPUT_MAX_BYTES`` a stream keeps its head and its latest tail (half each) and drops the bytes between,
 recording the gap (``dropped_from``..``dropped_to``); offsets keep counting every byte sent, so a reader's next
@@ -16,14 +18,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
 from jobbergate import files
-from jobbergate.errors import Conflict, Malformed, TooLarge
+from jobbergate.errors import Conflict, DomainError, Malformed, NotFound, TooLarge
 from submissions.models import JobOutput, JobOutputChunk, JobSubmission, OutputStream
 
 READ_LIMIT_MAX = 1024 * 1024
@@ -51,38 +53,150 @@ class Appended:
     complete: bool
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Piece:
+    """One chunk of one stream to append: what a single append call carries, and one item of a batch."""
+
+    submission_id: int
+    stream: str
+    offset: int
+    content: bytes
+    complete: bool = False
+
+
 def append(*, submission: JobSubmission, stream: str, offset: int, content: bytes, complete: bool = False) -> Appended:
     """Append ``content`` at ``offset`` (which must be the stream's length) and, with ``complete``, mark the stream
     ended. A Conflict (carrying the length in its message) for any other offset or a complete stream."""
-    check_stream(stream)
-    if len(content) > settings.OUTPUT_CHUNK_MAX_BYTES:
-        raise TooLarge(f"A chunk is at most {settings.OUTPUT_CHUNK_MAX_BYTES} bytes; this one is {len(content)}.")
-    output, _ = JobOutput.objects.get_or_create(submission=submission, stream=stream)
-    output = JobOutput.objects.select_for_update().get(pk=output.pk)
+    [outcome] = _append_pieces({submission.pk}, [Piece(submission.pk, stream, offset, content, complete)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def append_many(*, client_id: str, pieces: list[Piece]) -> list[Appended | DomainError]:
+    """Many appends from a cluster's agent in one transaction, each piece judged exactly as ``append`` judges one
+    (``_add``), in order: its outcome, or the error that refused it (NotFound for a submission that is not the
+    cluster's, Malformed, TooLarge, OffsetConflict). A refused piece changes nothing and fails no other piece. The
+    batch as a whole is Malformed past ``OUTPUT_BATCH_MAX_PIECES`` pieces and TooLarge past
+    ``OUTPUT_BATCH_MAX_BYTES`` bytes of content."""
+    if len(pieces) > settings.OUTPUT_BATCH_MAX_PIECES:
+        raise Malformed(f"A batch holds at most {settings.OUTPUT_BATCH_MAX_PIECES} pieces; this one has {len(pieces)}.")
+    size = sum(len(piece.content) for piece in pieces)
+    if size > settings.OUTPUT_BATCH_MAX_BYTES:
+        raise TooLarge(f"A batch carries at most {settings.OUTPUT_BATCH_MAX_BYTES} bytes of output; this one {size}.")
+    wanted = {piece.submission_id for piece in pieces}
+    clusters = JobSubmission.objects.for_cluster(client_id).filter(pk__in=wanted).values_list("pk", flat=True)
+    return _append_pieces(set(clusters), pieces)
+
+
+@transaction.atomic
+def _append_pieces(submissions: set[int], pieces: list[Piece]) -> list[Appended | DomainError]:
+    """Append each piece to its stream (its submission's id must be in ``submissions``), the streams locked in one
+    query, the new chunks inserted and the streams updated in one query each."""
+    outcomes: list[Appended | DomainError | None] = [None] * len(pieces)
+    streams: set[tuple[int, str]] = set()
+    for index, piece in enumerate(pieces):
+        if piece.submission_id not in submissions:
+            outcomes[index] = NotFound(f"Submission {piece.submission_id} was not found for this cluster.")
+            continue
+        try:
+            streams.add((piece.submission_id, check_stream(piece.stream)))
+        except Malformed as error:
+            outcomes[index] = error
+    outputs = _locked_outputs(streams)
+    chunks: list[JobOutputChunk] = []
+    changed: dict[int, JobOutput] = {}
+    for index, piece in enumerate(pieces):
+        if outcomes[index] is not None:
+            continue
+        output = outputs[(piece.submission_id, piece.stream)]
+        try:
+            outcomes[index] = _add(output, piece, chunks)
+        except (OffsetConflict, TooLarge) as error:
+            outcomes[index] = error
+            continue
+        changed[output.pk] = output
+    if chunks:
+        JobOutputChunk.objects.bulk_create(chunks)
+    for output in changed.values():
+        _keep_within_cap(output)
+    _write_streams(list(changed.values()))
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _write_streams(outputs: list[JobOutput]) -> None:
+    """Save what appends changed in the stream rows, in one ``UPDATE ... FROM (VALUES ...)`` (PostgreSQL, and SQLite
+    from 3.33). Django's ``bulk_update`` builds a CASE per row and column: 0.9 s of Python for 200 rows, measured."""
+    if not outputs:
+        return
+    now = timezone.now()
+    for output in outputs:
+        output.updated_at = now
+    table = connection.ops.quote_name(JobOutput._meta.db_table)
+    row = "(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), "
+    row += "CAST(%s AS boolean))"
+    values = [
+        value
+        for output in outputs
+        for value in (output.pk, output.length, output.stored, output.dropped_from, output.dropped_to, output.complete)
+    ]
+    updated_at = JobOutput._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET length = v.column2, stored = v.column3, dropped_from = v.column4, "
+            f"dropped_to = v.column5, complete = v.column6, updated_at = %s "
+            f"FROM (VALUES {', '.join([row] * len(outputs))}) AS v WHERE {table}.id = v.column1",
+            [updated_at, *values],
+        )
+
+
+def _locked_outputs(streams: set[tuple[int, str]]) -> dict[tuple[int, str], JobOutput]:
+    """The rows of ``streams`` (submission id, stream), created when missing, locked (``FOR UPDATE``) in id order."""
+    submission_ids = {submission_id for submission_id, _ in streams}
+
+    def locked() -> dict[tuple[int, str], JobOutput]:
+        rows = JobOutput.objects.select_for_update().filter(submission_id__in=submission_ids).order_by("pk")
+        return {(row.submission_id, row.stream): row for row in rows}
+
+    found = locked() if streams else {}
+    missing = streams - found.keys()
+    if missing:
+        JobOutput.objects.bulk_create(
+            [JobOutput(submission_id=submission_id, stream=stream) for submission_id, stream in sorted(missing)],
+            ignore_conflicts=True,  # another request may create one meanwhile: then it is locked below
+        )
+        found = locked()
+    return found
+
+
+def _add(output: JobOutput, piece: Piece, chunks: list[JobOutputChunk]) -> Appended:
+    """The rule of one append, on a locked stream: the chunk's size, its offset (the stream's length, else a
+    Conflict that tells the length), nothing after the stream is complete. The bytes are stored; the chunk's row is
+    added to ``chunks`` and the stream's row changed in memory, for the caller to write."""
+    if len(piece.content) > settings.OUTPUT_CHUNK_MAX_BYTES:
+        raise TooLarge(f"A chunk is at most {settings.OUTPUT_CHUNK_MAX_BYTES} bytes; this one is {len(piece.content)}.")
     if output.complete:
-        if offset == output.length and not content:
+        if piece.offset == output.length and not piece.content:
             return Appended(output.length, True)  # the same final call again
         raise OffsetConflict(
-            f"The {stream} of submission {submission.pk} is complete at {output.length} bytes.", length=output.length
-        )
-    if offset != output.length:
-        raise OffsetConflict(
-            f"The {stream} of submission {submission.pk} has {output.length} bytes; send from there.",
+            f"The {output.stream} of submission {piece.submission_id} is complete at {output.length} bytes.",
             length=output.length,
         )
-    if content:
-        JobOutputChunk.objects.create(
-            output=output,
-            offset=output.length,
-            size=len(content),
-            storage_key=files.store_content(f"output/{submission.pk}", content),
+    if piece.offset != output.length:
+        raise OffsetConflict(
+            f"The {output.stream} of submission {piece.submission_id} has {output.length} bytes; send from there.",
+            length=output.length,
         )
-        output.length += len(content)
-        output.stored += len(content)
-        _keep_within_cap(output)
-    output.complete = complete
-    output.save()
+    if piece.content:
+        chunk = JobOutputChunk(output=output, offset=output.length, size=len(piece.content))
+        if len(piece.content) <= settings.OUTPUT_INLINE_MAX_BYTES:
+            chunk.content = piece.content
+        else:
+            chunk.storage_key = files.store_content(f"output/{piece.submission_id}", piece.content)
+        chunks.append(chunk)
+        output.length += len(piece.content)
+        output.stored += len(piece.content)
+    output.complete = piece.complete
     return Appended(output.length, output.complete)
 
 
@@ -134,7 +248,7 @@ def read(*, submission: JobSubmission, stream: str, offset: int, limit: int = RE
             continue
         if chunk.offset > position:
             break  # never expected (chunks are contiguous outside the dropped gap): the reader asks again
-        data = files.load_content(chunk.storage_key)
+        data = chunk.load()
         piece = data[position - chunk.offset : position - chunk.offset + limit - len(content)]
         content += piece
         position += len(piece)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobbergate.api.query import MAX_DB_INTEGER
@@ -232,3 +238,62 @@ class ClusterStatusSerializer(serializers.ModelSerializer):
 class OutputAppendedSerializer(serializers.Serializer):
     length = serializers.IntegerField(help_text="The stream's length: the offset of the next chunk.")
     complete = serializers.BooleanField()
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64BytesField(serializers.Field):
+    """Bytes as standard base64 text (any bytes: a job's output need not be UTF-8)."""
+
+    default_error_messages = {"invalid": "Not base64 text."}
+
+    def to_internal_value(self, data) -> bytes:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("invalid")
+
+    def to_representation(self, value: bytes) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+
+class OutputPieceSerializer(serializers.Serializer):
+    """One chunk of one stream, as the single append takes it (its path, query and body in fields)."""
+
+    id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER, help_text="The submission.")
+    stream = serializers.CharField(max_length=20, help_text="stdout or stderr.")
+    offset = serializers.IntegerField(
+        min_value=0, max_value=MAX_DB_INTEGER, help_text="The stream's length as the agent knows it."
+    )
+    content = Base64BytesField(help_text="The chunk's bytes, base64 (at most 256 KiB once decoded).")
+    complete = serializers.BooleanField(default=False, help_text="The job has ended and these are its last bytes.")
+
+
+class OutputBatchSerializer(serializers.Serializer):
+    """Many pieces of job output in one request (ours; upstream agents ship no output)."""
+
+    pieces = OutputPieceSerializer(many=True, allow_empty=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # The service's bound (output.append_many), checked here too so that no more pieces are decoded.
+        fields["pieces"].max_length = settings.OUTPUT_BATCH_MAX_PIECES
+        return fields
+
+
+class OutputPieceResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    stream = serializers.CharField()
+    status_code = serializers.IntegerField(
+        help_text="What the single append would have answered: 200, 400, 404, 409 or 413."
+    )
+    length = serializers.IntegerField(
+        allow_null=True, help_text="The stream's length (200 and 409): the offset of its next chunk."
+    )
+    complete = serializers.BooleanField(allow_null=True)
+    detail = serializers.CharField(allow_null=True)
+
+
+class OutputBatchResultsSerializer(serializers.Serializer):
+    results = OutputPieceResultSerializer(many=True, help_text="One per piece, in the order sent.")

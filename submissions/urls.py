@@ -23,6 +23,7 @@ urlpatterns = [
     path(f"{PREFIX}/agent/sweep", AgentViewSet.as_view({"post": "sweep"}), name="agent-sweep"),
     path(f"{PREFIX}/agent/swept", AgentViewSet.as_view({"post": "swept"}), name="agent-swept"),
     path(f"{PREFIX}/agent/rejected", AgentViewSet.as_view({"post": "rejected"}), name="agent-rejected"),
+    path(f"{PREFIX}/agent/output", AgentViewSet.as_view({"put": "output_many"}), name="agent-output-many"),
     path(f"{PREFIX}/agent/{ID_KEY}", AgentViewSet.as_view({"put": "update"}), name="agent-report"),
     path(
         f"{PREFIX}/agent/{ID_KEY}/output/<str:stream>",

@@ -27,6 +27,8 @@ from submissions.serializers import (
     JobProgressSerializer,
     JobSubmissionSerializer,
     OutputAppendedSerializer,
+    OutputBatchResultsSerializer,
+    OutputBatchSerializer,
     PendingSubmissionSerializer,
     RejectedReportSerializer,
     ReportResultsSerializer,
@@ -157,6 +159,7 @@ class AgentViewSet(viewsets.GenericViewSet):
         "sweep": "read",
         "swept": "update",
         "output": "update",
+        "output_many": "update",
     }
     pagination_class = PageSizePagination
     queryset = JobSubmission.objects.none()
@@ -321,6 +324,38 @@ class AgentViewSet(viewsets.GenericViewSet):
         except output.OffsetConflict as error:
             return Response({"detail": error.text, "length": error.length}, status=status.HTTP_409_CONFLICT)
         return Response({"length": appended.length, "complete": appended.complete})
+
+    @extend_schema(
+        request=OutputBatchSerializer,
+        responses={200: OutputBatchResultsSerializer},
+        description="Many chunks of job output in one request, each (a submission, a stream, an offset, base64 "
+        "bytes, complete) judged exactly as the single append judges one, in order, in one transaction: the "
+        "answer gives each piece's outcome as the single append would have answered (200 with the length, 409 "
+        "with the length to send from, 404 for a submission that is not the cluster's, 400, 413), and a refused "
+        "piece fails no other. At most 1000 pieces and 2 MiB of output (decoded) a request: more is a 422 or 413 "
+        "and nothing is stored. Not in upstream Jobbergate: our agent ships hundreds of jobs' output with it.",
+    )
+    def output_many(self, request):
+        asked = OutputBatchSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        pieces = [
+            output.Piece(item["id"], item["stream"], item["offset"], item["content"], item["complete"])
+            for item in asked.validated_data["pieces"]
+        ]
+        outcomes = output.append_many(client_id=self.cluster, pieces=pieces)
+        results = []
+        for piece, outcome in zip(pieces, outcomes, strict=True):
+            result = {"id": piece.submission_id, "stream": piece.stream, "length": None, "complete": None}
+            if isinstance(outcome, output.Appended):
+                result |= {"status_code": status.HTTP_200_OK, "length": outcome.length, "complete": outcome.complete}
+                result["detail"] = None
+            else:  # as the single append answers it
+                refused = api_error(outcome)
+                result |= {"status_code": refused.status_code, "detail": str(refused.detail)}
+                if isinstance(outcome, output.OffsetConflict):
+                    result["length"] = outcome.length
+            results.append(result)
+        return Response({"results": results})
 
 
 class ClusterStatusViewSet(viewsets.GenericViewSet):

@@ -144,7 +144,8 @@ def test_a_job_that_prints_50_mib_is_capped_and_the_server_answers_meanwhile(
     agents(tmp_path / "agent.log")
     answers = []
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not JobOutput.objects.filter(submission=row, complete=True).exists():
+    done = JobOutput.objects.filter(submission=row, stream="stdout", complete=True)  # stderr (empty) completes first
+    while time.monotonic() < deadline and not done.exists():
         answers.append(requests.get(f"{live_server.url}/jobbergate/health", timeout=10).status_code)
         time.sleep(1)
     output = JobOutput.objects.get(submission=row, stream="stdout")

@@ -60,6 +60,12 @@ PATHS = [
 ]
 
 
+def test_the_agents_output_chunks_and_batches_are_within_the_servers_bounds(settings):
+    assert contract.OUTPUT_CHUNK_BYTES == settings.OUTPUT_CHUNK_MAX_BYTES
+    assert contract.OUTPUT_BATCH_PIECES <= settings.OUTPUT_BATCH_MAX_PIECES
+    assert contract.OUTPUT_CHUNK_BYTES <= contract.OUTPUT_BATCH_BYTES <= settings.OUTPUT_BATCH_MAX_BYTES
+
+
 def test_the_file_roles_are_the_servers():
     assert (contract.ENTRYPOINT, contract.SUPPORT) == (FileType.ENTRYPOINT.value, FileType.SUPPORT.value)
 

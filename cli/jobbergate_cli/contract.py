@@ -40,6 +40,14 @@ ACTIVE_SLURM_STATES = frozenset(
 # long-option codes, 22.05 to 24.11).
 FORBIDDEN_SBATCH_OPTIONS = ("--uid", "--gid", "--wrap", "--comment")
 
+# Job output as the agent ships it (submissions.output): the largest chunk the server appends
+# (settings.OUTPUT_CHUNK_MAX_BYTES), and what the agent puts in one batch request, within the server's bounds
+# (settings.OUTPUT_BATCH_MAX_PIECES and OUTPUT_BATCH_MAX_BYTES). 512 KiB of output is a JSON body under 1 MiB (base64
+# plus each piece's fields), which a proxy in front of the server takes with its usual limits.
+OUTPUT_CHUNK_BYTES = 256 * 1024
+OUTPUT_BATCH_PIECES = 500
+OUTPUT_BATCH_BYTES = 512 * 1024
+
 # The roles of a template's or job script's files (jobbergate.choices.FileType): sbatch runs the one ENTRYPOINT, the
 # SUPPORT files sit next to it.
 ENTRYPOINT = "ENTRYPOINT"

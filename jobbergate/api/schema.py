@@ -72,6 +72,7 @@ SUMMARIES = {
     "job_submissions_progress": "List the progress of a job submission, oldest first",
     "job_submissions_output": "Read a job's stdout or stderr from an offset",
     "job_submissions_agent_output": "Append a chunk of a job's stdout or stderr (agents only)",
+    "job_submissions_agent_output_many": "Append many chunks of many jobs' output at once (agents only)",
     "job_submissions_agent_update": "Report a job's state (agents only)",
     "job_submissions_agent_active": "List the submissions a cluster is running (agents only)",
     "job_submissions_agent_pending": "Claim and list the submissions waiting for a cluster (agents only)",

@@ -1,6 +1,7 @@
 # A throw-away single-node Slurm cluster with accounting, in its own config and state folders (root only).
 # Source scripts/lib/common.sh first. slurm_start exports SLURM_CONF; slurm_stop stops what it started and
-# removes the folder. Facts behind the settings: ../shared/SLURM.md.
+# removes the folder. Facts behind the settings: ../shared/SLURM.md. SLURM_EXTRA_CONF, when set, is appended to
+# slurm.conf (a benchmark's own partition, say); the test suite never sets it.
 # shellcheck shell=bash
 
 SLURM_DIR=""
@@ -118,6 +119,9 @@ ReturnToService=2
 NodeName=$host NodeAddr=127.0.0.1 $hardware State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+  if [ -n "${SLURM_EXTRA_CONF:-}" ]; then
+    printf '%s\n' "$SLURM_EXTRA_CONF" >>"$SLURM_DIR/etc/slurm.conf"
+  fi
   cat >"$SLURM_DIR/etc/cgroup.conf" <<CONF
 CgroupPlugin=cgroup/v1
 ConstrainRAMSpace=yes

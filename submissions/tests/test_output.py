@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -134,13 +135,24 @@ class TestBounds:
     def test_deleting_a_submission_deletes_its_output_and_the_stored_bytes(
         self, agent, alice, running, django_capture_on_commit_callbacks
     ):
-        put(agent, running.pk, b"bytes on disk\n", offset=0)
+        put(agent, running.pk, b"x" * (settings.OUTPUT_INLINE_MAX_BYTES + 1), offset=0)  # large: a file of its own
         folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
         stored = [folder / key for key in JobOutputChunk.objects.values_list("storage_key", flat=True)]
         assert stored and all(path.exists() for path in stored)
         with django_capture_on_commit_callbacks(execute=True):
             assert alice.client.delete(f"/jobbergate/job-submissions/{running.pk}").status_code == 204
         assert not JobOutput.objects.exists() and not any(path.exists() for path in stored)
+
+    def test_a_small_chunk_is_kept_in_its_row_and_a_large_one_in_the_file_storage(self, agent, alice, running):
+        small, large = b"a line\n", b"y" * (settings.OUTPUT_INLINE_MAX_BYTES + 1)
+        put(agent, running.pk, small, offset=0)
+        put(agent, running.pk, large, offset=len(small))
+        first, second = JobOutputChunk.objects.order_by("offset")
+        assert (bytes(first.content), first.storage_key) == (small, "")
+        assert second.content is None and second.storage_key
+        folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+        assert (folder / second.storage_key).read_bytes() == large
+        assert get(alice, running.pk, f"limit={len(small) + len(large)}").content == small + large
 
 
 def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, running, admin_client):
@@ -168,3 +180,151 @@ def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, r
 )
 def test_whole_characters_leaves_a_cut_character_for_the_next_read(content, whole):
     assert output.whole_characters(content) == whole
+
+
+def batch(agent, *pieces: dict):
+    return agent.client.put(
+        "/jobbergate/job-submissions/agent/output", {"pieces": list(pieces)}, content_type="application/json"
+    )
+
+
+def piece(submission_id: int, data: bytes, *, offset: int, stream: str = "stdout", complete: bool = False) -> dict:
+    encoded = base64.b64encode(data).decode()
+    return {"id": submission_id, "stream": stream, "offset": offset, "content": encoded, "complete": complete}
+
+
+class TestBatch:
+    def test_many_jobs_streams_append_in_one_request_as_single_appends_would(self, agent, alice, running):
+        second = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        answer = batch(
+            agent,
+            piece(running.pk, b"out 1\n", offset=0),
+            piece(running.pk, b"err 1\n", offset=0, stream="stderr"),
+            piece(running.pk, b"out 2\n", offset=6),  # the same stream again: after the first
+            piece(second.pk, b"other job\n", offset=0),
+        )
+        assert answer.status_code == 200, answer.content
+        results = answer.json()["results"]
+        assert [(row["id"], row["stream"], row["status_code"], row["length"]) for row in results] == [
+            (running.pk, "stdout", 200, 6),
+            (running.pk, "stderr", 200, 6),
+            (running.pk, "stdout", 200, 12),
+            (second.pk, "stdout", 200, 10),
+        ]
+        assert get(alice, running.pk).content == b"out 1\nout 2\n"
+        assert get(alice, running.pk, stream="stderr").content == b"err 1\n"
+        assert get(alice, second.pk).content == b"other job\n"
+        # The single append goes on from where the batch left: one stream, whichever way it came.
+        assert put(agent, running.pk, b"out 3\n", offset=12).json()["length"] == 18
+
+    def test_a_conflicting_piece_tells_its_length_and_the_others_go_in(self, agent, alice, running):
+        second = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
+        put(agent, running.pk, b"already\n", offset=0)
+        results = batch(
+            agent,
+            piece(running.pk, b"already\n", offset=0),  # a retry of what the server has
+            piece(second.pk, b"fresh\n", offset=0),
+        ).json()["results"]
+        assert (results[0]["status_code"], results[0]["length"]) == (409, 8)
+        assert "has 8 bytes" in results[0]["detail"]
+        assert (results[1]["status_code"], results[1]["length"]) == (200, 6)
+        assert get(alice, running.pk).content == b"already\n" and get(alice, second.pk).content == b"fresh\n"
+
+    def test_another_clusters_or_an_unknown_submission_is_a_404_piece(self, agent, alice, running):
+        other = make_submission(alice.email, client_id="cluster-b", status=Status.SUBMITTED, slurm_job_id=8)
+        results = batch(
+            agent, piece(other.pk, b"x", offset=0), piece(99999, b"x", offset=0), piece(running.pk, b"ok", offset=0)
+        ).json()["results"]
+        assert [row["status_code"] for row in results] == [404, 404, 200]
+        assert not JobOutput.objects.filter(submission=other).exists()
+        assert JobOutputChunk.objects.count() == 1
+
+    def test_complete_ends_a_stream_and_nothing_comes_after(self, agent, alice, running):
+        results = batch(
+            agent,
+            piece(running.pk, b"last\n", offset=0, complete=True),
+            piece(running.pk, b"", offset=5, complete=True),  # the same final call again: fine
+            piece(running.pk, b"late", offset=5),
+        ).json()["results"]
+        assert [(row["status_code"], row["complete"]) for row in results] == [(200, True), (200, True), (409, None)]
+        assert results[2]["length"] == 5
+        assert get(alice, running.pk)["X-Jobbergate-Complete"] == "true"
+
+    def test_a_bad_stream_or_an_oversized_chunk_fails_that_piece_only(self, agent, running):
+        big = b"x" * (settings.OUTPUT_CHUNK_MAX_BYTES + 1)
+        results = batch(
+            agent,
+            piece(running.pk, b"x", offset=0, stream="stdin"),
+            piece(running.pk, big, offset=0),
+            piece(running.pk, b"fine", offset=0),
+        ).json()["results"]
+        assert [row["status_code"] for row in results] == [400, 413, 200]
+        assert [chunk.size for chunk in JobOutputChunk.objects.all()] == [4]
+
+    def test_too_many_pieces_or_too_many_bytes_are_refused_whole(self, agent, running, settings):
+        settings.OUTPUT_BATCH_MAX_PIECES = 3
+        four = [piece(running.pk, b"x", offset=n) for n in range(4)]
+        assert batch(agent, *four).status_code == 422
+        settings.OUTPUT_BATCH_MAX_BYTES = 10
+        answer = batch(agent, piece(running.pk, b"x" * 6, offset=0), piece(running.pk, b"y" * 6, offset=6))
+        assert answer.status_code == 413 and "at most 10 bytes" in answer.json()["detail"]
+        assert not JobOutputChunk.objects.exists()
+
+    def test_the_largest_batch_fits_the_request_body_limit(self, agent, alice):
+        # 1000 pieces of 2 KiB each (2 MiB, base64 in JSON): within DATA_UPLOAD_MAX_MEMORY_SIZE, so no 413.
+        size = settings.OUTPUT_BATCH_MAX_BYTES // settings.OUTPUT_BATCH_MAX_PIECES
+        rows = [
+            make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=n)
+            for n in range(1, settings.OUTPUT_BATCH_MAX_PIECES // 2 + 1)
+        ]
+        pieces = [
+            piece(row.pk, b"z" * size, offset=0, stream=stream) for row in rows for stream in ("stdout", "stderr")
+        ]
+        answer = batch(agent, *pieces)
+        assert answer.status_code == 200, answer.content[:300]
+        assert {row["status_code"] for row in answer.json()["results"]} == {200}
+        assert JobOutputChunk.objects.count() == settings.OUTPUT_BATCH_MAX_PIECES
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"id": None},  # None: the field left out
+            {"stream": None},
+            {"offset": None},
+            {"content": None},
+            {"offset": -1},
+            {"content": "not base64!"},
+            {"content": 7},
+            {"id": "one"},
+            {"complete": "perhaps"},
+        ],
+    )
+    def test_a_malformed_piece_refuses_the_batch_whole(self, agent, running, change):
+        bad = {key: value for key, value in (piece(running.pk, b"x", offset=4) | change).items() if value is not None}
+        answer = batch(agent, piece(running.pk, b"good", offset=0), bad)
+        assert answer.status_code == 422, answer.content
+        assert not JobOutputChunk.objects.exists()
+
+    @pytest.mark.parametrize("body", [{}, {"pieces": []}, {"pieces": "x"}, {"pieces": [7]}, [], "text"])
+    def test_a_batch_without_pieces_is_refused(self, agent, running, body):
+        answer = agent.client.put("/jobbergate/job-submissions/agent/output", body, content_type="application/json")
+        assert answer.status_code in (400, 422), answer.content
+
+    def test_a_persons_token_cannot_append(self, alice, running):
+        answer = batch(alice, piece(running.pk, b"x", offset=0))
+        assert answer.status_code == 403
+        assert not JobOutputChunk.objects.exists()
+
+    def test_a_batch_locks_its_streams_in_one_query_and_writes_in_bulk(
+        self, agent, alice, running, django_assert_max_num_queries
+    ):
+        rows = [running] + [
+            make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=n)
+            for n in range(10, 30)
+        ]
+        first = [piece(row.pk, b"a\n", offset=0, stream=stream) for row in rows for stream in ("stdout", "stderr")]
+        batch(agent, *first)
+        later = [piece(row.pk, b"b\n", offset=2, stream=stream) for row in rows for stream in ("stdout", "stderr")]
+        with django_assert_max_num_queries(12):  # the token, the rows, the lock, the chunks, the streams; not per piece
+            answer = batch(agent, *later)
+        assert {row["status_code"] for row in answer.json()["results"]} == {200}

@@ -6,6 +6,8 @@ words into the server's wire format; what a refusal means is the caller's to dec
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from typing import Any
 
 from jobbergate_cli import contract, endpoints
@@ -117,6 +119,49 @@ def output(client: ApiClient, submission_id: int, stream: str, offset: int, cont
             raise OutputNotServed(str(error)) from None
         raise
     return int(answer["length"])
+
+
+@dataclass(frozen=True)
+class OutputPiece:
+    """A chunk of a submission's stream to append at ``offset``; ``complete`` with a job's last bytes."""
+
+    submission_id: int
+    stream: str
+    offset: int
+    content: bytes
+    complete: bool = False
+
+
+class BatchNotServed(Exception):
+    """The server refused a batch of output as a whole (a server of ours from before batches, upstream, a proxy's
+    body limit): the agent sends one request per chunk instead."""
+
+
+def output_many(client: ApiClient, pieces: list[OutputPiece]) -> list[dict]:
+    """Append many chunks in one request (ours only): one result per piece, in order, each with the ``status_code``
+    the single append would have answered and, for 200 and 409, the stream's ``length``."""
+    body = {
+        "pieces": [
+            {
+                "id": piece.submission_id,
+                "stream": piece.stream,
+                "offset": piece.offset,
+                "content": base64.b64encode(piece.content).decode("ascii"),
+                "complete": piece.complete,
+            }
+            for piece in pieces
+        ]
+    }
+    try:
+        answer = client.json("PUT", f"{AGENT}/output", json=body)
+    except ApiError as error:
+        if unavailable(error) or error.status >= 500:
+            raise
+        raise BatchNotServed(str(error)) from None
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list) or len(results) != len(pieces):
+        raise BatchNotServed("the answer has no result per piece")
+    return results
 
 
 def _pages(client: ApiClient, path: str, page_size: float) -> list[dict]:

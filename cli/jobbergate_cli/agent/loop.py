@@ -21,8 +21,9 @@ One cycle, every few seconds (``Agent.cycle``):
    (one ``sacct`` call for all of them) for its final state, exit code and reason; ``scontrol`` when there is no
    accounting;
 4. shipping (shipping.py), before any final state is reported: each tracked job's stdout and stderr, read as its
-   owner, sent by offset (every cycle while someone reads them, every few cycles otherwise, to the last byte once
-   the job ended);
+   owner, sent by offset (every cycle while someone reads them; otherwise every ``SHIP_EVERY`` cycles, a share of
+   the submissions each cycle; to the last byte once the job ended), every job's chunks together in batch requests
+   (one request per chunk to a server without batches);
 5. at start and every ``SWEEP_EVERY`` cycles, the sweep (tracking.py): live jobs carrying a marker of this cluster
    are sent to the server, which names those Jobbergate does not know (see ``sweep``); they are cancelled as their
    owner.
