@@ -175,8 +175,9 @@ AGENT_CLAIM_SECONDS = env_int("JOBBERGATE_AGENT_CLAIM_SECONDS", 120, minimum=5)
 # latest tail stay, half each), and the largest chunk one request appends.
 OUTPUT_MAX_BYTES = env_int("JOBBERGATE_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=64 * 1024)
 OUTPUT_CHUNK_MAX_BYTES = 256 * 1024
-# A chunk this small is kept in its database row, a larger one in the file storage: a job printing a few lines a
-# second sends chunks of a few hundred bytes, and one file each cost the server more than the rest of the append.
+# While a stream is live, a chunk this small is kept in its database row, a larger one in the file storage: a job
+# printing a few lines a second sends chunks of a few hundred bytes, and one file each cost the server more than the
+# rest of the append. When the stream completes, its rows are merged into the file storage (submissions.output).
 OUTPUT_INLINE_MAX_BYTES = 8 * 1024
 # How long after a person last read a stream its submission counts as watched: the agent ships it every cycle.
 OUTPUT_WATCHED_SECONDS = env_int("JOBBERGATE_OUTPUT_WATCHED_SECONDS", 30, minimum=1)

@@ -165,9 +165,10 @@ class JobOutput(models.Model):
 
 
 class JobOutputChunk(models.Model):
-    """Bytes ``offset``..``offset + size`` of a stream: a small chunk (at most ``OUTPUT_INLINE_MAX_BYTES``, as most
-    chunks of a job that prints steadily are) in its row, ``content``; a larger one through Django's storage API,
-    ``storage_key`` (``jobbergate.files``). Exactly one of the two."""
+    """Bytes ``offset``..``offset + size`` of a stream: while the stream is live, a small chunk (at most
+    ``OUTPUT_INLINE_MAX_BYTES``, as most chunks of a job that prints steadily are) in its row, ``content``; a larger
+    one, and every chunk once the stream is complete, through Django's storage API, ``storage_key``
+    (``jobbergate.files``). Exactly one of the two."""
 
     output = models.ForeignKey(JobOutput, on_delete=models.CASCADE, related_name="chunks")
     offset = models.BigIntegerField()

@@ -120,6 +120,8 @@ def _append_pieces(submissions: set[int], pieces: list[Piece]) -> list[Appended 
         JobOutputChunk.objects.bulk_create(chunks)
     for output in changed.values():
         _keep_within_cap(output)
+        if output.complete:
+            _archive(output)
     _write_streams(list(changed.values()))
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -198,6 +200,39 @@ def _add(output: JobOutput, piece: Piece, chunks: list[JobOutputChunk]) -> Appen
         output.stored += len(piece.content)
     output.complete = piece.complete
     return Appended(output.length, output.complete)
+
+
+def _archive(output: JobOutput) -> None:
+    """A completed stream's chunks kept in rows (live output, small and many) move to Django's storage API, runs of
+    contiguous ones merged into pieces of at most ``OUTPUT_CHUNK_MAX_BYTES``: the shape of GitLab's job traces,
+    live chunks in the database and archived once the job ends. Read a few rows at a time, so a stream is never in
+    memory whole; a stream with nothing left in rows (a final call sent again) costs one query."""
+    archived: list[JobOutputChunk] = []
+    moved: list[int] = []
+    run: list[JobOutputChunk] = []
+
+    def flush() -> None:
+        if run:
+            content = b"".join(bytes(chunk.content) for chunk in run)
+            key = files.store_content(f"output/{output.submission_id}", content)
+            archived.append(JobOutputChunk(output=output, offset=run[0].offset, size=len(content), storage_key=key))
+            moved.extend(chunk.pk for chunk in run)
+            run.clear()
+
+    size = 0
+    inline = output.chunks.filter(content__isnull=False).order_by("offset")
+    for chunk in inline.iterator(chunk_size=64):
+        contiguous = run and run[-1].offset + run[-1].size == chunk.offset
+        if not contiguous or size + chunk.size > settings.OUTPUT_CHUNK_MAX_BYTES:
+            flush()
+            size = 0
+        run.append(chunk)
+        size += chunk.size
+    flush()
+    if moved:
+        # Their bytes are in the new pieces now: the rows go without reading their content again.
+        JobOutputChunk.objects.filter(pk__in=moved).only("pk", "storage_key").delete()
+        JobOutputChunk.objects.bulk_create(archived)
 
 
 def _keep_within_cap(output: JobOutput) -> None:

@@ -154,6 +154,32 @@ class TestBounds:
         assert (folder / second.storage_key).read_bytes() == large
         assert get(alice, running.pk, f"limit={len(small) + len(large)}").content == small + large
 
+    def test_once_complete_the_rows_move_to_the_file_storage_in_pieces_of_at_most_a_chunk(
+        self, agent, alice, running, settings
+    ):
+        settings.OUTPUT_CHUNK_MAX_BYTES = 64  # pieces of at most 64 bytes: 19-byte lines make runs of 3
+        settings.OUTPUT_INLINE_MAX_BYTES = 30
+        lines = [f"line {n:02} of the job\n".encode() for n in range(10)]  # 19 bytes each
+        offset = 0
+        for line in lines[:5]:
+            put(agent, running.pk, line, offset=offset)
+            offset += len(line)
+        large = b"L" * 40  # past the inline size: a file of its own, which breaks the run
+        put(agent, running.pk, large, offset=offset)
+        offset += len(large)
+        for line in lines[5:]:
+            put(agent, running.pk, line, offset=offset)
+            offset += len(line)
+        assert JobOutputChunk.objects.filter(content__isnull=False).count() == 10  # live: in rows
+        put(agent, running.pk, b"", offset=offset, complete=True)
+        chunks = list(JobOutputChunk.objects.order_by("offset"))
+        assert all(chunk.content is None and chunk.storage_key for chunk in chunks)  # all in the file storage
+        assert [chunk.size for chunk in chunks] == [57, 38, 40, 57, 38]
+        expected = b"".join(lines[:5]) + large + b"".join(lines[5:])
+        assert get(alice, running.pk, f"limit={len(expected)}").content == expected
+        assert put(agent, running.pk, b"", offset=offset, complete=True).status_code == 200  # sent again: unchanged
+        assert list(JobOutputChunk.objects.order_by("offset")) == chunks
+
 
 def test_the_admin_shows_each_streams_size_and_its_first_and_last_lines(agent, running, admin_client):
     lines = b"".join(f"line {n}\n".encode() for n in range(1, 101))
