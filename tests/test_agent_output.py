@@ -61,7 +61,7 @@ def stream_of(submission: JobSubmission, stream: str) -> bytes:
 def test_a_running_job_is_followed_line_by_line_and_ends_with_its_status(
     live_server, alice, agents, submitter_workdir, tmp_path
 ):
-    row = submit(alice.email, COUNTING.format(lines=12, pause=1), submitter_workdir)
+    row = submit(alice.email, COUNTING.format(lines=20, pause=1), submitter_workdir)
     agents(tmp_path / "agent.log")
     reader = follow(live_server, alice.token, row.pk)
     arrivals: list[tuple[float, bytes]] = []
@@ -70,7 +70,7 @@ def test_a_running_job_is_followed_line_by_line_and_ends_with_its_status(
         arrivals.append((time.time(), line))
     assert reader.wait(timeout=120) == 0, reader.stderr.read() if reader.stderr else ""
     printed = [line for _, line in arrivals]
-    assert [line.split(b" at ")[0] for line in printed] == [f"line {n}".encode() for n in range(1, 13)]
+    assert [line.split(b" at ")[0] for line in printed] == [f"line {n}".encode() for n in range(1, 21)]
     # Live, not at the end: the first line was printed before the job wrote its last. (How soon each line comes is
     # measured by bench/run-output, never asserted on a shared machine.)
     written = [float(line.split(b" at ")[1]) for line in printed]
@@ -80,7 +80,7 @@ def test_a_running_job_is_followed_line_by_line_and_ends_with_its_status(
     row.refresh_from_db()
     assert row.status == Status.DONE
     assert stream_of(row, "stdout") == (submitter_workdir / "counting.out").read_bytes()
-    assert stream_of(row, "stderr") == b"".join(f"warning {n}\n".encode() for n in range(1, 13))
+    assert stream_of(row, "stderr") == b"".join(f"warning {n}\n".encode() for n in range(1, 21))
     assert set(JobOutput.objects.filter(submission=row).values_list("complete", flat=True)) == {True}
 
 
