@@ -130,12 +130,12 @@ def verify_access_token(token: str) -> VerifiedToken:
     still checks its lifetime, that its issuer is trusted and its key known, and the issuer's own checks (a
     server-issued token's revocation: one query)."""
     cached = _verified.get(token)
-    issuer = trusted_issuers().get(_issuer_key(cached.issuer)) if cached else None
-    if cached is None or not cached.still_holds(issuer):
+    trusted = trusted_issuers().get(_issuer_key(cached.issuer)) if cached else None
+    if cached is not None and trusted is not None and cached.still_holds(trusted):
+        issuer, claims = trusted, dict(cached.claims)  # a request's own copy: the cached one stays as signed
+    else:
         issuer, claims, kid, key = _verify_signed(token)
         _verified.put(token, _Verified(issuer.issuer, issuer.audience, kid, key, claims))
-    else:
-        claims = dict(cached.claims)  # a request's own copy: the cached one stays as signed
     row = issuer.check_claims(claims)
     return VerifiedToken(
         claims=claims, principal=issuer.principal(claims, token, row), user=row.user if row is not None else None

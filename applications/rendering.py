@@ -281,8 +281,14 @@ class RenderPool:
             self._discard(executor)
             raise RenderError(f"{what} needed more memory than allowed and was stopped.") from None
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = True) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=wait, cancel_futures=True)
+
+    def __del__(self) -> None:
+        # A pool goes with its thread (applications.services keeps one per thread): its workers exit with it.
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,7 +103,9 @@ def delete_template(*, template: JobScriptTemplate) -> None:
     template.delete()
 
 
-_render_pool: RenderPool | None = None
+# Each server thread has render workers of its own: a request waits for no other request's render, and a render
+# stopped for its time or memory (its workers are killed and replaced) takes no other request's render with it.
+_render_pools = threading.local()
 
 
 def render_limits() -> Limits:
@@ -115,14 +118,15 @@ def render_limits() -> Limits:
 
 
 def render_pool() -> RenderPool:
-    """The render workers of this process, with the configured limits (replaced when the settings change)."""
-    global _render_pool
+    """This thread's render workers, with the configured limits (replaced when the settings change; stopped when
+    the thread ends)."""
     limits = render_limits()
-    if _render_pool is None or _render_pool.limits != limits or _render_pool.workers != settings.RENDER_WORKERS:
-        if _render_pool is not None:
-            _render_pool.shutdown()
-        _render_pool = RenderPool(settings.RENDER_WORKERS, limits)
-    return _render_pool
+    pool = getattr(_render_pools, "pool", None)
+    if pool is None or pool.limits != limits or pool.workers != settings.RENDER_WORKERS:
+        if pool is not None:
+            pool.shutdown()
+        pool = _render_pools.pool = RenderPool(settings.RENDER_WORKERS, limits)
+    return pool
 
 
 def render_templates(sources: dict[str, str], param_dict: dict) -> dict[str, str]:
