@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from jobbergate_cli.agent import api
 from jobbergate_cli.agent.settings import AgentSettings
 from jobbergate_cli.agent.shipping import SHIP_EVERY, TRUNCATED, Shipping, StreamState
 from jobbergate_cli.client import ApiClient
@@ -267,3 +268,26 @@ def test_a_server_of_ours_without_batches_gets_one_request_per_chunk(
     assert sent.take() == [f"job-submissions/agent/{rows[1]['id']}/output/stdout"]  # no batch asked again
     assert shipping.can_ship and not shipping.can_batch
     assert sum("the server takes no batch of output" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_when_the_server_has_part_of_a_chunk_the_agent_goes_on_right_after_that_part(tmp_path):
+    # The server stored 186 bytes (an earlier request whose answer was lost); the agent, which thought it had sent
+    # nothing, sends the whole 759-byte file from 0: it must go on from the file's byte 186, not from its end.
+    state = StreamState(path="job.out", position=0, offset=0)
+    chunk = api.OutputPiece(1, "stdout", 0, b"x" * 759, True)
+    assert not Shipping._settle(state, chunk, 759, 186)
+    assert (state.position, state.offset) == (186, 186)
+    # It has more than the agent sent (sent before a crash): past this chunk, as far as the server has.
+    state = StreamState(path="job.out", position=100, offset=100)
+    assert not Shipping._settle(state, api.OutputPiece(1, "stdout", 100, b"y" * 50, False), 50, 300)
+    assert (state.position, state.offset) == (300, 300)
+    # It has fewer bytes than the agent's offset: back by as much, to send them again.
+    state = StreamState(path="job.out", position=500, offset=500)
+    assert not Shipping._settle(state, api.OutputPiece(1, "stdout", 500, b"z" * 10, False), 10, 480)
+    assert (state.position, state.offset) == (480, 480)
+    # A chunk that began with a note of ours: the note is not the file's.
+    state = StreamState(path="job.out", position=0, offset=40)
+    assert Shipping._settle(
+        state, api.OutputPiece(1, "stdout", 40, TRUNCATED + b"abc", False), 3, 40 + len(TRUNCATED) + 3
+    )
+    assert state.position == 3

@@ -160,7 +160,9 @@ def output_many(client: ApiClient, pieces: list[OutputPiece]) -> list[dict]:
         raise BatchNotServed(str(error)) from None
     results = answer.get("results") if isinstance(answer, dict) else None
     if not isinstance(results, list) or len(results) != len(pieces):
-        raise BatchNotServed("the answer has no result per piece")
+        # A success without one result per piece is an answer cut on its way (a proxy, a dropped connection), not
+        # a server without the batch path: the cycle fails and the next one asks again.
+        raise ApiError("The answer to a batch of output came incomplete", status=0)
     return results
 
 

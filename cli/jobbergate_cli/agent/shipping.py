@@ -209,7 +209,12 @@ class Shipping(AgentBase):
         whether it took the chunk. When it did not (it had these bytes already, sent before a crash, or other ones),
         go on from its length, moving the file position by as much."""
         expected = chunk.offset + len(chunk.content)
-        state.position = max(0, state.position + length - chunk.offset - len(chunk.content)) + read
+        note = len(chunk.content) - read  # the chunk's first bytes were a note of ours, not the file's
+        taken = length - chunk.offset  # how much of the chunk the server has (less than none: it has fewer bytes)
+        if taken >= note:
+            state.position += taken - note  # the file's bytes it has of this chunk: go on after them
+        elif taken < 0:
+            state.position = max(0, state.position + taken)  # it lacks bytes sent before: send them again
         state.offset = length
         if length != expected:
             log.info(
