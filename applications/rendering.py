@@ -289,6 +289,4 @@ class RenderPool:
 
     def __del__(self) -> None:
         # A pool goes with its thread (applications.services keeps one per thread): its workers exit with it.
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        self.shutdown(wait=False)

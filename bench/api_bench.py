@@ -25,8 +25,18 @@ APPLICATIONS = 1_000
 OWNERS = 10
 
 
-def seed() -> dict:
-    """Seed applications and job scripts with files (bulk inserts; bytes written through the storage API)."""
+TEMPLATE = b"#!/bin/bash\n#SBATCH --job-name={{ name }}\necho {{ message }}\n"
+
+
+def seed(
+    *,
+    owners: int = OWNERS,
+    job_scripts: int = JOB_SCRIPTS,
+    applications: int = APPLICATIONS,
+    template: bytes = TEMPLATE,
+) -> dict:
+    """Seed applications and job scripts with files (bulk inserts; bytes written through the storage API), owned in
+    turn by ``owners`` users; a token of the first user, their newest job script and the last application."""
     from django.contrib.auth import get_user_model
 
     from accounts.tokens import issue_api_token
@@ -35,8 +45,8 @@ def seed() -> dict:
     from jobbergate.choices import USER_PERMISSIONS, FileType
     from jobscripts.models import JobScript, JobScriptFile
 
-    owners = [f"user{n}@example.com" for n in range(OWNERS)]
-    template_key = files.store_content("bench", b"#!/bin/bash\n#SBATCH --job-name={{ name }}\necho {{ message }}\n")
+    people = [f"user{n}@example.com" for n in range(owners)]
+    template_key = files.store_content("bench", template)
     script_key = files.store_content("bench", b"#!/bin/bash\n#SBATCH --job-name=bench\necho hello\n" * 20)
     support_key = files.store_content("bench", b"42\n" * 100)
 
@@ -45,10 +55,10 @@ def seed() -> dict:
             name=f"application {n}",
             identifier=f"app-{n}",
             description=f"benchmark application {n}",
-            owner_email=owners[n % OWNERS],
+            owner_email=people[n % owners],
             template_vars={"name": "bench", "message": "hello"},
         )
-        for n in range(APPLICATIONS)
+        for n in range(applications)
     )
     TemplateFile.objects.bulk_create(
         TemplateFile(parent=t, filename="job.sh.j2", file_type=FileType.ENTRYPOINT, storage_key=template_key, size=60)
@@ -58,10 +68,10 @@ def seed() -> dict:
         JobScript(
             name=f"job script {n}",
             description=f"benchmark job script {n}",
-            owner_email=owners[n % OWNERS],
-            parent_template=templates[n % APPLICATIONS],
+            owner_email=people[n % owners],
+            parent_template=templates[n % applications],
         )
-        for n in range(JOB_SCRIPTS)
+        for n in range(job_scripts)
     )
     JobScriptFile.objects.bulk_create(
         [
@@ -73,10 +83,10 @@ def seed() -> dict:
             for s in scripts
         ]
     )
-    user = get_user_model().objects.create(username=owners[0], email=owners[0])
+    user = get_user_model().objects.create(username=people[0], email=people[0])
     token = issue_api_token(user=user, permissions=USER_PERMISSIONS, name="benchmark").token
-    own_script = JobScript.objects.filter(owner_email=owners[0]).order_by("-id").first()
-    return {"token": token, "job_script_id": own_script.pk}
+    own_script = JobScript.objects.filter(owner_email=people[0]).order_by("-id").first()
+    return {"token": token, "job_script_id": own_script.pk, "template_id": templates[-1].pk}
 
 
 def count_queries(token: str, job_script_id: int) -> dict[str, int]:

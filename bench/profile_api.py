@@ -5,7 +5,7 @@ template, create a submission, health), with a profile of the top functions on d
     ./bench/run-profile [--requests 300] [--profile list] [--top 30]
 
 Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the
-harness's shape: one user owning 10,000 job scripts (each with two files) rendered from 1,000 applications. The
+harness's shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The
 requests go through Django's whole stack (middleware, authentication with a server-issued bearer token, DRF) but
 not through a socket or a server process: what is left is the application's own cost, which the process model
 (gunicorn, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
@@ -22,6 +22,7 @@ import statistics
 import time
 
 from _setup import start_django
+from api_bench import seed
 
 TEMPLATE = b"""#!/bin/bash
 #SBATCH --job-name={{ data.job_name }}
@@ -29,46 +30,6 @@ TEMPLATE = b"""#!/bin/bash
 {% for step in data.steps %}echo "step {{ loop.index }}: {{ step }}"
 {% endfor %}sleep {{ data.sleep }}
 """
-
-
-def seed(job_scripts: int, applications: int) -> dict:
-    from django.contrib.auth import get_user_model
-
-    from accounts.tokens import issue_api_token
-    from applications.models import JobScriptTemplate, TemplateFile
-    from jobbergate import files
-    from jobbergate.choices import USER_PERMISSIONS, FileType
-    from jobscripts.models import JobScript, JobScriptFile
-
-    owner = "bench@example.com"
-    template_key = files.store_content("bench", TEMPLATE)
-    script_key = files.store_content("bench", b"#!/bin/bash\n#SBATCH --job-name=bench\necho hello\n" * 20)
-    support_key = files.store_content("bench", b"42\n" * 100)
-    templates = JobScriptTemplate.objects.bulk_create(
-        JobScriptTemplate(name=f"application {n}", description="bench", owner_email=owner, template_vars={})
-        for n in range(applications)
-    )
-    TemplateFile.objects.bulk_create(
-        TemplateFile(parent=t, filename="job.sh.j2", file_type=FileType.ENTRYPOINT, storage_key=template_key, size=150)
-        for t in templates
-    )
-    scripts = JobScript.objects.bulk_create(
-        JobScript(name=f"job script {n}", description="bench", owner_email=owner, parent_template=templates[n % 1000])
-        for n in range(job_scripts)
-    )
-    JobScriptFile.objects.bulk_create(
-        [
-            JobScriptFile(parent=s, filename="job.sh", file_type=FileType.ENTRYPOINT, storage_key=script_key, size=900)
-            for s in scripts
-        ]
-        + [
-            JobScriptFile(parent=s, filename="input.txt", file_type=FileType.SUPPORT, storage_key=support_key, size=300)
-            for s in scripts
-        ]
-    )
-    user = get_user_model().objects.create(username=owner, email=owner)
-    token = issue_api_token(user=user, permissions=USER_PERMISSIONS, name="profile").token
-    return {"token": token, "job_script": scripts[-1].pk, "template": templates[-1].pk}
 
 
 def scenarios(seeded: dict) -> dict:
@@ -110,7 +71,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    seeded = seed(args.job_scripts, 1000)
+    made = seed(owners=1, job_scripts=args.job_scripts, applications=1000, template=TEMPLATE)
+    seeded = {"token": made["token"], "job_script": made["job_script_id"], "template": made["template_id"]}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")  # as autovacuum would soon after such a load
