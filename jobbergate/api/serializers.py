@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models.manager import BaseManager
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -27,10 +28,16 @@ FILE_FIELDS = ("parent_id", "filename", "created_at", "updated_at")
 class FastRepresentationMixin:
     """Serialize rows without DRF's per-field machinery where a field is a plain attribute.
 
-    DRF spends most of a list request in ``Field.get_attribute`` and ``DateTimeField.enforce_timezone``; for the
-    plain columns we use here the output is the attribute itself (datetimes as ISO 8601 with ``Z``, like DRF), so a
-    plan computed once per serializer instance gives the same JSON several times faster. Other fields fall back
-    to DRF. The API tests compare both paths through the wire shapes they assert.
+    DRF spends most of a read in building the serializer's fields from the model (``get_fields``, on every
+    instance), ``Field.get_attribute`` and ``DateTimeField.enforce_timezone``; for the plain columns we use here the
+    output is the attribute itself (datetimes as ISO 8601 with ``Z``, like DRF). So the representation follows a
+    plan made once per serializer class from its readable fields, and an answer is written without building the
+    fields at all. A class whose plan holds a field DRF must show (a method, a custom field) keeps a plan per
+    instance, made from that instance's fields. The API tests compare both paths through the wire shapes they
+    assert, and jobbergate/tests/test_serializers.py compares them with plain DRF.
+
+    So a subclass's ``get_fields`` may change how its fields take input (``read_only``, ``max_length``), never which
+    fields are shown or how: the shown ones are the class's (test_serializers checks every serializer of ours).
     """
 
     _plain_types = (
@@ -43,21 +50,30 @@ class FastRepresentationMixin:
     )
 
     def _representation_plan(self):
-        plan = getattr(self, "_plan", None)
+        plan = type(self).__dict__.get("_class_plan") or getattr(self, "_plan", None)
         if plan is None:
-            plan = []
-            for field in self._readable_fields:
-                source = field.source_attrs
-                simple = len(source) == 1 and not getattr(field, "method_name", None)
-                if simple and isinstance(field, serializers.DateTimeField):
-                    plan.append((field.field_name, "datetime", source[0]))
-                elif simple and isinstance(field, serializers.BaseSerializer) and not getattr(field, "many", False):
-                    plan.append((field.field_name, "nested", (source[0], field)))
-                elif simple and _shows_as_stored(field):
-                    plan.append((field.field_name, "plain", source[0]))
-                else:
-                    plan.append((field.field_name, "drf", field))
-            self._plan = plan
+            plan = self._plan_from_fields()
+            if any(kind == "drf" for _name, kind, _how in plan):
+                self._plan = plan  # a field DRF must show may depend on this instance or its context
+            else:
+                type(self)._class_plan = plan  # per class: a class attribute of its own, not inherited
+        return plan
+
+    def _plan_from_fields(self):
+        plan = []
+        for field in self._readable_fields:
+            source = field.source_attrs
+            simple = len(source) == 1 and not getattr(field, "method_name", None)
+            if simple and isinstance(field, serializers.DateTimeField):
+                plan.append((field.field_name, "datetime", source[0]))
+            elif simple and isinstance(field, serializers.ListSerializer) and _fast(field.child):
+                plan.append((field.field_name, "many", (source[0], field.child)))
+            elif simple and isinstance(field, serializers.BaseSerializer) and _fast(field):
+                plan.append((field.field_name, "nested", (source[0], field)))
+            elif simple and _shows_as_stored(field):
+                plan.append((field.field_name, "plain", source[0]))
+            else:
+                plan.append((field.field_name, "drf", field))
         return plan
 
     def to_representation(self, instance):
@@ -72,6 +88,11 @@ class FastRepresentationMixin:
                 attribute, serializer = how
                 value = getattr(instance, attribute)
                 data[name] = None if value is None else serializer.to_representation(value)
+            elif kind == "many":  # as DRF's ListSerializer: a related manager's rows (prefetched ones when there)
+                attribute, child = how
+                rows = getattr(instance, attribute)
+                rows = rows.all() if isinstance(rows, BaseManager) else rows
+                data[name] = [child.to_representation(row) for row in rows]
             else:
                 attribute = how.get_attribute(instance)
                 data[name] = None if attribute is None else how.to_representation(attribute)
@@ -86,8 +107,7 @@ class FastRepresentationMixin:
         for _name, kind, how in self._representation_plan():
             if kind == "nested":
                 attribute, serializer = how
-                reads_values = hasattr(serializer, "value_columns")
-                nested = serializer.value_columns(f"{prefix}{attribute}__") if reads_values else None
+                nested = serializer.value_columns(f"{prefix}{attribute}__")
                 if nested is None or not _is_column(model, attribute):
                     return None
                 columns += [f"{prefix}{attribute}", *nested]
@@ -111,6 +131,11 @@ class FastRepresentationMixin:
                 key = prefix + attribute
                 data[name] = None if row[key] is None else serializer.represent_values(row, key + "__")
         return data
+
+
+def _fast(serializer) -> bool:
+    """Whether a nested serializer shows its rows by a plan of its own (without DRF's per-field machinery)."""
+    return isinstance(serializer, FastRepresentationMixin) and not getattr(serializer, "many", False)
 
 
 def _shows_as_stored(field) -> bool:

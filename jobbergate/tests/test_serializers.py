@@ -83,3 +83,42 @@ def test_a_field_that_needs_the_instance_keeps_the_list_on_instances():
             return row.name.upper()
 
     assert WithMethod().value_columns() is None
+
+
+def every_fast_serializer():
+    """Every serializer class of ours that shows rows by a plan (the mixin's subclasses, however deep)."""
+    import applications.serializers  # noqa: F401  (imported: their classes are the subclasses looked for)
+    import jobscripts.serializers  # noqa: F401
+    import submissions.serializers  # noqa: F401
+    from jobbergate.api.serializers import FastRepresentationMixin
+
+    found, todo = [], list(FastRepresentationMixin.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if getattr(getattr(cls, "Meta", None), "model", None) is not None:
+            found.append(cls)
+    return sorted(set(found), key=lambda cls: cls.__qualname__)
+
+
+def plan_shape(plan):
+    """A plan without the field objects: what it shows, and how."""
+    return [
+        (name, kind, how if isinstance(how, str) else type(how[1] if isinstance(how, tuple) else how).__name__)
+        for name, kind, how in plan
+    ]
+
+
+@pytest.mark.django_db
+def test_the_plan_made_once_per_class_is_what_each_instance_would_show():
+    """The plan is made from the first instance's fields and kept on the class: no serializer of ours may show other
+    fields, or show them otherwise, with an instance, with data or with a context (a ``get_fields`` that depends on
+    them may only change input rules)."""
+    classes = every_fast_serializer()
+    assert len(classes) >= 8
+    make_submission("a@example.com", sbatch_arguments=["--time=1"])
+    make_job_script("a@example.com", template=make_template("a@example.com"))
+    for cls in classes:
+        row = cls.Meta.model.objects.first()
+        for serializer in (cls(), cls(row), cls(data={}), cls(row, data={}, partial=True), cls(context={"x": 1})):
+            assert plan_shape(serializer._plan_from_fields()) == plan_shape(cls()._representation_plan()), cls
