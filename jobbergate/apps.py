@@ -6,3 +6,10 @@ class JobbergateConfig(AppConfig):
 
     name = "jobbergate"
     verbose_name = "Jobbergate"
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+
+        from jobbergate.database import use_fast_timestamp_loader
+
+        connection_created.connect(use_fast_timestamp_loader, dispatch_uid="jobbergate-fast-timestamps")

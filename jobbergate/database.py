@@ -1,0 +1,53 @@
+"""How the server talks to PostgreSQL beyond Django's defaults.
+
+Timestamps: Django (5.x with psycopg 3) reads every ``timestamptz`` through a loader of its own, a subclass of
+psycopg's pure-Python one, only to attach its time zone; that parse was an eighth of a list request's time (200
+timestamps a page, bench/run-profile). With ``USE_TZ`` and the connection in UTC, which Django sets, psycopg's C loader
+(``psycopg[binary]``) reads the same instants, aware and in UTC, so it is used instead. Anything else (another zone,
+psycopg without its C part) keeps Django's loader.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def use_fast_timestamp_loader(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver: read ``timestamptz`` with psycopg's C loader when that changes nothing."""
+    if connection.vendor != "postgresql" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return
+    loader = fast_timestamp_loader(connection.timezone)
+    if loader is not None:
+        connection.connection.adapters.register_loader("timestamptz", loader)
+
+
+_loaders: dict = {}
+
+
+def fast_timestamp_loader(timezone):
+    """A ``timestamptz`` loader that parses with psycopg's C loader and gives the value Django's own loader gives
+    (aware, in Django's ``timezone`` object), or None without psycopg's C part. Django compares the loader's
+    ``timezone`` with its own before each cursor and registers its loader again when they differ."""
+    if timezone not in _loaders:
+        import psycopg
+        from psycopg.adapt import Loader
+        from psycopg.pq import Format
+        from psycopg.types.datetime import TimestamptzLoader as PythonLoader
+
+        oid = psycopg.postgres.types["timestamptz"].oid
+        parser = psycopg.adapters.get_loader(oid, Format.TEXT)
+        if parser is None or issubclass(parser, PythonLoader):
+            _loaders[timezone] = None
+        else:
+
+            class FastTimestamptzLoader(Loader):
+                def __init__(self, oid, context=None):
+                    super().__init__(oid, context)
+                    self._parse = parser(oid, context).load
+
+                def load(self, data):
+                    return self._parse(data).replace(tzinfo=self.timezone)
+
+            FastTimestamptzLoader.timezone = timezone
+            _loaders[timezone] = FastTimestamptzLoader
+    return _loaders[timezone]
