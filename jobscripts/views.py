@@ -9,6 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from applications.models import JobScriptTemplate
+from jobbergate.api.filters import asks_own_live_rows
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, find_file, upload_from_request
@@ -16,7 +17,7 @@ from jobbergate.fairness import heavy_request
 from jobbergate.views import file_download
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
-from jobscripts.models import JobScript
+from jobscripts.models import JobScript, LiveJobScriptCount
 from jobscripts.serializers import (
     JobScriptFileSerializer,
     JobScriptListSerializer,
@@ -45,6 +46,11 @@ class JobScriptViewSet(ResourceViewSet):
         "file_delete": "update",
         "render_from_template": "create",
     }
+
+    def known_total(self, request) -> int | None:
+        if self.principal.email and asks_own_live_rows(request.query_params):
+            return LiveJobScriptCount.of(self.principal.email)
+        return None
 
     def perform_destroy(self, instance):
         services.delete_job_script(job_script=instance)

@@ -34,6 +34,21 @@ MAX_SEARCH_TERMS = 10
 MAX_SEARCH_TERM_LENGTH = 100
 
 
+# Query parameters of a list that do not narrow it: paging, order, and the two scopes read by ``asks_own_live_rows``.
+NOT_NARROWING = frozenset({"page", "size", "sort_field", "sort_ascending", "user_only", "include_archived"})
+
+
+def asks_own_live_rows(params) -> bool:
+    """Whether a list asks for exactly the caller's own rows that are not archived (``user_only`` and not
+    ``include_archived``; no search, no filter, nothing else): the upstream CLI's call. Its rows are the same for
+    every caller with an e-mail, since everyone may read their own rows."""
+    return (
+        NOT_NARROWING.issuperset(params)
+        and query_bool(params, "user_only", False)
+        and not query_bool(params, "include_archived", False)
+    )
+
+
 class ListConventionsFilter(BaseFilterBackend):
     """Search terms OR-ed across the searchable fields, stable sorting, owner and archive scoping."""
 

@@ -22,11 +22,12 @@ class PageSizePagination(BasePagination):
         self.size = query_int(request.query_params, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
         return (self.page - 1) * self.size, self.size
 
-    def paginate_queryset(self, queryset, request, view=None, *, columns=None):
+    def paginate_queryset(self, queryset, request, view=None, *, columns=None, total=None):
         """The page's rows: model instances, or with ``columns`` dicts of those columns (``values()``); counted on
-        the rows themselves, without the joins the columns of related rows would add."""
+        the rows themselves, without the joins the columns of related rows would add, unless the caller knows the
+        ``total`` already."""
         offset, _ = self.read_page(request)
-        self.total = queryset.count()
+        self.total = queryset.count() if total is None else total
         if offset >= self.total:
             return []
         rows = queryset.values(*columns) if columns is not None else queryset

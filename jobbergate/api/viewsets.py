@@ -65,8 +65,14 @@ class ResourceViewSet(viewsets.ModelViewSet):
         if columns is None:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginator.paginate_queryset(queryset, request, self, columns=columns)
+        total = self.known_total(request)
+        page = self.paginator.paginate_queryset(queryset, request, self, columns=columns, total=total)
         return self.get_paginated_response([serializer.represent_values(row) for row in page])
+
+    def known_total(self, request) -> int | None:
+        """The list's exact total when the resource keeps it (``LiveJobScriptCount``), so that its rows need not be
+        counted; None otherwise. Called after the filters, which answer a malformed parameter with a 400."""
+        return None
 
     def get_serializer_class(self):
         if self.action == "list" and self.list_serializer_class is not None:
