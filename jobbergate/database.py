@@ -29,7 +29,10 @@ def fast_timestamp_loader(timezone):
     (aware, in Django's ``timezone`` object), or None without psycopg's C part. Django compares the loader's
     ``timezone`` with its own before each cursor and registers its loader again when they differ."""
     if timezone not in _loaders:
-        import psycopg
+        try:
+            import psycopg
+        except ImportError:  # psycopg2: Django's own loading stays
+            return None
         from psycopg.adapt import Loader
         from psycopg.pq import Format
         from psycopg.types.datetime import TimestamptzLoader as PythonLoader

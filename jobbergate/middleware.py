@@ -28,7 +28,7 @@ class CSPMiddleware(PolicyPerResponse):
     def process_response(self, request, response):
         policy = _site_policy()
         if (
-            policy is None
+            not policy  # None: decided per response; "": no policy at all, which django-csp leaves unset
             or getattr(request, "_csp_nonce", None) is not None
             or any(hasattr(response, name) for name in _PER_RESPONSE)
             or (settings.DEBUG and response.status_code in (404, 500))
@@ -42,24 +42,27 @@ class CSPMiddleware(PolicyPerResponse):
 
 
 _lock = threading.Lock()
-_policy: list[str | None] = []
+_UNKNOWN = object()
+_policy: object = _UNKNOWN  # replaced whole, never changed in place: a reader sees the old value or the new one
 
 
 def _site_policy() -> str | None:
     """The site's policy header, built once; None (django-csp decides each time) when the settings ask for more than
     one policy: a report-only one, or paths left out."""
-    if not _policy:
+    global _policy
+    policy = _policy
+    if policy is _UNKNOWN:
         with _lock:
-            if not _policy:
-                enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
-                simple = not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) and not enforced.get(
-                    "EXCLUDE_URL_PREFIXES"
-                )
-                _policy.append(build_policy() if simple else None)
-    return _policy[0]
+            enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
+            simple = not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) and not enforced.get(
+                "EXCLUDE_URL_PREFIXES"
+            )
+            policy = _policy = build_policy() if simple else None
+    return policy  # type: ignore[return-value]
 
 
 @receiver(setting_changed)
 def _forget_policy(setting, **kwargs):
+    global _policy
     if setting.startswith("CONTENT_SECURITY_POLICY") or setting == "DEBUG":
-        _policy.clear()
+        _policy = _UNKNOWN

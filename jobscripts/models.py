@@ -59,7 +59,12 @@ class LiveJobScriptCount(models.Model):
     0006) change it with every insert, delete, and change of owner or archive flag, whoever makes it (the API, the
     admin, a bulk update), in the same transaction. The API's default list (the caller's own live job scripts, the
     upstream CLI's call) reads its exact total here instead of counting the rows: that count was two thirds of
-    PostgreSQL's work for a list of 10,000 (docs/benchmarks.md) and grows with the owner's rows."""
+    PostgreSQL's work for a list of 10,000 (docs/benchmarks.md) and grows with the owner's rows.
+
+    The triggers belong to the table ``jobscripts_jobscript``: a later migration that rebuilds it (SQLite does for
+    most field changes) or changes ``owner_email`` or ``is_archived`` must create them again (the SQL of migration
+    0006); jobscripts/tests/test_live_count.py fails when they are gone. ``owner_email`` here is as long as
+    ``Resource.owner_email``."""
 
     owner_email = models.CharField(max_length=255, primary_key=True)
     live = models.IntegerField(default=0)

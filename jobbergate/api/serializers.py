@@ -56,8 +56,17 @@ class FastRepresentationMixin:
             if any(kind == "drf" for _name, kind, _how in plan):
                 self._plan = plan  # a field DRF must show may depend on this instance or its context
             else:
-                type(self)._class_plan = plan  # per class: a class attribute of its own, not inherited
+                # Per class (a class attribute of its own, not inherited), made from an instance without data or
+                # context, so that the nested serializers it keeps hold no request.
+                plan = type(self)()._plan_from_fields()
+                type(self)._class_plan = plan
         return plan
+
+    @property
+    def shows_by_class_plan(self) -> bool:
+        """Whether this serializer shows rows by its class's plan alone, nested ones included (no field of DRF's,
+        which could read this instance's context)."""
+        return not any(kind == "drf" for _name, kind, _how in self._representation_plan())
 
     def _plan_from_fields(self):
         plan = []
@@ -134,8 +143,13 @@ class FastRepresentationMixin:
 
 
 def _fast(serializer) -> bool:
-    """Whether a nested serializer shows its rows by a plan of its own (without DRF's per-field machinery)."""
-    return isinstance(serializer, FastRepresentationMixin) and not getattr(serializer, "many", False)
+    """Whether a nested serializer shows its rows by its class's plan (no DRF field in it, however deep): only then
+    may the plan of the serializer around it be kept on that class."""
+    return (
+        isinstance(serializer, FastRepresentationMixin)
+        and not getattr(serializer, "many", False)
+        and serializer.shows_by_class_plan
+    )
 
 
 def _shows_as_stored(field) -> bool:

@@ -52,3 +52,9 @@ def test_a_changed_setting_is_followed():
     with override_settings(CONTENT_SECURITY_POLICY={"DIRECTIVES": {"default-src": [SELF, "cdn.example.org"]}}):
         assert answer(CSPMiddleware)[0][HEADER] == "default-src 'self' cdn.example.org"
     assert "cdn.example.org" not in answer(CSPMiddleware)[0][HEADER]
+
+
+def test_no_policy_at_all_sends_no_header():
+    with override_settings(CONTENT_SECURITY_POLICY=None):
+        assert HEADER not in answer(CSPMiddleware)[0]
+        assert HEADER not in answer(DjangoCSP)[0]

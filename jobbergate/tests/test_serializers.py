@@ -122,3 +122,29 @@ def test_the_plan_made_once_per_class_is_what_each_instance_would_show():
         row = cls.Meta.model.objects.first()
         for serializer in (cls(), cls(row), cls(data={}), cls(row, data={}, partial=True), cls(context={"x": 1})):
             assert plan_shape(serializer._plan_from_fields()) == plan_shape(cls()._representation_plan()), cls
+
+
+def test_a_nested_field_that_may_read_the_context_keeps_the_plan_per_instance():
+    """A class plan keeps its nested serializers for the life of the process: one whose fields DRF must show (they
+    may read the request) makes the serializer around it keep its plan per instance, never on the class."""
+
+    class Shouting(JobScriptTemplateListSerializer):
+        shout = serializers.SerializerMethodField()
+
+        class Meta(JobScriptTemplateListSerializer.Meta):
+            fields = (*JobScriptTemplateListSerializer.Meta.fields, "shout")
+
+        def get_shout(self, row):
+            return self.context["request"].user.username
+
+    class Around(JobScriptListSerializer):
+        template = Shouting(source="parent_template", read_only=True, allow_null=True)
+
+        class Meta(JobScriptListSerializer.Meta):
+            pass
+
+    plan = Around(context={"request": object()})._representation_plan()
+    assert dict((name, kind) for name, kind, _how in plan)["template"] == "drf"
+    assert "_class_plan" not in Around.__dict__
+    JobScriptListSerializer()._representation_plan()
+    assert "_class_plan" in JobScriptListSerializer.__dict__  # the plain one keeps it on the class
