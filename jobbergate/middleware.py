@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from csp.constants import HEADER
 from csp.middleware import CheckableLazyObject
 from csp.middleware import CSPMiddleware as PolicyPerResponse
@@ -41,7 +39,6 @@ class CSPMiddleware(PolicyPerResponse):
         return response
 
 
-_lock = threading.Lock()
 _UNKNOWN = object()
 _policy: object = _UNKNOWN  # replaced whole, never changed in place: a reader sees the old value or the new one
 
@@ -51,13 +48,12 @@ def _site_policy() -> str | None:
     one policy: a report-only one, or paths left out."""
     global _policy
     policy = _policy
-    if policy is _UNKNOWN:
-        with _lock:
-            enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
-            simple = not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) and not enforced.get(
-                "EXCLUDE_URL_PREFIXES"
-            )
-            policy = _policy = build_policy() if simple else None
+    if policy is _UNKNOWN:  # two threads may both build it: the same string
+        enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
+        simple = not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) and not enforced.get(
+            "EXCLUDE_URL_PREFIXES"
+        )
+        policy = _policy = build_policy() if simple else None
     return policy  # type: ignore[return-value]
 
 
