@@ -20,6 +20,7 @@ from accounts.oidc import configured_provider
 from accounts.principal import principal_for_session
 from accounts.tokens import verify_access_token
 from jobbergate.choices import Permission
+from jobbergate.prepared import PreparedQuery
 from jobbergate.principal import Principal
 
 # mozilla-django-oidc settings whose values come from the provider's discovery document.
@@ -44,6 +45,13 @@ def oidc_setting(attr: str, *default):
     return import_from_settings(attr, *default)
 
 
+# Every request with the OpenID provider's token asks this (jobbergate.prepared).
+_USER_NAMED = PreparedQuery(
+    lambda username: get_user_model().objects.filter(username=username),
+    username=get_user_model()._meta.get_field("username"),
+)
+
+
 def user_for_principal(principal: Principal):
     """The Django user standing for a token's owner, created on first sight (keyed by e-mail or client id)."""
     user_model = get_user_model()
@@ -53,7 +61,10 @@ def user_for_principal(principal: Principal):
         username, email = f"client:{principal.client_id}"[:150], ""
     else:
         raise TokenError("Token carries neither an e-mail nor a client id")
-    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    user = _USER_NAMED.first(username=username)
+    created = False
+    if user is None:
+        user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
     if not created and principal.email and user.email != principal.email:
         user.email = principal.email
         user.save(update_fields=["email"])

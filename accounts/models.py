@@ -19,9 +19,9 @@ def _new_jti() -> str:
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def usable(self):
-        """Tokens that are neither revoked nor expired."""
-        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    def usable(self, now=None):
+        """Tokens that are neither revoked nor expired (at ``now``, by default the present)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class ApiToken(models.Model):

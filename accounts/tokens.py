@@ -25,6 +25,7 @@ from accounts.errors import TokenError
 from accounts.keys import signing_key
 from accounts.models import ApiToken
 from accounts.oidc import claimed_client_id, claimed_permissions, configured_provider
+from jobbergate.prepared import PreparedQuery
 from jobbergate.principal import Principal
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -57,6 +58,14 @@ class Issuer(Protocol):
         """Map the verified claims (and the token's row, if any) onto the caller."""
 
 
+# Every request with a server-issued token asks this (jobbergate.prepared).
+_USABLE_TOKEN = PreparedQuery(
+    lambda jti, now: ApiToken.objects.usable(now).select_related("user").filter(jti=jti),
+    jti=ApiToken._meta.get_field("jti"),
+    now=ApiToken._meta.get_field("expires_at"),
+)
+
+
 @dataclass
 class LocalIssuer:
     """The server itself, for tokens created in the admin or by ``manage.py create_api_token``."""
@@ -74,7 +83,7 @@ class LocalIssuer:
 
     def check_claims(self, claims: dict[str, Any]) -> ApiToken:
         """One query: the token must be known and usable; its user comes with it."""
-        row = ApiToken.objects.usable().select_related("user").filter(jti=claims.get("jti", "")).first()
+        row = _USABLE_TOKEN.first(jti=str(claims.get("jti", "")), now=timezone.now())
         if row is None:
             raise TokenError("Token has been revoked or is unknown to this server")
         return row

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from jobbergate import files
+from jobbergate.prepared import PreparedQuery
+from jobbergate.principal import Principal
 from jobbergate.validation import display_text_problem
-
-if TYPE_CHECKING:
-    from jobbergate.principal import Principal
 
 
 def validate_visible_text(value: str) -> None:
@@ -41,6 +40,41 @@ class PrivateResourceQuerySet(ResourceQuerySet):
         if not principal.email:
             return self.none()
         return self.filter(owner_email=principal.email)
+
+
+def visible_row(model: type[models.Model], principal: Principal, pk, *, related: tuple[str, ...] = ()):
+    """The row ``pk`` of ``model`` if ``principal`` may read it (its queryset's ``visible_to``), with the ``related``
+    rows it shows beside it (``select_related``); None when there is no such row for them, or ``pk`` is no id.
+
+    The read every detail request and every submission makes, so it runs as a prepared query
+    (``jobbergate.prepared``): one per model, related rows and kind of caller (their permissions, and whether they
+    have an e-mail and a client id), whose e-mail and client id are its values."""
+    query = _visible_row_query(
+        model, tuple(related), frozenset(principal.permissions), principal.email is None, principal.client_id is None
+    )
+    values = {"pk": pk}
+    if principal.email is not None:
+        values["email"] = principal.email
+    if principal.client_id is not None:
+        values["client_id"] = principal.client_id
+    try:
+        return query.first(**values)
+    except (TypeError, ValueError):  # as DRF's get_object_or_404: an id that cannot be one names no row
+        return None
+
+
+@lru_cache(maxsize=256)
+def _visible_row_query(model, related, permissions, no_email, no_client_id) -> PreparedQuery:
+    def build(pk, email=None, client_id=None):
+        caller = Principal(email=email, permissions=permissions, client_id=client_id)
+        return model.objects.visible_to(caller).select_related(*related).filter(pk=pk)
+
+    fields = {"pk": model._meta.pk}
+    if not no_email:
+        fields["email"] = models.CharField()
+    if not no_client_id:
+        fields["client_id"] = models.CharField()
+    return PreparedQuery(build, **fields)
 
 
 class Resource(models.Model):

@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from jobbergate.choices import FileType
 from jobbergate.models import PrivateResourceQuerySet, Resource, StoredFile
+from jobbergate.prepared import PreparedQuery
 
 
 class JobScriptQuerySet(PrivateResourceQuerySet):
@@ -39,6 +40,11 @@ class JobScript(Resource):
     )
 
     objects = JobScriptQuerySet.as_manager()
+
+    def has_entrypoint(self) -> bool:
+        """Whether it has its ENTRYPOINT file (at most one: a constraint), which sbatch runs. Prepared: every
+        submission asks."""
+        return bool(_ENTRYPOINT.all(job_script=self.pk))
 
     class Meta(Resource.Meta):
         verbose_name = "job script"
@@ -77,7 +83,8 @@ class LiveJobScriptCount(models.Model):
 
     @classmethod
     def of(cls, owner_email: str) -> int:
-        return cls.objects.filter(owner_email=owner_email).values_list("live", flat=True).first() or 0
+        row = _LIVE_COUNT.first(owner_email=owner_email)
+        return row.live if row is not None else 0
 
 
 class JobScriptFile(StoredFile):
@@ -98,3 +105,15 @@ class JobScriptFile(StoredFile):
                 violation_error_message="A job script has at most one ENTRYPOINT file.",
             ),
         ]
+
+
+_ENTRYPOINT = PreparedQuery(
+    lambda job_script: JobScriptFile.objects.filter(parent=job_script, file_type=FileType.ENTRYPOINT).only("pk"),
+    job_script=JobScriptFile._meta.get_field("parent"),
+)
+
+
+_LIVE_COUNT = PreparedQuery(
+    lambda owner_email: LiveJobScriptCount.objects.filter(owner_email=owner_email),
+    owner_email=LiveJobScriptCount._meta.get_field("owner_email"),
+)

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from jobbergate.choices import FileType
 from jobbergate.errors import Conflict, Invalid, Malformed, NotFound
+from jobbergate.models import visible_row
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from jobscripts.signals import job_script_deleting
@@ -42,11 +42,10 @@ def create_submission(
     sbatch_arguments: list[str] | None = None,
 ) -> JobSubmission:
     """Submit a job script the principal may read; SUBMITTED at once when the user already ran sbatch."""
-    job_script = JobScript.objects.visible_to(principal).filter(pk=job_script_id).first()
+    job_script = visible_row(JobScript, principal, job_script_id)
     if job_script is None:
         raise NotFound(f"Job script {job_script_id} was not found.")
-    entrypoints = job_script.files.filter(file_type=FileType.ENTRYPOINT).count()
-    if entrypoints != 1:
+    if not job_script.has_entrypoint():
         raise Invalid(f"Job script {job_script_id} must have exactly one ENTRYPOINT file to be submitted.")
     cluster = client_id or principal.client_id
     if not cluster:

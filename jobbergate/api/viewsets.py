@@ -6,6 +6,7 @@ service that clones a row); the behaviour lives here once.
 
 from __future__ import annotations
 
+from django.http import Http404
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -13,6 +14,8 @@ from rest_framework.response import Response
 from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.filters import ListConventionsFilter, StrictFilterBackend
 from jobbergate.api.pagination import PageSizePagination
+from jobbergate.models import visible_row
+from jobbergate.prepared import prefetch_children
 from jobbergate.principal import Principal
 from jobbergate.services import check_size
 from jobbergate.validation import check_filename
@@ -55,6 +58,23 @@ class ResourceViewSet(viewsets.ModelViewSet):
         if self.action == "list":
             return queryset.defer(*self.list_deferred)
         return queryset.prefetch_related(*self.detail_prefetch_related)
+
+    def get_object(self):
+        """The row the URL names, if the caller may read it (``detail_row``); 404 otherwise."""
+        instance = self.detail_row(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if instance is None:
+            raise Http404
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    def detail_row(self, pk):
+        """Row ``pk`` as ``get_queryset()`` gives it for a detail answer (visible to the caller, with the rows shown
+        beside it), or None; read with prepared queries (``jobbergate.models.visible_row``,
+        ``jobbergate.prepared.prefetch_children``): every detail request and every change of a row reads it."""
+        instance = visible_row(self.model, self.principal, pk, related=self.select_related)
+        if instance is not None:
+            prefetch_children(instance, *self.detail_prefetch_related)
+        return instance
 
     def list(self, request, *args, **kwargs):
         """A page of rows. When every field of the list answer is a plain column (``value_columns``), the page is
@@ -99,7 +119,9 @@ class ResourceViewSet(viewsets.ModelViewSet):
         """The detail answer for ``instance``: read again as a GET would, unless it is ``fresh`` (just written by a
         service in this request, with the rows its answer shows beside it), when it is shown as it is."""
         if not fresh:
-            instance = self.get_queryset().get(pk=instance.pk)
+            instance = self.detail_row(instance.pk)
+            if instance is None:  # deleted meanwhile by another request
+                raise Http404
         return Response(self.serializer_class(instance, context=self.get_serializer_context()).data, status=status_code)
 
     def clone(self, request, *args, **kwargs):

@@ -1,0 +1,206 @@
+"""Prepared queries (jobbergate/prepared.py) give what the ORM gives for the same values, and refuse to prepare a
+query whose SQL or parameters hold anything but the declared values and constants."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, models
+from django.db.models import prefetch_related_objects
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from applications.models import JobScriptTemplate
+from jobbergate.choices import Permission
+from jobbergate.models import visible_row
+from jobbergate.prepared import PreparedQuery, prefetch_children
+from jobbergate.principal import Principal
+from jobscripts.models import JobScript
+from submissions.models import JobSubmission
+from testkit.factories import make_job_script, make_submission, make_template
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+USERNAME = User._meta.get_field("username")
+JTI = ApiToken._meta.get_field("jti")
+EXPIRES_AT = ApiToken._meta.get_field("expires_at")
+
+by_username = PreparedQuery(lambda username: User.objects.filter(username=username), username=USERNAME)
+usable_token = PreparedQuery(
+    lambda jti, now: ApiToken.objects.usable(now).select_related("user").filter(jti=jti), jti=JTI, now=EXPIRES_AT
+)
+
+
+def fields_of(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def same(prepared, orm) -> None:
+    assert [type(row) for row in prepared] == [type(row) for row in orm]
+    assert [fields_of(row) for row in prepared] == [fields_of(row) for row in orm]
+
+
+@pytest.fixture
+def tokens():
+    alice = User.objects.create(username="alice", email="alice@example.com")
+    now = timezone.now()
+    return {
+        "live": ApiToken.objects.create(user=alice, expires_at=now + timedelta(hours=1), name="live"),
+        "expired": ApiToken.objects.create(user=alice, expires_at=now - timedelta(seconds=1)),
+        "revoked": ApiToken.objects.create(user=alice, expires_at=now + timedelta(hours=1), revoked_at=now),
+    }
+
+
+def test_it_gives_the_orm_s_rows_and_their_select_related_rows(tokens):
+    now = timezone.now()
+    for row in [*tokens.values(), ApiToken(jti="nobody's")]:
+        prepared = usable_token.all(jti=row.jti, now=now)
+        orm = list(ApiToken.objects.usable(now).select_related("user").filter(jti=row.jti))
+        same(prepared, orm)
+        same([p.user for p in prepared], [o.user for o in orm])
+    assert [row.name for row in usable_token.all(jti=tokens["live"].jti, now=now)] == ["live"]
+    # The same token later, when it has expired: the value is the request's, never the first call's.
+    assert usable_token.all(jti=tokens["live"].jti, now=now + timedelta(hours=2)) == []
+    assert usable_token.first(jti=tokens["live"].jti, now=now).user.username == "alice"
+
+
+def test_each_call_is_one_query_with_the_values_as_parameters(tokens):
+    usable_token.first(jti=tokens["live"].jti, now=timezone.now())  # prepared here, if not before
+    with CaptureQueriesContext(connection) as queries:
+        assert usable_token.first(jti="'; DROP TABLE accounts_apitoken; --", now=timezone.now()) is None
+    assert len(queries.captured_queries) == 1
+    assert ApiToken.objects.count() == 3
+
+
+def test_deferred_columns_and_datetimes_read_as_the_orm_reads_them(tokens):
+    only_names = PreparedQuery(lambda jti: ApiToken.objects.filter(jti=jti).only("name", "created_at"), jti=JTI)
+    prepared = only_names.first(jti=tokens["live"].jti)
+    orm = ApiToken.objects.filter(jti=tokens["live"].jti).only("name", "created_at").first()
+    assert prepared.get_deferred_fields() == orm.get_deferred_fields()
+    assert (prepared.pk, prepared.name, prepared.created_at) == (orm.pk, orm.name, orm.created_at)
+    assert prepared.created_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # A value the builder computes itself would be frozen at the first call: refused.
+        lambda jti: ApiToken.objects.filter(jti=jti, expires_at__gt=timezone.now()),
+        # A lookup that rewrites the value (into '%value%'): not the declared value as given.
+        lambda jti: ApiToken.objects.filter(jti__icontains=jti),
+        # A value that changes the SQL text.
+        lambda jti: ApiToken.objects.filter(**{"name" if jti.endswith("0") else "jti": jti}),
+        lambda jti: ApiToken.objects.filter(jti=jti).prefetch_related("user__api_tokens"),
+        lambda jti: ApiToken.objects.filter(jti=jti).values("name"),
+    ],
+)
+def test_a_query_it_cannot_run_as_the_orm_would_is_refused(build):
+    with pytest.raises(ImproperlyConfigured):
+        PreparedQuery(build, jti=JTI).all(jti="x")
+
+
+def test_a_value_of_a_type_without_stand_ins_is_refused():
+    with pytest.raises(ImproperlyConfigured):
+        PreparedQuery(lambda flag: ApiToken.objects.filter(name=flag), flag=models.BooleanField()).all(flag=True)
+
+
+def test_bad_values_are_refused_before_the_database():
+    by_id = PreparedQuery(lambda pk: JobScript.objects.filter(pk=pk), pk=JobScript._meta.pk)
+    with CaptureQueriesContext(connection) as queries:
+        for bad in ("abc", "1.5", [1]):
+            with pytest.raises((TypeError, ValueError)):
+                by_id.all(pk=bad)
+        with pytest.raises(ValueError, match="out of range"):
+            by_id.all(pk=10**30)
+        with pytest.raises(TypeError):
+            by_id.all(pk=None)  # the ORM would ask IS NULL: another query
+        with pytest.raises(TypeError):
+            by_id.all(pk=1, other=2)
+    assert queries.captured_queries == []
+
+
+def test_a_query_that_matches_nothing_asks_nothing():
+    nothing = PreparedQuery(lambda pk: JobScript.objects.none().filter(pk=pk), pk=JobScript._meta.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert nothing.all(pk=1) == []
+    assert queries.captured_queries == []
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection must see the committed rows
+def test_each_thread_prepares_on_its_own_connection(tokens):
+    found = []
+
+    def read():
+        try:
+            found.append(by_username.first(username="alice").email)
+        finally:
+            connection.close()
+
+    assert by_username.first(username="alice").email == "alice@example.com"
+    worker = threading.Thread(target=read)
+    worker.start()
+    worker.join()
+    assert found == ["alice@example.com"]
+
+
+PRINCIPALS = {
+    "owner": Principal(email="alice@example.com", permissions=frozenset({"jobbergate:job-scripts:read"})),
+    "other person": Principal(email="bob@example.com", client_id="cli"),
+    "maintainer": Principal(email="m@example.com", permissions=frozenset({Permission.MAINTAINER.value})),
+    "agent of the cluster": Principal(email=None, client_id="cluster-a"),
+    "agent of another cluster": Principal(email=None, client_id="cluster-b"),
+    "no e-mail, no client": Principal(email=None),
+}
+
+
+@pytest.mark.parametrize("who", sorted(PRINCIPALS))
+def test_visible_row_is_the_visibility_rule_of_each_resource_for_each_kind_of_caller(who):
+    principal = PRINCIPALS[who]
+    template = make_template("alice@example.com")
+    archived = make_job_script("alice@example.com", template=template)
+    archived.is_archived = True
+    archived.save()
+    rows = {
+        JobScriptTemplate: [template.pk],
+        JobScript: [make_job_script("alice@example.com", template=template).pk, archived.pk],
+        JobSubmission: [make_submission("alice@example.com", client_id="cluster-a").pk],
+    }
+    rows[JobScript].append(JobSubmission.objects.get(pk=rows[JobSubmission][0]).job_script_id)
+    for model, pks in rows.items():
+        related = ("job_script",) if model is JobSubmission else ()
+        for pk in [*pks, 10**6]:
+            orm = model.objects.visible_to(principal).select_related(*related).filter(pk=pk).first()
+            prepared = visible_row(model, principal, pk, related=related)
+            same([prepared] if prepared else [], [orm] if orm else [])
+            if orm is not None and related:
+                same([prepared.job_script], [orm.job_script])
+    assert visible_row(JobScript, principal, "not an id") is None
+    assert visible_row(JobScript, principal, 10**30) is None
+
+
+def test_prefetch_children_leaves_what_prefetch_related_leaves():
+    template = make_template("alice@example.com")
+    job_script = make_job_script("alice@example.com", template=template)
+    bare = make_job_script("alice@example.com", files=False)
+    for instance, name in [(job_script, "files"), (bare, "files"), (template, "template_files")]:
+        expected = type(instance).objects.get(pk=instance.pk)
+        prefetch_related_objects([expected], name)
+        prefetched = type(instance).objects.get(pk=instance.pk)
+        prefetch_children(prefetched, name)
+        with CaptureQueriesContext(connection) as queries:
+            children = list(getattr(prefetched, name).all())
+            assert all(child.parent is prefetched for child in children)
+        assert queries.captured_queries == []
+        same(children, list(getattr(expected, name).all()))
+    assert len(job_script.files.all()) == 2
+
+
+def test_prefetch_children_refuses_what_is_not_a_reverse_foreign_key():
+    with pytest.raises(ImproperlyConfigured):
+        prefetch_children(make_job_script("alice@example.com", files=False), "parent_template")
