@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
 from django.core.exceptions import FieldDoesNotExist
@@ -38,7 +39,21 @@ class FastRepresentationMixin:
 
     So a subclass's ``get_fields`` may change how its fields take input (``read_only``, ``max_length``), never which
     fields are shown or how: the shown ones are the class's (test_serializers checks every serializer of ours).
+
+    The fields a serializer takes input with (a create, an update) are built from the model once per class too, and
+    each serializer gets its own copy, as DRF copies its declared fields: building them (``ModelSerializer.
+    get_fields``: the model's fields, their validators and kwargs) was a tenth of a submission's create.
     """
+
+    def get_fields(self):
+        """DRF's fields of this class, built once from the model and copied (a subclass's ``get_fields`` changes its
+        copy)."""
+        built = type(self).__dict__.get("_class_fields")
+        if built is None:
+            # From an instance without data, instance or context: ModelSerializer's fields depend on the class only.
+            built = super(FastRepresentationMixin, type(self)()).get_fields()
+            type(self)._class_fields = built
+        return copy.deepcopy(built)
 
     _plain_types = (
         serializers.CharField,

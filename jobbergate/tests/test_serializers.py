@@ -148,3 +148,26 @@ def test_a_nested_field_that_may_read_the_context_keeps_the_plan_per_instance():
     assert "_class_plan" not in Around.__dict__
     JobScriptListSerializer()._representation_plan()
     assert "_class_plan" in JobScriptListSerializer.__dict__  # the plain one keeps it on the class
+
+
+@pytest.mark.django_db
+def test_the_input_fields_built_once_per_class_are_the_fields_drf_builds(monkeypatch):
+    from jobbergate.api.serializers import FastRepresentationMixin
+
+    submission = make_submission("a@example.com")
+    cases = [(cls, None) for cls in every_fast_serializer()] + [(JobSubmissionSerializer, submission)]
+    copied = [repr(cls(instance).get_fields()) for cls, instance in cases for _ in range(2)]
+    monkeypatch.setattr(
+        FastRepresentationMixin, "get_fields", lambda self: super(FastRepresentationMixin, self).get_fields()
+    )
+    built = [repr(cls(instance).get_fields()) for cls, instance in cases for _ in range(2)]
+    assert copied == built
+
+
+@pytest.mark.django_db
+def test_each_serializer_changes_only_its_own_copy_of_the_fields():
+    first, second = JobSubmissionSerializer().get_fields(), JobSubmissionSerializer().get_fields()
+    assert not any(first[name] is second[name] for name in first)
+    updating = JobSubmissionSerializer(make_submission("a@example.com")).get_fields()
+    assert updating["client_id"].read_only  # a submission's cluster cannot change after creation
+    assert not JobSubmissionSerializer().get_fields()["client_id"].read_only
