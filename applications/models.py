@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from jobbergate.choices import FileType
-from jobbergate.models import Resource, ResourceQuerySet, StoredFile
+from jobbergate.models import Resource, ResourceQuerySet, StoredFile, visible_row
 from jobbergate.validation import JsonValueError, check_json_value, identifier_problem
 
 
@@ -44,14 +44,28 @@ def validate_config_json(value) -> None:
         raise ValidationError(str(error)) from None
 
 
+def key_lookup(key: str) -> tuple[str, int | str] | None:
+    """What an application's key names: ``("pk", id)`` for digits (identifiers are never all digits),
+    ``("identifier", key)`` otherwise, or None for a key that can name no application."""
+    if key.isascii() and key.isdigit():
+        return ("pk", int(key)) if len(key) <= 18 else None
+    if "\x00" in key:
+        return None
+    return ("identifier", key)
+
+
+def visible_application(principal, key: str):
+    """The application ``key`` names (``key_lookup``) if ``principal`` may read it, or None: a prepared query
+    (``jobbergate.models.visible_row``), since every render asks."""
+    lookup = key_lookup(key)
+    return None if lookup is None else visible_row(JobScriptTemplate, principal, lookup[1], by=lookup[0])
+
+
 class TemplateQuerySet(ResourceQuerySet):
     def by_key(self, key: str) -> TemplateQuerySet:
-        """Rows whose id or identifier is ``key``: identifiers are never all digits, so digits are an id."""
-        if key.isascii() and key.isdigit():
-            return self.filter(pk=int(key)) if len(key) <= 18 else self.none()
-        if "\x00" in key:
-            return self.none()
-        return self.filter(identifier=key)
+        """Rows whose id or identifier is ``key`` (``key_lookup``)."""
+        lookup = key_lookup(key)
+        return self.none() if lookup is None else self.filter(**{lookup[0]: lookup[1]})
 
     def identifier_taken(self, identifier: str, *, exclude_pk: int | None = None) -> str | None:
         """The identifier already stored that ``identifier`` would clash with (uniqueness ignores case), or None."""

@@ -42,34 +42,43 @@ class PrivateResourceQuerySet(ResourceQuerySet):
         return self.filter(owner_email=principal.email)
 
 
-def visible_row(model: type[models.Model], principal: Principal, pk, *, related: tuple[str, ...] = ()):
-    """The row ``pk`` of ``model`` if ``principal`` may read it (its queryset's ``visible_to``), with the ``related``
-    rows it shows beside it (``select_related``); None when there is no such row for them, or ``pk`` is no id.
+def visible_row(
+    model: type[models.Model], principal: Principal, value, *, by: str = "pk", related: tuple[str, ...] = ()
+):
+    """The row of ``model`` whose field ``by`` (default its id) is ``value``, if ``principal`` may read it (its
+    queryset's ``visible_to``), with the ``related`` rows it shows beside it (``select_related``); None when there
+    is no such row for them, or ``value`` cannot be one of that field.
 
     The read every detail request and every submission makes, so it runs as a prepared query
-    (``jobbergate.prepared``): one per model, related rows and kind of caller (their permissions, and whether they
-    have an e-mail and a client id), whose e-mail and client id are its values."""
+    (``jobbergate.prepared``): one per model, field, related rows and kind of caller (their permissions, and whether
+    they have an e-mail and a client id), whose e-mail and client id are its values; ``visible_to`` may read only
+    those three of a principal."""
     query = _visible_row_query(
-        model, tuple(related), frozenset(principal.permissions), principal.email is None, principal.client_id is None
+        model,
+        by,
+        tuple(related),
+        frozenset(principal.permissions),
+        principal.email is None,
+        principal.client_id is None,
     )
-    values = {"pk": pk}
+    values = {"value": value}
     if principal.email is not None:
         values["email"] = principal.email
     if principal.client_id is not None:
         values["client_id"] = principal.client_id
     try:
         return query.first(**values)
-    except (TypeError, ValueError):  # as DRF's get_object_or_404: an id that cannot be one names no row
+    except (TypeError, ValueError):  # as DRF's get_object_or_404: a value that cannot be one names no row
         return None
 
 
 @lru_cache(maxsize=256)
-def _visible_row_query(model, related, permissions, no_email, no_client_id) -> PreparedQuery:
-    def build(pk, email=None, client_id=None):
+def _visible_row_query(model, by, related, permissions, no_email, no_client_id) -> PreparedQuery:
+    def build(value, email=None, client_id=None):
         caller = Principal(email=email, permissions=permissions, client_id=client_id)
-        return model.objects.visible_to(caller).select_related(*related).filter(pk=pk)
+        return model.objects.visible_to(caller).select_related(*related).filter(**{by: value})
 
-    fields = {"pk": model._meta.pk}
+    fields = {"value": model._meta.pk if by == "pk" else model._meta.get_field(by)}
     if not no_email:
         fields["email"] = models.CharField()
     if not no_client_id:

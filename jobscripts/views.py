@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from applications.models import JobScriptTemplate
+from applications.models import visible_application
 from jobbergate.api.filters import asks_own_live_rows
 from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, find_file, upload_from_request
 from jobbergate.fairness import heavy_request
+from jobbergate.prepared import prefetch_children
 from jobbergate.views import file_download
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
@@ -66,7 +67,10 @@ class JobScriptViewSet(ResourceViewSet):
     def render_from_template(self, request, key):
         body = RenderFromTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        template = get_object_or_404(JobScriptTemplate.objects.visible_to(self.principal).by_key(str(key)))
+        template = visible_application(self.principal, str(key))
+        if template is None:
+            raise Http404
+        prefetch_children(template, "template_files")
         with heavy_request(self.principal, what="renders"):
             job_script = services.render_job_script(
                 template=template,
@@ -74,6 +78,7 @@ class JobScriptViewSet(ResourceViewSet):
                 **body.validated_data["create_request"],
                 **body.validated_data["render_request"],
             )
+        prefetch_children(job_script, *self.detail_prefetch_related)
         return self.detail_response(job_script, status.HTTP_201_CREATED, fresh=True)
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})

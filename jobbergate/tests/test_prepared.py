@@ -204,3 +204,15 @@ def test_prefetch_children_leaves_what_prefetch_related_leaves():
 def test_prefetch_children_refuses_what_is_not_a_reverse_foreign_key():
     with pytest.raises(ImproperlyConfigured):
         prefetch_children(make_job_script("alice@example.com", files=False), "parent_template")
+
+
+def test_an_application_is_found_by_id_or_identifier_as_by_key_finds_it():
+    from applications.models import visible_application
+
+    template = make_template("alice@example.com")
+    caller = PRINCIPALS["other person"]
+    for key in (str(template.pk), template.identifier, "no-such-app", "9" * 19, "x\x00", str(10**6)):
+        expected = JobScriptTemplate.objects.visible_to(caller).by_key(key).first()
+        found = visible_application(caller, key)
+        same([found] if found else [], [expected] if expected else [])
+    assert visible_application(caller, template.identifier).pk == template.pk
