@@ -9,7 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from jobbergate import files
-from jobbergate.prepared import PreparedQuery
+from jobbergate.prepared import PreparedQuery, PreparedValueError
 from jobbergate.principal import Principal
 from jobbergate.validation import display_text_problem
 
@@ -53,22 +53,19 @@ def visible_row(
     (``jobbergate.prepared``): one per model, field, related rows and kind of caller (their permissions, and whether
     they have an e-mail and a client id), whose e-mail and client id are its values; ``visible_to`` may read only
     those three of a principal."""
+    # visible_to reads a principal's e-mail and client id by truth: an empty one is no e-mail, no client id.
+    email, client_id = principal.email or None, principal.client_id or None
     query = _visible_row_query(
-        model,
-        by,
-        tuple(related),
-        frozenset(principal.permissions),
-        principal.email is None,
-        principal.client_id is None,
+        model, by, tuple(related), frozenset(principal.permissions), email is None, client_id is None
     )
     values = {"value": value}
-    if principal.email is not None:
-        values["email"] = principal.email
-    if principal.client_id is not None:
-        values["client_id"] = principal.client_id
+    if email is not None:
+        values["email"] = email
+    if client_id is not None:
+        values["client_id"] = client_id
     try:
         return query.first(**values)
-    except (TypeError, ValueError):  # as DRF's get_object_or_404: a value that cannot be one names no row
+    except PreparedValueError:  # as DRF's get_object_or_404: a value that cannot be one names no row
         return None
 
 
@@ -83,7 +80,7 @@ def _visible_row_query(model, by, related, permissions, no_email, no_client_id) 
         fields["email"] = models.CharField()
     if not no_client_id:
         fields["client_id"] = models.CharField()
-    return PreparedQuery(build, **fields)
+    return PreparedQuery(build, optional=frozenset({"email", "client_id"}), **fields)
 
 
 class Resource(models.Model):

@@ -13,15 +13,16 @@ The first call on a connection builds the queryset twice with two sets of stand-
 SQL text must come out the same, and the parameters may differ only where a declared value went in, unchanged but
 for the field's own conversion to the database (``get_db_prep_value``); anything else, such as a value the builder
 computed itself (``timezone.now()``) or a lookup that rewrites its value (``icontains``), refuses to prepare, so a
-prepared query can never run with a value frozen at its first call. A declared value may also not reach the SQL
-(a person's e-mail when the rule lets every person see every row): the two compilations show that it changes
-nothing.
+prepared query can never run with a value frozen at its first call (the stand-ins differ in every part a builder
+could derive something from). Every declared value must reach the SQL, unless it is declared ``optional`` (a
+person's e-mail when the rule lets some callers see every row): then the two compilations show that it changes
+nothing for this kind of caller.
 
-Every later call puts the field-converted values into those places (an integer beyond its column's range is a
-ValueError), runs the SQL and makes model instances as Django's ``ModelIterable`` does (``from_db``, the
-``select_related`` rows, annotations). Querysets that need more (``prefetch_related``, ``values()``, a related
-manager's known objects) are refused: run those through the ORM, or ``prefetch_children`` for one instance's
-reverse foreign keys.
+Every later call puts the field-converted values into those places (a value that cannot be converted, None, or an
+integer beyond its column's range is a ``PreparedValueError``), runs the SQL and makes model instances as Django's
+``ModelIterable`` does (``from_db``, the ``select_related`` rows, annotations). Querysets that need more
+(``prefetch_related``, ``values()``, a related manager's known objects, row locks, ``extra()``) are refused: run those
+through the ORM, or ``prefetch_children`` for one instance's reverse foreign keys.
 
 This relies on the compiler's attributes that Django's own iterables read (``select``, ``klass_info``,
 ``col_count``) and on ``django.db.models.query.get_related_populators``; jobbergate/tests/test_prepared.py compares
@@ -45,29 +46,38 @@ _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 _INTEGER_TYPES = {
     "AutoField",
     "BigAutoField",
-    "SmallAutoField",
     "IntegerField",
     "BigIntegerField",
-    "SmallIntegerField",
     "PositiveIntegerField",
     "PositiveBigIntegerField",
-    "PositiveSmallIntegerField",
 }
 
 
 def _stand_in(field: models.Field, which: int, order: int) -> Any:
-    """A value of ``field``'s type that no real row is expected to hold: ``which`` (0 or 1) gives two different ones,
-    ``order`` (the value's place among the query's) one no other value of the query has."""
+    """A value of ``field``'s type that no real row is expected to hold: ``which`` (0 or 1) gives two that differ in
+    every part a builder could derive something from (first and last characters, length, digits, date and time of
+    day), so that a derived value cannot pass for a constant; ``order`` (the value's place among the query's) gives
+    values no other value of the query has. Integers stay within a 32-bit column's range (no small integers)."""
     if isinstance(field, models.ForeignKey):
         return _stand_in(field.target_field, which, order)
     kind = field.get_internal_type()
     if kind in _TEXT_TYPES:
-        return f"prepared-query stand-in {order}.{which}"
+        return f"prepared stand-in {order}" if which == 0 else f"Another value standing in, number {order}!"
     if kind in _INTEGER_TYPES:
-        return 1_000_003 + 2 * order + which
+        return (1_000_003 if which == 0 else 29_999_989) + 7 * order
     if kind == "DateTimeField":
-        return datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC) + timedelta(seconds=2 * order + which)
+        first = (
+            datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+            if which == 0
+            else datetime(2013, 11, 29, 21, 47, 58, 123457, tzinfo=UTC)
+        )
+        return first + timedelta(days=order)
     raise ImproperlyConfigured(f"A prepared query cannot take a value for a {kind} ({field}): give it to the ORM")
+
+
+class PreparedValueError(ValueError):
+    """A value a prepared query cannot run with (None, not of its field's type, beyond its column's range): the ORM
+    would ask another query or none, so the row it names does not exist."""
 
 
 def _in_range(field: models.Field, value: int, connection) -> bool:
@@ -98,11 +108,16 @@ class PreparedQuery:
     """A queryset of fixed shape, built by ``build(**values)``, whose SQL is made once per connection (see the module
     docstring). ``fields`` names each value's model field, which converts it for the database as the ORM would."""
 
-    def __init__(self, build: Callable[..., models.QuerySet], **fields: models.Field) -> None:
+    def __init__(
+        self, build: Callable[..., models.QuerySet], *, optional: frozenset[str] = frozenset(), **fields: models.Field
+    ) -> None:
         if not fields:
             raise ImproperlyConfigured("A prepared query takes at least one value; a constant query needs no preparing")
         self.build = build
         self.fields = fields
+        self.optional = frozenset(
+            optional
+        )  # values that may not reach the SQL (the rule ignores them for some callers)
         self._local = threading.local()
 
     def all(self, **values: Any) -> list[models.Model]:
@@ -112,15 +127,7 @@ class PreparedQuery:
         compiled, connection = self._compiled()
         if compiled.sql is None:
             return []
-        prepared = {}
-        for name, value in values.items():
-            if value is None:  # the ORM would change the SQL's shape (IS NULL): not this query
-                raise TypeError(f"A prepared query's value {name!r} cannot be None")
-            field = self.fields[name]
-            prepared[name] = field.get_db_prep_value(value, connection, prepared=False)
-            if isinstance(prepared[name], int) and not _in_range(field, prepared[name], connection):
-                # The ORM answers an exact lookup beyond the column's range with no rows; the database would refuse.
-                raise ValueError(f"{name} {value} is out of range")
+        prepared = self._converted(values, connection)
         params = [prepared[name] if name is not None else constant for name, constant in compiled.slots]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
@@ -140,6 +147,22 @@ class PreparedQuery:
                 setattr(instance, name, row[position])
             made.append(instance)
         return made
+
+    def _converted(self, values: dict[str, Any], connection) -> dict[str, Any]:
+        """Each value as its field gives it to the database, or PreparedValueError."""
+        prepared = {}
+        for name, value in values.items():
+            if value is None:  # the ORM would change the SQL's shape (IS NULL): not this query
+                raise PreparedValueError(f"A prepared query's value {name!r} cannot be None")
+            field = self.fields[name]
+            try:
+                prepared[name] = field.get_db_prep_value(value, connection, prepared=False)
+            except (TypeError, ValueError) as error:
+                raise PreparedValueError(str(error)) from None
+            if isinstance(prepared[name], int) and not _in_range(field, prepared[name], connection):
+                # The ORM answers an exact lookup beyond the column's range with no rows; the database would refuse.
+                raise PreparedValueError(f"{name} {value} is out of range")
+        return prepared
 
     def first(self, **values: Any) -> models.Model | None:
         """The first row (the builder decides the order and, for speed, the limit), or None."""
@@ -188,6 +211,9 @@ class PreparedQuery:
                     f"A parameter of this query ({first!r}) is neither a constant nor a declared value as given: {sql}"
                 )
             slots.append((names[0], None))
+        unused = set(self.fields) - self.optional - {name for name, _ in slots if name is not None}
+        if unused:
+            raise ImproperlyConfigured(f"Declared values {sorted(unused)} never reach the SQL (optional?): {sql}")
         compiler = compilers[0]
         select, klass_info = compiler.select, compiler.klass_info
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -215,6 +241,10 @@ class PreparedQuery:
             raise ImproperlyConfigured("A prepared query's builder must return a queryset of model instances")
         if queryset._prefetch_related_lookups or queryset._known_related_objects:
             raise ImproperlyConfigured("A prepared query cannot prefetch or come from a related manager")
+        query = queryset.query
+        if query.select_for_update or query.combinator or query.extra or query.extra_tables:
+            # Django checks select_for_update against the transaction while compiling: a prepared one would not.
+            raise ImproperlyConfigured("A prepared query cannot lock rows, combine queries or use extra()")
 
     @staticmethod
     def _empty(model) -> _Compiled:

@@ -70,8 +70,8 @@ class JobScriptViewSet(ResourceViewSet):
         template = visible_application(self.principal, str(key))
         if template is None:
             raise Http404
-        prefetch_children(template, "template_files")
         with heavy_request(self.principal, what="renders"):
+            prefetch_children(template, "template_files")
             job_script = services.render_job_script(
                 template=template,
                 owner_email=self.require_email(),

@@ -18,7 +18,7 @@ from accounts.models import ApiToken
 from applications.models import JobScriptTemplate
 from jobbergate.choices import Permission
 from jobbergate.models import visible_row
-from jobbergate.prepared import PreparedQuery, prefetch_children
+from jobbergate.prepared import PreparedQuery, PreparedValueError, prefetch_children
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from submissions.models import JobSubmission
@@ -96,13 +96,30 @@ def test_deferred_columns_and_datetimes_read_as_the_orm_reads_them(tokens):
         lambda jti: ApiToken.objects.filter(jti__icontains=jti),
         # A value that changes the SQL text.
         lambda jti: ApiToken.objects.filter(**{"name" if jti.endswith("0") else "jti": jti}),
+        # Values derived from the declared one would be frozen too.
+        lambda jti: ApiToken.objects.filter(jti=jti[:10]),
+        lambda jti: ApiToken.objects.filter(jti=jti, name=len(jti)),
+        lambda jti: ApiToken.objects.filter(jti=jti.upper()),
+        # A declared value that never reaches the SQL, unless declared optional.
+        lambda jti: ApiToken.objects.all(),
         lambda jti: ApiToken.objects.filter(jti=jti).prefetch_related("user__api_tokens"),
         lambda jti: ApiToken.objects.filter(jti=jti).values("name"),
+        lambda jti: ApiToken.objects.filter(jti=jti).select_for_update(),
+        lambda jti: ApiToken.objects.filter(jti=jti).extra(select={"one": "1"}),
     ],
 )
 def test_a_query_it_cannot_run_as_the_orm_would_is_refused(build):
     with pytest.raises(ImproperlyConfigured):
         PreparedQuery(build, jti=JTI).all(jti="x")
+
+
+def test_derived_datetimes_are_refused_and_optional_values_may_stay_out():
+    with pytest.raises(ImproperlyConfigured):
+        PreparedQuery(lambda now: ApiToken.objects.filter(created_at__date=now.date()), now=EXPIRES_AT).all(
+            now=timezone.now()
+        )
+    everyone = PreparedQuery(lambda jti, name: ApiToken.objects.filter(jti=jti), optional={"name"}, jti=JTI, name=JTI)
+    assert everyone.all(jti="x", name="y") == []
 
 
 def test_a_value_of_a_type_without_stand_ins_is_refused():
@@ -113,13 +130,9 @@ def test_a_value_of_a_type_without_stand_ins_is_refused():
 def test_bad_values_are_refused_before_the_database():
     by_id = PreparedQuery(lambda pk: JobScript.objects.filter(pk=pk), pk=JobScript._meta.pk)
     with CaptureQueriesContext(connection) as queries:
-        for bad in ("abc", "1.5", [1]):
-            with pytest.raises((TypeError, ValueError)):
+        for bad in ("abc", "1.5", [1], None, 10**30, -(10**30)):  # None: the ORM would ask IS NULL, another query
+            with pytest.raises(PreparedValueError):
                 by_id.all(pk=bad)
-        with pytest.raises(ValueError, match="out of range"):
-            by_id.all(pk=10**30)
-        with pytest.raises(TypeError):
-            by_id.all(pk=None)  # the ORM would ask IS NULL: another query
         with pytest.raises(TypeError):
             by_id.all(pk=1, other=2)
     assert queries.captured_queries == []
@@ -156,6 +169,10 @@ PRINCIPALS = {
     "agent of the cluster": Principal(email=None, client_id="cluster-a"),
     "agent of another cluster": Principal(email=None, client_id="cluster-b"),
     "no e-mail, no client": Principal(email=None),
+    # visible_to reads e-mails and client ids by truth: empty ones are none at all.
+    "empty client id": Principal(email=None, client_id=""),
+    "empty e-mail": Principal(email="", client_id="cluster-a"),
+    "empty e-mail and client id": Principal(email="", client_id=""),
 }
 
 
@@ -169,9 +186,12 @@ def test_visible_row_is_the_visibility_rule_of_each_resource_for_each_kind_of_ca
     rows = {
         JobScriptTemplate: [template.pk],
         JobScript: [make_job_script("alice@example.com", template=template).pk, archived.pk],
-        JobSubmission: [make_submission("alice@example.com", client_id="cluster-a").pk],
+        JobSubmission: [
+            make_submission("alice@example.com", client_id="cluster-a").pk,
+            make_submission("alice@example.com", client_id="").pk,  # not made by the API; the admin could
+        ],
     }
-    rows[JobScript].append(JobSubmission.objects.get(pk=rows[JobSubmission][0]).job_script_id)
+    rows[JobScript] += [row.job_script_id for row in JobSubmission.objects.filter(pk__in=rows[JobSubmission])]
     for model, pks in rows.items():
         related = ("job_script",) if model is JobSubmission else ()
         for pk in [*pks, 10**6]:
@@ -198,7 +218,13 @@ def test_prefetch_children_leaves_what_prefetch_related_leaves():
             assert all(child.parent is prefetched for child in children)
         assert queries.captured_queries == []
         same(children, list(getattr(expected, name).all()))
-    assert len(job_script.files.all()) == 2
+    assert [row.filename for row in prefetched_files(job_script)] == ["input.txt", "job.sh"]  # Meta.ordering
+
+
+def prefetched_files(job_script):
+    instance = JobScript.objects.get(pk=job_script.pk)
+    prefetch_children(instance, "files")
+    return instance.files.all()
 
 
 def test_prefetch_children_refuses_what_is_not_a_reverse_foreign_key():
