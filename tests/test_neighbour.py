@@ -152,8 +152,11 @@ def attack(session: requests.Session, plan: list[tuple[str, dict]], until: float
     while time.monotonic() < until:
         name, arguments = plan[index % len(plan)]
         index += 1
-        response = session.request(timeout=30, **arguments)
-        seen.setdefault(name, set()).add(response.status_code)
+        try:
+            outcome = session.request(timeout=30, **arguments).status_code
+        except requests.RequestException as error:  # an answer lost is a failure too, not a thread that stops
+            outcome = f"{type(error).__name__}: {error}"[:200]
+        seen.setdefault(name, set()).add(outcome)
 
 
 # Alice's day ---------------------------------------------------------------------------------------------------
@@ -250,12 +253,12 @@ def test_one_users_worst_never_slows_or_fails_anothers_requests(server, data_fol
         f"alice: {len(latencies)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
     )
     print("alice's slowest:", [f"{name} {seconds:.2f} s" for seconds, name in sorted(slowest)[-8:]])
-    print("bob's answers:", {name: sorted(codes) for name, codes in seen.items()})
+    print("bob's answers:", {name: sorted(map(str, codes)) for name, codes in seen.items()})
     assert len(latencies) > 50
     assert p99 < 1.0, f"alice's p99 was {p99:.2f} s"
     assert set(seen) == {name for name, _ in plan}, "every attack ran"
     for name, codes in seen.items():
-        assert all(400 <= code < 500 for code in codes), (name, codes)
+        assert all(isinstance(code, int) and 400 <= code < 500 for code in codes), (name, codes)
 
     written = written_since(marker, exclude=[tmp_path])
     assert not written, f"written outside the data folder: {written[:20]}"

@@ -1,0 +1,45 @@
+"""The WSGI entry point gives the server its answer only once the request's body has been read to its end (up to a
+bound), so that an answer made before the body was read (a 429, a 405) is not lost to the connection's reset.
+tests/test_neighbour.py shows the loss itself through a real server; this checks the reading."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.conf import settings
+from django.test import RequestFactory
+
+from jobbergate.wsgi import application
+
+
+def call(method: str, path: str, body: bytes) -> tuple[str, io.BytesIO]:
+    request = getattr(RequestFactory(), method.lower())(path, data=body, content_type="application/octet-stream")
+    environ = dict(request.environ)
+    environ["wsgi.input"] = stream = io.BytesIO(body)
+    statuses = []
+    list(application(environ, lambda status, headers, *exc: statuses.append(status)))
+    return statuses[0], stream
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [1, 100_000, 3_000_000])
+def test_a_body_refused_before_it_was_read_is_read_to_its_end(size):
+    status, stream = call("POST", "/jobbergate/health", b"x" * size)
+    assert status.startswith("405")  # answered without reading the body
+    assert stream.tell() == size
+
+
+@pytest.mark.django_db
+def test_what_is_read_is_bounded():
+    bound = 2 * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    status, stream = call("PUT", "/jobbergate/health", b"x" * (bound + 5 * 65536))
+    assert status.startswith("405")
+    assert stream.tell() == bound  # past it the server closes the connection, as it should
+
+
+@pytest.mark.django_db
+def test_a_get_is_answered_as_django_answers_it():
+    status, stream = call("GET", "/jobbergate/health", b"")
+    assert status.startswith("204")
+    assert stream.tell() == 0
