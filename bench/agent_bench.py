@@ -39,7 +39,7 @@ from pathlib import Path
 import requests
 from _setup import ROOT  # first: it puts the repository on sys.path, for testkit
 
-from testkit.server import free_port, gunicorn, stop_process
+from testkit.server import free_port, serve, stop_process
 
 PYTHON = str(ROOT / ".venv/bin/python")
 JOBBERGATE = str(ROOT / ".venv/bin/jobbergate")
@@ -122,7 +122,7 @@ class Watcher:
 
 
 class Server:
-    """Migrated database, a user and a cluster token, gunicorn on 127.0.0.1."""
+    """Migrated database, a user and a cluster token, the production server on 127.0.0.1."""
 
     def __init__(self, workers: int):
         self.var_dir = tempfile.mkdtemp(prefix="jobbergate-agent-bench-")
@@ -144,7 +144,7 @@ class Server:
             running.callback(shutil.rmtree, self.var_dir, ignore_errors=True)
             arguments = ("--workers", str(workers), "--log-level", "warning")
             running.enter_context(
-                gunicorn(bind=bind, cwd=ROOT, environment=self.environment, log=None, arguments=arguments, seconds=60)
+                serve(bind=bind, cwd=ROOT, environment=self.environment, log=None, arguments=arguments, seconds=60)
             )
             self.running = running.pop_all()
 
@@ -158,7 +158,7 @@ class Server:
         return lines[-1] if lines else ""
 
     def stop(self) -> None:
-        """Stop gunicorn, then remove the server's folder."""
+        """Stop the server, then remove the server's folder."""
         self.running.close()
 
 
@@ -546,7 +546,7 @@ def main() -> int:
     parser.add_argument("--latency-submissions", type=int, default=100, help="Submissions of the latency part.")
     parser.add_argument("--spread", type=float, default=25.0, help="Seconds the latency part's creates span.")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument("--workers", type=int, default=2, help="Server workers.")
     parser.add_argument("--no-hold", action="store_true", help="Let the jobs run (default: --hold in both arms).")
     parser.add_argument("--no-profile", action="store_true", help="Skip the profiling runs.")
     args = parser.parse_args()
@@ -569,7 +569,7 @@ def main() -> int:
     try:
         bench = Bench(server, arguments, work)
         print(
-            f"server: gunicorn, {args.workers} workers, {database}; sbatch arguments {arguments}; "
+            f"server: granian, {args.workers} workers, {database}; sbatch arguments {arguments}; "
             f"polling {bench.watcher.source} every {POLL * 1000:.0f} ms; Slurm: {os.environ['SLURM_CONF']}",
             flush=True,
         )

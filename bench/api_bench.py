@@ -1,4 +1,4 @@
-"""API benchmark: seed PostgreSQL, serve with gunicorn (2 workers), load it from wrk on loopback.
+"""API benchmark: seed PostgreSQL, serve as production does (2 workers), load it from wrk on loopback.
 
 Run it through ``bench/run`` (which starts a throw-away PostgreSQL and installs wrk); see docs/benchmarks.md.
 Every load run is bounded by ``--duration`` seconds; the server is stopped at the end.
@@ -18,7 +18,7 @@ import time
 
 from _setup import ROOT, start_django  # first: it puts the repository on sys.path, for testkit
 
-from testkit.server import free_port, gunicorn
+from testkit.server import free_port, serve
 
 JOB_SCRIPTS = 10_000
 APPLICATIONS = 1_000
@@ -166,7 +166,7 @@ def main() -> int:
     queries = count_queries(seeded["token"], seeded["job_script_id"])
 
     results = {}
-    serving = gunicorn(
+    serving = serve(
         bind=f"127.0.0.1:{free_port()}",
         cwd=ROOT,
         environment={**os.environ, "JOBBERGATE_LOG_LEVEL": "WARNING"},

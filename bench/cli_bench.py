@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _setup import ROOT  # first: it puts the repository on sys.path, for testkit
 
-from testkit.server import free_port, gunicorn
+from testkit.server import free_port, serve
 
 OURS = ROOT / ".venv/bin/jobbergate"
 UPSTREAM = ROOT / ".venv-upstream/bin/jobbergate"
@@ -63,7 +63,7 @@ def main() -> int:
         capture_output=True,
     )
     token = json.loads(Path(f"{var_dir}/admin.json").read_text())["api_token"]
-    serving = gunicorn(
+    serving = serve(
         bind=bind, cwd=ROOT, environment=server_env, log=None, arguments=("--workers", "2", "--log-level", "warning")
     )
     with serving:

@@ -297,7 +297,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="Rounds; the arms alternate within each (default 3).")
     parser.add_argument("--watched-cycles", type=int, default=0, help="Timed cycles when watched (default: --cycles).")
     parser.add_argument("--no-watched", action="store_true", help="Skip the part where every submission is watched.")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2).")
+    parser.add_argument("--workers", type=int, default=2, help="Server workers (default 2).")
     args = parser.parse_args()
     if not os.environ.get("SLURM_CONF") or os.geteuid() != 0:
         print("run it through bench/run-output-cost, as root (it needs a throw-away Slurm cluster)", file=sys.stderr)
@@ -309,7 +309,7 @@ def main() -> int:
     try:
         run = Run(server, args.jobs, work)
         database = os.environ.get("DATABASE_URL", "sqlite").split(":")[0]
-        print(f"server: gunicorn, {args.workers} workers, {database}; Slurm: {os.environ['SLURM_CONF']}", flush=True)
+        print(f"server: granian, {args.workers} workers, {database}; Slurm: {os.environ['SLURM_CONF']}", flush=True)
         clear_cluster()
         started = time.monotonic()
         ids = run.create()

@@ -8,7 +8,7 @@ Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_UR
 harness's shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The
 requests go through Django's whole stack (middleware, authentication with a server-issued bearer token, DRF) but
 not through a socket or a server process: what is left is the application's own cost, which the process model
-(gunicorn, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
+(granian, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
 waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries).
 """
 

@@ -7,7 +7,7 @@ API answers 429, the portal says so), so one user sending many in parallel waits
 ahead of everyone else's.
 
 A slot is an exclusive ``flock`` on a small file under ``LOCK_DIR`` (``VAR_DIR/locks``) named by a hash of the caller:
-it works across gunicorn workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel releases it
+it works across server workers and threads on one host, with SQLite and PostgreSQL alike, and the kernel releases it
 when the request ends or its process dies, so a crash never leaves a slot taken.
 """
 

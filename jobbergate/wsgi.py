@@ -1,4 +1,4 @@
-"""WSGI entry point, served by gunicorn in production (see scripts/serve)."""
+"""WSGI entry point, served by granian in production (``python -m jobbergate.serve``, which scripts/serve runs)."""
 
 import os
 

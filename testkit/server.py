@@ -1,5 +1,6 @@
-"""Server processes for the tests and the benchmarks: a free port on loopback, the production server (gunicorn)
-started, waited for and always stopped, and any child process stopped politely, then firmly."""
+"""Server processes for the tests and the benchmarks: a free port on loopback, the production server
+(``python -m jobbergate.serve``, granian) started, waited for and always stopped, and any child process stopped
+politely, then firmly."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import requests
-
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 
 def free_port() -> int:
@@ -71,7 +70,7 @@ def serving_the_test_database(data_folder: Path, **extra: str) -> dict[str, str]
 
 
 @contextlib.contextmanager
-def gunicorn(
+def serve(
     *,
     bind: str,
     cwd: Path,
@@ -80,15 +79,16 @@ def gunicorn(
     arguments: Sequence[str] = (),
     seconds: float = 30,
 ) -> Iterator[str]:
-    """Serve ``jobbergate.wsgi`` on ``bind``; yield the API's base URL once ``/health`` answers 204 (within
-    ``seconds``); stop the server on the way out, whatever happened.
+    """Serve ``jobbergate.wsgi`` on ``bind`` as production does (``arguments`` go to ``jobbergate.serve``); yield
+    the API's base URL once ``/health`` answers 204 (within ``seconds``); stop the server on the way out, whatever
+    happened.
 
     Its output goes to ``log`` (a file: a pipe nobody reads fills up and stalls the server), or, with ``None``, to
-    this process's own stdout and stderr (the benchmarks: gunicorn's warnings show beside their tables).
+    this process's own stdout and stderr (the benchmarks: the server's warnings show beside their tables).
     """
     output = log.open("wb") if log else None
     process = subprocess.Popen(
-        [GUNICORN, "jobbergate.wsgi:application", "--bind", bind, *arguments],
+        [sys.executable, "-m", "jobbergate.serve", "--bind", bind, *arguments],
         cwd=cwd,
         env=environment,
         stdout=subprocess.DEVNULL if log else None,
@@ -105,7 +105,7 @@ def gunicorn(
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
                 said = f": {log.read_text()[-2000:]}" if log else " (its output is above)"
-                raise RuntimeError(f"gunicorn did not start{said}")
+                raise RuntimeError(f"the server did not start{said}")
             time.sleep(0.2)
         yield base
     finally:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from submissions.choices import JobSubmissionStatus as Status
 from submissions.models import JobSubmission
-from testkit.server import free_port, gunicorn, serving_the_test_database
+from testkit.server import free_port, serve, serving_the_test_database
 from testkit.slurm import fresh, until
 from tests.conftest import OTHER_USER, SUBMITTER, site_user
 from tests.test_agent_slurm import submit
@@ -207,7 +207,7 @@ def restart_postgresql() -> None:
 def test_the_server_and_postgresql_restarted_under_load_lose_and_double_nothing(
     agents, alice, submitter_workdir, tmp_path
 ):
-    """Two agents over 300 held submissions served by gunicorn on the test database: gunicorn is stopped as soon
+    """Two agents over 300 held submissions served as in production on the test database: the server is stopped as soon
     as the first jobs are in Slurm (the agents are in the middle of their cycles) and started again, then
     PostgreSQL restarts once some submissions are recorded and others are not. The agents retry; every
     submission ends SUBMITTED with exactly one job."""
@@ -217,16 +217,16 @@ def test_the_server_and_postgresql_restarted_under_load_lose_and_double_nothing(
     ids = {row.pk for row in rows}
     bind = f"127.0.0.1:{free_port()}"
     environment = serving_the_test_database(tmp_path / "server")
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     arguments = ("--workers", "2")
-    with gunicorn(bind=bind, cwd=ROOT, environment=environment, log=log, arguments=arguments):
+    with serve(bind=bind, cwd=ROOT, environment=environment, log=log, arguments=arguments):
         url = f"http://{bind}"
         logs = [tmp_path / f"agent-{index}.log" for index in range(2)]
         for agent_log in logs:
             agents(agent_log, base_api_url=url)
         assert until(lambda: len(marked_jobs()) >= 10, seconds=60, step=0.1)  # in the middle of their cycles
     assert JobSubmission.objects.filter(pk__in=ids, status=Status.CREATED).exists()
-    with gunicorn(bind=bind, cwd=ROOT, environment=environment, log=tmp_path / "gunicorn-2.log", arguments=arguments):
+    with serve(bind=bind, cwd=ROOT, environment=environment, log=tmp_path / "server-2.log", arguments=arguments):
         recorded = until(
             lambda: JobSubmission.objects.filter(pk__in=ids, status=Status.SUBMITTED).count() >= 30,
             seconds=120,

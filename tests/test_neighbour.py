@@ -1,12 +1,11 @@
 """The neighbour test (issue 10): one user sends the worst inputs we know of, in parallel, while another user works.
 
-The service runs as in production (gunicorn with the workers ``scripts/serve`` starts) on the test's PostgreSQL
-database. Bob, an ordinary user, sends for a bounded time, from several connections at once: answers against a
-catastrophic pattern, slow renders, a YAML alias bomb, an archive whose header holds 256 MB, an archive of 50,000
-folders, a zip bomb, 2 MB of YAML that took half a minute to parse, and a JSON body nested 100,000 deep. Meanwhile
-alice lists, reads, renders, creates and submits as usual. None of alice's requests may fail and their p99 must
-stay under 1 s; bob gets only 4xx answers; and the server writes nothing outside its data folder.
-"""
+The service runs as in production (``python -m jobbergate.serve`` with the workers ``scripts/serve`` starts) on the
+test's PostgreSQL database. Bob, an ordinary user, sends for a bounded time, from several connections at once: answers
+against a catastrophic pattern, slow renders, a YAML alias bomb, an archive whose header holds 256 MB, an archive of
+50,000 folders, a zip bomb, 2 MB of YAML that took half a minute to parse, and a JSON body nested 100,000 deep.
+Meanwhile alice lists, reads, renders, creates and submits as usual. None of alice's requests may fail and their p99
+must stay under 1 s; bob gets only 4xx answers; and the server writes nothing outside its data folder."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from applications.tests.test_folders import CONFIG, FOLDER, tar_gz
 from applications.tests.test_hostile_applications import alias_bomb, folder_flood
 from jobbergate.choices import USER_PERMISSIONS
 from testkit.personas import make_persona
-from testkit.server import free_port, gunicorn, serving_the_test_database
+from testkit.server import free_port, serve, serving_the_test_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACK_SECONDS = 20
@@ -45,15 +44,15 @@ def data_folder(tmp_path):
 
 @pytest.fixture
 def server(data_folder):
-    """gunicorn serving the test database; its data folder, HOME and TMPDIR all inside ``data_folder``."""
+    """The production server serving the test database; its data folder, HOME and TMPDIR all inside ``data_folder``."""
     environment = serving_the_test_database(data_folder)
-    log = data_folder.parent / "gunicorn.log"
+    log = data_folder.parent / "server.log"
     arguments = ("--workers", str(WORKERS), "--log-level", "error")
-    with gunicorn(
+    with serve(
         bind=f"127.0.0.1:{free_port()}", cwd=ROOT, environment=environment, log=log, arguments=arguments
     ) as base:
         yield base
-        print("gunicorn's log:", log.read_text()[-3000:])
+        print("the server's log:", log.read_text()[-3000:])
 
 
 def session_for(persona) -> requests.Session:
@@ -267,7 +266,7 @@ def test_one_users_worst_never_slows_or_fails_anothers_requests(server, data_fol
 def written_since(marker: Path, *, exclude: list[Path]) -> list[str]:
     """Files newer than ``marker`` where the server could write outside its data folder: the repository (its
     working directory) and the home folder. Its HOME and TMPDIR point into the data folder, so Python's temporary
-    files, the render workers' sockets and gunicorn's control socket land there; /tmp itself is left out because
+    files, the render workers' sockets land there; /tmp itself is left out because
     other programs on a shared machine write there all the time.
 
     Left out as well: ``exclude`` (this test's folder), ``__pycache__`` (Python's own byte-code cache, written by

@@ -1,15 +1,14 @@
 """README.md's command blocks, run in order and exactly as printed, against a live server on a fresh ``var/``.
 
-The blocks are found by their heading, so the test follows the README as it changes: every ``sh`` block is either
-run (``RUN``) or skipped with its reason (``SKIPPED``); a block in neither list fails the test until someone says
-which it is. They run in a copy of this tree (the README assumes the repository root as the current folder), one
-``bash -euo pipefail -c BLOCK`` each, in order; the shell variables a block sets (``TOKEN``, ``API``, ``auth``) are
-carried to the next, as in one terminal. The server is what ``scripts/serve`` sets up on the embedded SQLite default
-(migrate, ``bootstrap_local_admin``, the examples imported), served by gunicorn on 127.0.0.1:8000, the address the
-README prints; when that port is taken the test is skipped, or fails under ``CI=true``. The CLI block runs as
-alice with the token the API tokens block gave her, answering its one interactive command with Enter (``KEYBOARD``);
-the agent block runs beside the throw-away Slurm cluster as root, and checks that alice's jobs ran as alice.
-"""
+The blocks are found by their heading, so the test follows the README as it changes: every ``sh`` block is either run
+(``RUN``) or skipped with its reason (``SKIPPED``); a block in neither list fails the test until someone says which it
+is. They run in a copy of this tree (the README assumes the repository root as the current folder), one ``bash -euo
+pipefail -c BLOCK`` each, in order; the shell variables a block sets (``TOKEN``, ``API``, ``auth``) are carried to the
+next, as in one terminal. The server is what ``scripts/serve`` sets up on the embedded SQLite default (migrate,
+``bootstrap_local_admin``, the examples imported), served by the production server on 127.0.0.1:8000, the address the
+README prints; when that port is taken the test is skipped, or fails under ``CI=true``. The CLI block runs as alice with
+the token the API tokens block gave her, answering its one interactive command with Enter (``KEYBOARD``); the agent
+block runs beside the throw-away Slurm cluster as root, and checks that alice's jobs ran as alice."""
 
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ import pytest
 import requests
 
 from conftest import require_real_part
-from testkit.server import gunicorn, outside_environment
+from testkit.server import outside_environment, serve
 from tests.test_serve import copy_of_this_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +64,7 @@ SKIPPED = {
     ("The cluster agent (on a Slurm login node)", 0): "a production agent: sudo, a remote server, and it runs until "
     "stopped (the next block runs the agent here)",
     ("The production server", 0): "the command scripts/serve ends with; this test's server starts the same way "
-    "(gunicorn from the project folder, reading gunicorn.conf.py)",
+    "(python -m jobbergate.serve from the project folder)",
     ("HTTPS deployments", 0): "settings for a deployment behind an HTTPS proxy",
 }
 
@@ -136,7 +135,7 @@ def run_block(
 
 @pytest.fixture
 def tree(tmp_path):
-    """A copy of this tree with a fresh var/ set up as scripts/serve does, and gunicorn serving it on :8000."""
+    """A copy of this tree with a fresh var/ set up as scripts/serve does, served on :8000 as production is."""
     missing = [program for program in ("git", "curl") if not shutil.which(program)]
     if missing:
         pytest.skip(f"{' and '.join(missing)} missing: the README's blocks use them")
@@ -155,8 +154,8 @@ def tree(tmp_path):
         ["import_applications", "examples", "--owner", "admin@jobbergate.local"],
     ):
         subprocess.run([PYTHON, "manage.py", *command], cwd=copy, env=environment, check=True, capture_output=True)
-    log = tmp_path / "gunicorn.log"
-    with gunicorn(bind="127.0.0.1:8000", cwd=copy, environment=environment, log=log, arguments=("--workers", "2")):
+    log = tmp_path / "server.log"
+    with serve(bind="127.0.0.1:8000", cwd=copy, environment=environment, log=log, arguments=("--workers", "2")):
         yield copy, environment
 
 

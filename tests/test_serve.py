@@ -47,13 +47,11 @@ def copy_of_this_tree(target: Path) -> Path:
 
 
 def venv_on_these_packages(folder: Path) -> None:
-    """A virtualenv (with pip) that also sees the packages of the running one, its console scripts excepted."""
+    """A virtualenv (with pip) that also sees the packages of the running one (not their console scripts: the
+    server starts as ``python -m jobbergate.serve``, which needs none)."""
     subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(folder)], check=True)
     site = next((folder / "lib").glob("python3*/site-packages"))
     (site / "these-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    gunicorn = folder / "bin" / "gunicorn"  # pip finds gunicorn installed, so it writes no script for it here
-    gunicorn.write_text(f"#!{folder / 'bin' / 'python'}\nfrom gunicorn.app.wsgiapp import run\nrun()\n")
-    gunicorn.chmod(0o755)
 
 
 def wait_until_served(process: subprocess.Popen, url: str, seconds: float) -> None:
