@@ -47,6 +47,12 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
+    return parse_int(raw, name, minimum=minimum)
+
+
+def parse_int(raw: str, name: str, *, minimum: int | None = None) -> int:
+    """``raw`` as an integer of at least ``minimum``; ImproperlyConfigured naming ``name`` otherwise (the rule of a
+    setting, whether it comes from the environment or a command line)."""
     try:
         value = int(raw)
     except ValueError:

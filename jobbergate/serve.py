@@ -31,7 +31,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from jobbergate.env import env_int, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from jobbergate.env import env_int, env_str, parse_int
 
 APPLICATION = "jobbergate.wsgi:application"
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -41,22 +43,39 @@ def _default_workers() -> int:
     return max(2, os.cpu_count() or 1)
 
 
+def _at_least_one(option: str):
+    """An argparse type: the option's value by the rule of its environment variable (``parse_int``)."""
+
+    def parse(raw: str) -> int:
+        try:
+            return parse_int(raw, option, minimum=1)
+        except ImproperlyConfigured as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line, its defaults read from the environment (a bad value stops here, naming the variable)."""
     parser = argparse.ArgumentParser(prog="python -m jobbergate.serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bind", default=env_str("JOBBERGATE_BIND", DEFAULT_BIND), help="HOST:PORT to listen on.")
-    parser.add_argument("--workers", type=int, default=env_int("JOBBERGATE_WORKERS", _default_workers(), minimum=1))
-    parser.add_argument("--threads", type=int, default=env_int("JOBBERGATE_THREADS", 2, minimum=1))
-    parser.add_argument("--keepalive", type=int, default=env_int("JOBBERGATE_KEEPALIVE", 5, minimum=1))
+    parser.add_argument(
+        "--workers",
+        type=_at_least_one("--workers"),
+        default=env_int("JOBBERGATE_WORKERS", _default_workers(), minimum=1),
+    )
+    parser.add_argument(
+        "--threads", type=_at_least_one("--threads"), default=env_int("JOBBERGATE_THREADS", 2, minimum=1)
+    )
+    parser.add_argument(
+        "--keepalive", type=_at_least_one("--keepalive"), default=env_int("JOBBERGATE_KEEPALIVE", 5, minimum=1)
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error", "critical"))
     parser.add_argument("--access-log", action="store_true", help="Print a line per request.")
     parsed = parser.parse_args(argv)
     host, colon, port = parsed.bind.rpartition(":")
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         parser.error(f"--bind must be HOST:PORT, got {parsed.bind!r}")
-    for name in ("workers", "threads", "keepalive"):
-        if getattr(parsed, name) < 1:
-            parser.error(f"--{name} must be at least 1")
     parsed.host, parsed.port = host.strip("[]"), int(port)
     return parsed
 
@@ -86,12 +105,15 @@ def server(options: argparse.Namespace):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from django.core.exceptions import ImproperlyConfigured
-
     try:
         options = arguments(argv)
     except ImproperlyConfigured as error:  # a bad JOBBERGATE_* value: one line, not a traceback
         sys.exit(f"python -m jobbergate.serve: {error}")
+    print(
+        f"serving on http://{options.bind} (admin at /admin/, API at /jobbergate, docs at /jobbergate/docs)",
+        file=sys.stderr,
+        flush=True,
+    )
     server(options).serve()
 
 
