@@ -168,6 +168,10 @@ def test_the_input_fields_built_once_per_class_are_the_fields_drf_builds(monkeyp
 def test_each_serializer_changes_only_its_own_copy_of_the_fields():
     first, second = JobSubmissionSerializer().get_fields(), JobSubmissionSerializer().get_fields()
     assert not any(first[name] is second[name] for name in first)
+    # What a field holds that binding or validation reaches: the items' field, bound to its own list; the validators.
+    items, other_items = first["sbatch_arguments"].child, second["sbatch_arguments"].child
+    assert items is not other_items and items.parent is first["sbatch_arguments"]
+    assert first["name"].validators is not second["name"].validators
     updating = JobSubmissionSerializer(make_submission("a@example.com")).get_fields()
     assert updating["client_id"].read_only  # a submission's cluster cannot change after creation
     assert not JobSubmissionSerializer().get_fields()["client_id"].read_only
