@@ -20,9 +20,12 @@ nothing for this kind of caller.
 
 Every later call puts the field-converted values into those places (a value that cannot be converted, None, or an
 integer beyond its column's range is a ``PreparedValueError``), runs the SQL and makes model instances as Django's
-``ModelIterable`` does (``from_db``, the ``select_related`` rows, annotations). Querysets that need more
-(``prefetch_related``, ``values()``, a related manager's known objects, row locks, ``extra()``) are refused: run those
-through the ORM, or ``prefetch_children`` for one instance's reverse foreign keys.
+``ModelIterable`` does (``from_db``, the ``select_related`` rows, annotations), or, for a builder that ends with
+``values(...)``, dicts as ``ValuesIterable`` does. ``page(offset, limit, ...)`` reads a slice of the rows: the builder
+returns the whole ordered queryset and the slice is the LIMIT and OFFSET Django would write for it. Querysets that
+need more (``prefetch_related``, ``values_list()``, a related manager's known objects, row locks, ``extra()``, a slice
+of their own) are refused: run those through the ORM, or ``prefetch_children`` for one instance's reverse foreign
+keys.
 
 This relies on the compiler's attributes that Django's own iterables read (``select``, ``klass_info``,
 ``col_count``) and on ``django.db.models.query.get_related_populators``; jobbergate/tests/test_prepared.py compares
@@ -40,7 +43,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections, models
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 _INTEGER_TYPES = {
@@ -102,6 +105,7 @@ class _Compiled:
     populators: list
     annotations: dict[str, int]
     trim: int | None  # keep only the first columns (the rest are extra columns for ordering)
+    names: list[str] | None = None  # a values() query: the dict keys of its columns, in order
 
 
 class PreparedQuery:
@@ -120,8 +124,18 @@ class PreparedQuery:
         )  # values that may not reach the SQL (the rule ignores them for some callers)
         self._local = threading.local()
 
-    def all(self, **values: Any) -> list[models.Model]:
-        """The rows the builder's queryset gives for these values, as model instances."""
+    def all(self, **values: Any) -> list:
+        """The rows the builder's queryset gives for these values, as model instances (dicts for a values() one)."""
+        return self._run(values, "")
+
+    def page(self, offset: int, limit: int, **values: Any) -> list:
+        """``all(**values)[offset : offset + limit]``, read as such: the slice is in the SQL."""
+        if not (isinstance(offset, int) and isinstance(limit, int) and offset >= 0 and limit > 0):
+            raise TypeError(f"A page is a whole offset and a positive limit, not {offset!r} and {limit!r}")
+        compiled, connection = self._compiled()
+        return self._run(values, " " + connection.ops.limit_offset_sql(offset, offset + limit))
+
+    def _run(self, values: dict[str, Any], suffix: str) -> list:
         if values.keys() != self.fields.keys():
             raise TypeError(f"A prepared query takes exactly {sorted(self.fields)}, not {sorted(values)}")
         compiled, connection = self._compiled()
@@ -130,12 +144,15 @@ class PreparedQuery:
         prepared = self._converted(values, connection)
         params = [prepared[name] if name is not None else constant for name, constant in compiled.slots]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(compiled.sql + suffix.rstrip(), params)
             rows = cursor.fetchall()
         if compiled.trim is not None:
             rows = [row[: compiled.trim] for row in rows]
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        if compiled.names is not None:
+            names = compiled.names
+            return [dict(zip(names, row, strict=True)) for row in rows]
         made = []
         for row in rows:
             instance = compiled.model.from_db(
@@ -216,8 +233,28 @@ class PreparedQuery:
             raise ImproperlyConfigured(f"Declared values {sorted(unused)} never reach the SQL (optional?): {sql}")
         compiler = compilers[0]
         select, klass_info = compiler.select, compiler.klass_info
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         columns = [column for column, _, _ in select[: compiler.col_count]]
+        query = querysets[0].query
+        if querysets[0]._iterable_class is ValuesIterable:
+            names = list(query.selected) if query.selected else [*query.values_select, *query.annotation_select]
+            return (
+                _Compiled(
+                    sql=sql,
+                    slots=slots,
+                    compiler=compiler,
+                    converters=compiler.get_converters(columns),
+                    model=querysets[0].model,
+                    fields_start=0,
+                    fields_end=0,
+                    init_list=[],
+                    populators=[],
+                    annotations={},
+                    trim=compiler.col_count if compiler.has_extra_select else None,
+                    names=names,
+                ),
+                connection,
+            )
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return (
             _Compiled(
                 sql=sql,
@@ -237,11 +274,13 @@ class PreparedQuery:
 
     @staticmethod
     def _check_plain(queryset: models.QuerySet) -> None:
-        if not isinstance(queryset, models.QuerySet) or queryset._iterable_class is not ModelIterable:
-            raise ImproperlyConfigured("A prepared query's builder must return a queryset of model instances")
+        if not isinstance(queryset, models.QuerySet) or queryset._iterable_class not in (ModelIterable, ValuesIterable):
+            raise ImproperlyConfigured("A prepared query's builder must return a queryset of model instances or dicts")
         if queryset._prefetch_related_lookups or queryset._known_related_objects:
             raise ImproperlyConfigured("A prepared query cannot prefetch or come from a related manager")
         query = queryset.query
+        if query.is_sliced:  # the slice is page()'s, written after the SQL
+            raise ImproperlyConfigured("A prepared query's builder returns all its rows: read a slice with page()")
         if query.select_for_update or query.combinator or query.extra or query.extra_tables:
             # Django checks select_for_update against the transaction while compiling: a prepared one would not.
             raise ImproperlyConfigured("A prepared query cannot lock rows, combine queries or use extra()")

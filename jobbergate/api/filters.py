@@ -49,15 +49,37 @@ def asks_own_live_rows(params) -> bool:
     )
 
 
+def list_order(params, view) -> tuple[str, ...]:
+    """The ``order_by`` of a list for its ``sort_field`` (one of the view's ``sort_fields``, else a 400) and
+    ``sort_ascending``: that column, then the id, so that equal values keep one order across pages."""
+    sort_field = params.get("sort_field")
+    ascending = query_bool(params, "sort_ascending", True)
+    if not sort_field:
+        return ("id" if ascending else "-id",)
+    column = view.sort_fields.get(sort_field)
+    if column is None:
+        choices = ", ".join(sorted(view.sort_fields))
+        raise BadRequest(f"Invalid sort_field {sort_field[:50]!r}; choose one of: {choices}.")
+    order = [column if ascending else f"-{column}"]
+    if column != "id":
+        order.append("id" if ascending else "-id")
+    return tuple(order)
+
+
 class ListConventionsFilter(BaseFilterBackend):
     """Search terms OR-ed across the searchable fields, stable sorting, owner and archive scoping."""
 
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) != "list":
             return queryset
-        params = request.query_params
+        return self.apply(queryset, request.query_params, request.auth, view)
+
+    @staticmethod
+    def apply(queryset, params, principal, view):
+        """The conventions for the query ``params`` of ``principal``'s list; ``view`` (or its class) gives the
+        searchable and sortable fields."""
         if query_bool(params, "user_only", False):
-            queryset = queryset.owned_by(request.auth)
+            queryset = queryset.owned_by(principal)
         if not query_bool(params, "include_archived", False):
             queryset = queryset.filter(is_archived=False)
         terms = params.get("search", "").split()
@@ -73,20 +95,7 @@ class ListConventionsFilter(BaseFilterBackend):
         if terms:
             conditions = [Q(**{f"{field}__icontains": term}) for term in terms for field in view.search_fields]
             queryset = queryset.filter(reduce(or_, conditions))
-        sort_field = params.get("sort_field")
-        ascending = query_bool(params, "sort_ascending", True)
-        if sort_field:
-            column = view.sort_fields.get(sort_field)
-            if column is None:
-                choices = ", ".join(sorted(view.sort_fields))
-                raise BadRequest(f"Invalid sort_field {sort_field[:50]!r}; choose one of: {choices}.")
-            order = [column if ascending else f"-{column}"]
-            if column != "id":
-                order.append("id" if ascending else "-id")
-            queryset = queryset.order_by(*order)
-        else:
-            queryset = queryset.order_by("id" if ascending else "-id")
-        return queryset
+        return queryset.order_by(*list_order(params, view))
 
     def get_schema_operation_parameters(self, view):
         def param(name, schema, description):

@@ -33,6 +33,13 @@ class PageSizePagination(BasePagination):
         rows = queryset.values(*columns) if columns is not None else queryset
         return list(rows[offset : offset + self.size])
 
+    def paginate_prepared(self, request, total: int, read) -> list:
+        """The requested page of a list of ``total`` rows, read by ``read(offset, limit)`` (a prepared query's
+        ``page``) unless it lies past the end."""
+        offset, _ = self.read_page(request)
+        self.total = total
+        return [] if offset >= total else read(offset, self.size)
+
     def get_paginated_response(self, data):
         return Response(
             {

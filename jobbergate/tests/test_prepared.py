@@ -103,7 +103,8 @@ def test_deferred_columns_and_datetimes_read_as_the_orm_reads_them(tokens):
         # A declared value that never reaches the SQL, unless declared optional.
         lambda jti: ApiToken.objects.all(),
         lambda jti: ApiToken.objects.filter(jti=jti).prefetch_related("user__api_tokens"),
-        lambda jti: ApiToken.objects.filter(jti=jti).values("name"),
+        lambda jti: ApiToken.objects.filter(jti=jti).values_list("name"),
+        lambda jti: ApiToken.objects.filter(jti=jti).order_by("id")[:5],  # a slice is page()'s
         lambda jti: ApiToken.objects.filter(jti=jti).select_for_update(),
         lambda jti: ApiToken.objects.filter(jti=jti).extra(select={"one": "1"}),
     ],
@@ -111,6 +112,29 @@ def test_deferred_columns_and_datetimes_read_as_the_orm_reads_them(tokens):
 def test_a_query_it_cannot_run_as_the_orm_would_is_refused(build):
     with pytest.raises(ImproperlyConfigured):
         PreparedQuery(build, jti=JTI).all(jti="x")
+
+
+def test_a_values_query_gives_the_orm_s_dicts_and_a_page_its_slice():
+    template = make_template("alice@example.com")
+    for n in range(7):
+        make_job_script("alice@example.com", files=False, name=f"a{n}", template=template if n % 2 else None)
+    make_job_script("bob@example.com", files=False)
+    columns = ("id", "name", "created_at", "is_archived", "parent_template_id", "parent_template__name")
+    owner = JobScript._meta.get_field("owner_email")
+    rows = PreparedQuery(
+        lambda email: JobScript.objects.filter(owner_email=email).order_by("-id").values(*columns), email=owner
+    )
+    orm = JobScript.objects.filter(owner_email="alice@example.com").order_by("-id").values(*columns)
+    assert rows.all(email="alice@example.com") == list(orm)
+    assert rows.all(email="alice@example.com")[1]["created_at"].tzinfo is not None
+    for offset, limit in ((0, 3), (3, 3), (6, 3), (7, 3), (100, 1)):
+        with CaptureQueriesContext(connection) as queries:
+            assert rows.page(offset, limit, email="alice@example.com") == list(orm[offset : offset + limit])
+        assert len(queries.captured_queries) == 1
+    assert rows.page(0, 50, email="bob@example.com")[0]["parent_template__name"] is None
+    for offset, limit in ((-1, 3), (0, 0), ("1", 3), (0, 2.5)):
+        with pytest.raises(TypeError):
+            rows.page(offset, limit, email="alice@example.com")
 
 
 def test_derived_datetimes_are_refused_and_optional_values_may_stay_out():

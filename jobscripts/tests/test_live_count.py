@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from jobbergate.api.filters import asks_own_live_rows
 from jobscripts.models import JobScript, LiveJobScriptCount
-from testkit.factories import make_job_script
+from testkit.factories import make_job_script, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,42 @@ def test_any_other_list_counts_its_rows(alice, bob, query, total):
     with CaptureQueriesContext(connection) as queries:
         assert alice.client.get(f"/jobbergate/job-scripts?{query}").json()["total"] == total
     assert counted_rows(queries.captured_queries)
+
+
+@pytest.mark.parametrize("who", ["alice", "dave"])  # a user, a maintainer (who may read every row)
+def test_the_default_list_read_prepared_is_what_the_orm_answers(alice, bob, dave, monkeypatch, who):
+    """The upstream CLI's list is read with a prepared query (ResourceViewSet.own_live_page): every order and page of
+    it answers what the ORM's path answers, and a bad sort_field is the same 400."""
+    from jobbergate.api.viewsets import ResourceViewSet
+    from jobbergate.prepared import PreparedQuery
+
+    caller = {"alice": alice, "dave": dave}[who]
+    template = make_template(caller.email)
+    for n in range(5):
+        make_job_script(caller.email, files=False, name=f"js {n % 3}", template=template if n % 2 else None)
+    make_job_script(bob.email, files=False)
+    JobScript.objects.create(name="old", owner_email=caller.email, is_archived=True)
+    queries = [
+        f"user_only=true&sort_field={field}&sort_ascending={ascending}&page={page}&size=2"
+        for field in ("", "id", "name", "parent_template_id", "created_at")
+        for ascending in ("true", "false")
+        for page in (1, 3, 4)
+    ] + ["user_only=true&sort_field=bogus", "user_only=true&sort_ascending=maybe", "user_only=true&size=0"]
+
+    def answers():
+        return [(r.status_code, r.json()) for r in (caller.client.get(f"/jobbergate/job-scripts?{q}") for q in queries)]
+
+    pages = []
+    real_page = PreparedQuery.page
+    monkeypatch.setattr(
+        PreparedQuery, "page", lambda self, *args, **kw: pages.append(args) or real_page(self, *args, **kw)
+    )
+    prepared = answers()
+    assert len(pages) == 5 * 2 * 2  # every order, pages 1 and 3 (page 4 is past the end: not read)
+    monkeypatch.setattr(ResourceViewSet, "own_live_page", lambda self, request, columns: None)
+    assert prepared == answers()
+    assert [status for status, _ in prepared[-3:]] == [400, 400, 400]
+    assert {row["name"] for _, body in prepared[:-3] for row in body["items"]} == {"js 0", "js 1", "js 2"}
 
 
 def test_a_maintainer_s_own_list_is_their_own_rows(alice, dave):
