@@ -234,43 +234,36 @@ class PreparedQuery:
         compiler = compilers[0]
         select, klass_info = compiler.select, compiler.klass_info
         columns = [column for column, _, _ in select[: compiler.col_count]]
-        query = querysets[0].query
-        if querysets[0]._iterable_class is ValuesIterable:
-            names = list(query.selected) if query.selected else [*query.values_select, *query.annotation_select]
-            return (
-                _Compiled(
-                    sql=sql,
-                    slots=slots,
-                    compiler=compiler,
-                    converters=compiler.get_converters(columns),
-                    model=querysets[0].model,
-                    fields_start=0,
-                    fields_end=0,
-                    init_list=[],
-                    populators=[],
-                    annotations={},
-                    trim=compiler.col_count if compiler.has_extra_select else None,
-                    names=names,
-                ),
-                connection,
-            )
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        return (
-            _Compiled(
-                sql=sql,
-                slots=slots,
-                compiler=compiler,
-                converters=compiler.get_converters(columns),
-                model=klass_info["model"],
-                fields_start=start,
-                fields_end=end,
-                init_list=[column.target.attname for column, _, _ in select[start:end]],
-                populators=get_related_populators(klass_info, select, connection.alias),
-                annotations=dict(compiler.annotation_col_map),
-                trim=compiler.col_count if compiler.has_extra_select else None,
-            ),
-            connection,
+        compiled = _Compiled(
+            sql=sql,
+            slots=slots,
+            compiler=compiler,
+            converters=compiler.get_converters(columns),
+            model=querysets[0].model,
+            fields_start=0,
+            fields_end=0,
+            init_list=[],
+            populators=[],
+            annotations={},
+            trim=compiler.col_count if compiler.has_extra_select else None,
         )
+        query = querysets[0].query
+        if querysets[0]._iterable_class is ValuesIterable:  # dicts, keyed as ValuesIterable keys them
+            compiled.names = (
+                list(query.selected) if query.selected else [*query.values_select, *query.annotation_select]
+            )
+        else:  # model instances, made as ModelIterable makes them
+            compiled.model = klass_info["model"]
+            compiled.fields_start, compiled.fields_end = (
+                klass_info["select_fields"][0],
+                klass_info["select_fields"][-1] + 1,
+            )
+            compiled.init_list = [
+                column.target.attname for column, _, _ in select[compiled.fields_start : compiled.fields_end]
+            ]
+            compiled.populators = get_related_populators(klass_info, select, connection.alias)
+            compiled.annotations = dict(compiler.annotation_col_map)
+        return compiled, connection
 
     @staticmethod
     def _check_plain(queryset: models.QuerySet) -> None:
