@@ -9,7 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from jobbergate import files
-from jobbergate.prepared import PreparedQuery, PreparedValueError
+from jobbergate.prepared import PreparedInsert, PreparedQuery, PreparedValueError
 from jobbergate.principal import Principal
 from jobbergate.validation import display_text_problem
 
@@ -83,7 +83,7 @@ def _visible_row_query(model, by, related, permissions, no_email, no_client_id) 
     return PreparedQuery(build, optional=frozenset({"email", "client_id"}), **fields)
 
 
-class Resource(models.Model):
+class Resource(PreparedInsert, models.Model):
     """Fields every resource row carries on the wire: name, owner, archive flag, clone lineage, timestamps."""
 
     name = models.CharField(max_length=255, db_index=True, validators=[validate_visible_text])
@@ -111,7 +111,7 @@ class Resource(models.Model):
         return bool(principal.email) and self.owner_email == principal.email
 
 
-class StoredFile(models.Model):
+class StoredFile(PreparedInsert, models.Model):
     """A named file whose bytes live in the configured storage; ``storage_key`` points at them."""
 
     filename = models.CharField(max_length=255)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from jobbergate import files
 from jobbergate.models import PrivateResourceQuerySet, Resource
+from jobbergate.prepared import PreparedInsert
 from jobbergate.validation import sbatch_argument_problem
 from submissions.choices import FINAL_STATES, JobSubmissionStatus, SlurmJobState
 
@@ -91,7 +92,7 @@ class JobSubmission(Resource):
         ]
 
 
-class JobProgress(models.Model):
+class JobProgress(PreparedInsert, models.Model):
     """One entry of a submission's timeline: a status or Slurm state change, with what the agent said."""
 
     submission = models.ForeignKey(JobSubmission, on_delete=models.CASCADE, related_name="progress")

@@ -266,3 +266,68 @@ def test_an_application_is_found_by_id_or_identifier_as_by_key_finds_it():
         found = visible_application(caller, key)
         same([found] if found else [], [expected] if expected else [])
     assert visible_application(caller, template.identifier).pk == template.pk
+
+
+def row_of(instance) -> dict:
+    """A row as the database holds it, read back by the ORM."""
+    return fields_of(type(instance).objects.get(pk=instance.pk))
+
+
+def test_a_prepared_insert_stores_and_returns_what_django_s_insert_does(monkeypatch):
+    from jobbergate.prepared import PreparedInsert
+    from jobscripts.models import JobScriptFile
+    from submissions.models import JobProgress
+
+    def make_all():
+        template = make_template("alice@example.com", files=False)
+        script = JobScript.objects.create(
+            name="s", owner_email="alice@example.com", parent_template=template, render_parameters={"a": [1, None]}
+        )
+        made = [
+            template,
+            script,
+            JobScriptFile.objects.create(parent=script, filename="job.sh", file_type="ENTRYPOINT", storage_key="k"),
+            JobSubmission.objects.create(
+                name="sub", owner_email="alice@example.com", job_script=script, client_id="c", sbatch_arguments=["-N1"]
+            ),
+            JobSubmission.objects.create(name="bare", owner_email="alice@example.com", job_script=None, client_id="c"),
+        ]
+        made.append(JobProgress.objects.create(submission=made[3], status="CREATED", additional_info=None))
+        return made
+
+    def shape(instance) -> dict:
+        row = row_of(instance)
+        assert {key: getattr(instance, key) for key in row} == row  # the instance holds what was stored
+        ignored = {"id", "created_at", "updated_at", "timestamp", "parent_id", "parent_template_id"}
+        ignored |= {"job_script_id", "submission_id", "identifier", "name", "description"} & row.keys()
+        return {key: value for key, value in row.items() if key not in ignored}
+
+    import jobbergate.prepared as prepared_module
+
+    compiled, ran = [], []
+    compile_insert, insert_prepared = prepared_module._compile_insert, prepared_module._insert_prepared
+    monkeypatch.setattr(prepared_module, "_compile_insert", lambda *a: compiled.append(a) or compile_insert(*a))
+    monkeypatch.setattr(prepared_module, "_insert_prepared", lambda *a: ran.append(insert_prepared(*a)) or ran[-1])
+    make_all()  # the SQL of each kind of row is made here, if not before
+    compiled.clear(), ran.clear()
+    prepared = make_all()
+    assert compiled == [] and len(ran) == len(prepared) and None not in ran  # every row from kept SQL
+    monkeypatch.setattr(PreparedInsert, "_do_insert", models.Model._do_insert)
+    orm = make_all()
+    assert [shape(row) for row in prepared] == [shape(row) for row in orm]
+    assert all(row.pk and row.pk != other.pk for row, other in zip(prepared, orm, strict=True))
+
+
+def test_an_insert_with_an_expression_goes_through_django():
+    from django.db.models.functions import Now, Upper
+
+    from jobbergate.prepared import _insert_prepared
+
+    script = JobScript(name=Upper(models.Value("upper")), owner_email="alice@example.com")
+    fields = [field for field in JobScript._meta.local_concrete_fields if not field.primary_key]
+    assert _insert_prepared(script, "default", fields, [JobScript._meta.pk], False) is None
+    script.save()
+    script.refresh_from_db()
+    assert script.name == "UPPER"
+    stamped = JobScript.objects.create(name="x", owner_email="alice@example.com")
+    JobScript.objects.filter(pk=stamped.pk).update(updated_at=Now())  # an UPDATE: not this path, still works
