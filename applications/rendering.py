@@ -17,15 +17,18 @@ import contextlib
 import hashlib
 import math
 import multiprocessing
+import os
 import resource
 import signal
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.util import Finalize
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
@@ -237,6 +240,8 @@ class RenderPool:
         self.limits = limits
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        _stop_at_exit(self)
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -248,6 +253,16 @@ class RenderPool:
                     initargs=(self.limits.memory_bytes,),
                 )
             return self._executor
+
+    def stop(self) -> None:
+        """End the workers now (they hold nothing worth waiting for); never those of the process this one was
+        forked from, whose pools it holds copies of."""
+        if self._pid != os.getpid():
+            return
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            self._discard(executor)
 
     def _discard(self, executor: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -288,5 +303,26 @@ class RenderPool:
             executor.shutdown(wait=wait, cancel_futures=True)
 
     def __del__(self) -> None:
-        # A pool goes with its thread (applications.services keeps one per thread): its workers exit with it.
-        self.shutdown(wait=False)
+        # A pool goes with its thread (applications.services keeps one per thread): its workers end with it.
+        self.stop()
+
+
+_every_pool: weakref.WeakSet[RenderPool] = weakref.WeakSet()
+_stopping_in: int | None = None  # the process whose exit stops its pools
+
+
+def _stop_at_exit(pool: RenderPool) -> None:
+    """Stop ``pool``'s workers when this process exits. A server worker that multiprocessing started (granian's are)
+    joins its child processes as it exits, before the interpreter tells the pools' threads to stop: render workers
+    waiting for work held the exit until the server killed it (30 s). Finalizers of priority >= 0 run before that
+    join; multiprocessing clears them in a new process, so each process registers its own."""
+    global _stopping_in
+    _every_pool.add(pool)
+    if _stopping_in != os.getpid():
+        _stopping_in = os.getpid()
+        Finalize(None, _stop_every_pool, exitpriority=10)
+
+
+def _stop_every_pool() -> None:
+    for pool in list(_every_pool):
+        pool.stop()

@@ -52,3 +52,35 @@ def test_sbatch_lines_go_before_the_first_command(script, expected):
 
 def test_no_params_leave_the_script_alone():
     assert inject_sbatch_params("#!/bin/sh\necho\n", []) == "#!/bin/sh\necho\n"
+
+
+def _render_in_a_server_thread(limits) -> None:
+    """As a server worker does: a thread of the process keeps a render pool that has rendered."""
+    import threading
+
+    from applications.rendering import RenderPool
+
+    pools = []
+
+    def serve():
+        pools.append(RenderPool(1, limits))
+        assert pools[0].render({"a.j2": "{{ x }}"}, {"x": 1}) == {"a.j2": "1"}
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+
+
+def test_a_worker_process_that_rendered_exits_without_waiting_for_its_render_workers(settings):
+    """granian runs its workers as multiprocessing processes, which join their child processes as they exit: a
+    render pool's idle workers held that exit until granian killed the worker, 30 s later."""
+    import multiprocessing
+
+    worker = multiprocessing.get_context("fork").Process(target=_render_in_a_server_thread, args=(render_limits(),))
+    worker.start()
+    worker.join(timeout=20)
+    stuck = worker.is_alive()
+    if stuck:
+        worker.kill()
+        worker.join()
+    assert not stuck and worker.exitcode == 0
