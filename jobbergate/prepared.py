@@ -126,16 +126,15 @@ class PreparedQuery:
 
     def all(self, **values: Any) -> list:
         """The rows the builder's queryset gives for these values, as model instances (dicts for a values() one)."""
-        return self._run(values, "")
+        return self._run(values)
 
     def page(self, offset: int, limit: int, **values: Any) -> list:
         """``all(**values)[offset : offset + limit]``, read as such: the slice is in the SQL."""
         if not (isinstance(offset, int) and isinstance(limit, int) and offset >= 0 and limit > 0):
             raise TypeError(f"A page is a whole offset and a positive limit, not {offset!r} and {limit!r}")
-        compiled, connection = self._compiled()
-        return self._run(values, " " + connection.ops.limit_offset_sql(offset, offset + limit))
+        return self._run(values, (offset, limit))
 
-    def _run(self, values: dict[str, Any], suffix: str) -> list:
+    def _run(self, values: dict[str, Any], page: tuple[int, int] | None = None) -> list:
         if values.keys() != self.fields.keys():
             raise TypeError(f"A prepared query takes exactly {sorted(self.fields)}, not {sorted(values)}")
         compiled, connection = self._compiled()
@@ -143,8 +142,12 @@ class PreparedQuery:
             return []
         prepared = self._converted(values, connection)
         params = [prepared[name] if name is not None else constant for name, constant in compiled.slots]
+        sql = compiled.sql
+        if page is not None:
+            offset, limit = page
+            sql += " " + connection.ops.limit_offset_sql(offset, offset + limit)
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql + suffix.rstrip(), params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if compiled.trim is not None:
             rows = [row[: compiled.trim] for row in rows]
@@ -355,12 +358,11 @@ def _insert_prepared(instance, using, fields, returning_fields, raw) -> list | N
     kept = getattr(_inserts, "kept", None)
     if kept is None or kept[0] is not connection:
         kept = _inserts.kept = (connection, {})
-    insert = kept[1].get(key)
+    if key not in kept[1]:
+        kept[1][key] = _compile_insert(instance, connection, fields, returning_fields)  # None: Django's, each time
+    insert = kept[1][key]
     if insert is None:
-        insert = _compile_insert(instance, connection, fields, returning_fields)
-        if insert is None:
-            return None
-        kept[1][key] = insert
+        return None
     compiler = insert.compiler
     values = tuple(compiler.prepare_value(field, compiler.pre_save_val(field, instance)) for field in fields)
     if any(hasattr(value, "as_sql") for value in values):
