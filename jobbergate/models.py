@@ -43,11 +43,18 @@ class PrivateResourceQuerySet(ResourceQuerySet):
 
 
 def visible_row(
-    model: type[models.Model], principal: Principal, value, *, by: str = "pk", related: tuple[str, ...] = ()
+    model: type[models.Model],
+    principal: Principal,
+    value,
+    *,
+    by: str = "pk",
+    related: tuple[str, ...] = (),
+    shaped: tuple[str, ...] = (),
 ):
     """The row of ``model`` whose field ``by`` (default its id) is ``value``, if ``principal`` may read it (its
-    queryset's ``visible_to``), with the ``related`` rows it shows beside it (``select_related``); None when there
-    is no such row for them, or ``value`` cannot be one of that field.
+    queryset's ``visible_to``), with the ``related`` rows it shows beside it (``select_related``) and what the
+    queryset methods named in ``shaped`` add to it (annotations, such as ``JobScriptQuerySet.with_entrypoint_flag``:
+    read in the same query); None when there is no such row for them, or ``value`` cannot be one of that field.
 
     The read every detail request and every submission makes, so it runs as a prepared query
     (``jobbergate.prepared``): one per model, field, related rows and kind of caller (their permissions, and whether
@@ -56,7 +63,7 @@ def visible_row(
     # visible_to reads a principal's e-mail and client id by truth: an empty one is no e-mail, no client id.
     email, client_id = principal.email or None, principal.client_id or None
     query = _visible_row_query(
-        model, by, tuple(related), frozenset(principal.permissions), email is None, client_id is None
+        model, by, tuple(related), tuple(shaped), frozenset(principal.permissions), email is None, client_id is None
     )
     values = {"value": value}
     if email is not None:
@@ -70,10 +77,13 @@ def visible_row(
 
 
 @lru_cache(maxsize=256)
-def _visible_row_query(model, by, related, permissions, no_email, no_client_id) -> PreparedQuery:
+def _visible_row_query(model, by, related, shaped, permissions, no_email, no_client_id) -> PreparedQuery:
     def build(value, email=None, client_id=None):
         caller = Principal(email=email, permissions=permissions, client_id=client_id)
-        return model.objects.visible_to(caller).select_related(*related).filter(**{by: value})
+        rows = model.objects.visible_to(caller).select_related(*related)
+        for method in shaped:
+            rows = getattr(rows, method)()
+        return rows.filter(**{by: value})
 
     fields = {"value": model._meta.pk if by == "pk" else model._meta.get_field(by)}
     if not no_email:

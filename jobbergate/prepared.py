@@ -42,7 +42,7 @@ from functools import cache
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
-from django.db import connections, models
+from django.db import connections, models, router, transaction
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
@@ -324,9 +324,13 @@ class PreparedInsert:
     copy of them), and the returned columns through its converters. The SQL is kept only when it cannot depend on the
     values: one plain placeholder per field (no field with a placeholder of its own). A row with an expression for a
     value, a raw save, or a database that cannot return columns from an INSERT goes through Django unchanged.
+    ``insert_together`` saves such a row with rows that point at it in one statement.
     jobbergate/tests/test_prepared.py compares the rows with Django's on both databases."""
 
     def _do_insert(self, manager, using, fields, returning_fields, raw):
+        chain = self.__dict__.get("_insert_along")
+        if chain is not None:
+            return _insert_chained(self, chain, using, fields, returning_fields)
         done = _insert_prepared(self, using, fields, returning_fields, raw)
         if done is None:
             return super()._do_insert(manager, using, fields, returning_fields, raw)  # type: ignore[misc]
@@ -343,8 +347,35 @@ class _Insert:
     returning_params: tuple
     converters: dict
 
+    def values(self, instance, fields) -> tuple:
+        return tuple(
+            self.compiler.prepare_value(field, self.compiler.pre_save_val(field, instance)) for field in fields
+        )
+
+    def converted(self, row) -> list:
+        rows = [row]
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        return rows[0]
+
 
 _inserts = threading.local()
+
+
+def _kept(connection) -> dict:
+    """This thread's INSERT statements made on ``connection`` (a new connection object starts afresh)."""
+    kept = getattr(_inserts, "kept", None)
+    if kept is None or kept[0] is not connection:
+        kept = _inserts.kept = (connection, {})
+    return kept[1]
+
+
+def _kept_insert(model, connection, fields, returning_fields, instance) -> _Insert | None:
+    key = (model, tuple(fields), tuple(returning_fields or ()))
+    kept = _kept(connection)
+    if key not in kept:
+        kept[key] = _compile_insert(instance, connection, fields, returning_fields)  # None: Django's, each time
+    return kept[key]
 
 
 def _insert_prepared(instance, using, fields, returning_fields, raw) -> list | None:
@@ -352,19 +383,12 @@ def _insert_prepared(instance, using, fields, returning_fields, raw) -> list | N
     connection = connections[using]
     if raw or not fields or not connection.features.can_return_columns_from_insert:
         return None
-    if any(hasattr(getattr(instance, field.attname), "resolve_expression") for field in fields):
+    if _has_expression(instance, fields):
         return None  # an expression is written into the SQL: not this SQL
-    key = (type(instance), tuple(fields), tuple(returning_fields or ()))
-    kept = getattr(_inserts, "kept", None)
-    if kept is None or kept[0] is not connection:
-        kept = _inserts.kept = (connection, {})
-    if key not in kept[1]:
-        kept[1][key] = _compile_insert(instance, connection, fields, returning_fields)  # None: Django's, each time
-    insert = kept[1][key]
+    insert = _kept_insert(type(instance), connection, fields, returning_fields, instance)
     if insert is None:
         return None
-    compiler = insert.compiler
-    values = tuple(compiler.prepare_value(field, compiler.pre_save_val(field, instance)) for field in fields)
+    values = insert.values(instance, fields)
     if any(hasattr(value, "as_sql") for value in values):
         return None  # a value written as SQL of its own (none of ours): Django's compiler places it
     with connection.cursor() as cursor:
@@ -372,9 +396,11 @@ def _insert_prepared(instance, using, fields, returning_fields, raw) -> list | N
         if not returning_fields:
             return []
         rows = [connection.ops.fetch_returned_insert_columns(cursor, insert.returning_params)]
-    if insert.converters:
-        rows = list(compiler.apply_converters(rows, insert.converters))
-    return rows
+    return [insert.converted(rows[0])]
+
+
+def _has_expression(instance, fields) -> bool:
+    return any(hasattr(getattr(instance, field.attname), "resolve_expression") for field in fields)
 
 
 def _compile_insert(instance, connection, fields, returning_fields) -> _Insert | None:
@@ -391,10 +417,149 @@ def _compile_insert(instance, connection, fields, returning_fields) -> _Insert |
     if len(statements) != 1:
         return None
     sql, params = statements[0]
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     returning_params = tuple(getattr(compiler, "returning_params", ()) or ())
-    if sql.count("%s") != len(params) or placeholders not in sql or len(params) != len(fields) + len(returning_params):
+    if (
+        sql.count("%s") != len(params)
+        or _placeholders(len(fields)) not in sql
+        or len(params) != len(fields) + len(returning_params)
+    ):
         return None
     query.objs = []  # the compiler is kept: it keeps no row
     columns = [field.get_col(type(instance)._meta.db_table) for field in returning_fields or ()]
     return _Insert(sql, compiler, returning_params, compiler.get_converters(columns))
+
+
+def _placeholders(count: int, replaced: dict[int, str] | None = None) -> str:
+    slots = ["%s"] * count
+    for position, sql in (replaced or {}).items():
+        slots[position] = sql
+    return "(" + ", ".join(slots) + ")"
+
+
+# One statement for a row and the rows that point at it ------------------------------------------------------
+
+
+def insert_together(parent: models.Model, *children: models.Model) -> None:
+    """Insert the new row ``parent`` and the new rows ``children``, each of which points at it by a foreign key
+    (``JobProgress(submission=submission)``): all of them or none.
+
+    On PostgreSQL this is one statement, the children's INSERTs taking the parent's id from its INSERT in a
+    data-modifying WITH; outside a transaction it is its own: one round trip instead of four (BEGIN, two INSERTs,
+    COMMIT) for a submission and its first progress entry, each of which also costs PostgreSQL a statement's
+    work. The parent is saved by ``save()`` (its signals run); each child gets its id and foreign key as ``save()``
+    would set them. Elsewhere (SQLite), or when a row cannot be written that way (an expression for a value, a
+    child model with save signal receivers, which would not run, an inherited model), each is saved by ``save()``
+    in turn, in one transaction."""
+    using = router.db_for_write(type(parent), instance=parent)
+    links = [_link(child, parent) for child in children]
+    chain = _chain(connections[using], parent, children, links)
+    if chain is None:
+        with transaction.atomic(using=using, savepoint=False):
+            parent.save(force_insert=True, using=using)
+            for child in children:
+                child.save(force_insert=True, using=using)
+        return
+    parent._insert_along = (chain, children)  # type: ignore[attr-defined]  # read by PreparedInsert._do_insert
+    try:
+        parent.save(force_insert=True, using=using)
+    finally:
+        del parent._insert_along  # type: ignore[attr-defined]
+
+
+def _link(child: models.Model, parent: models.Model) -> models.ForeignKey:
+    """The foreign key of ``child`` that holds ``parent``."""
+    for field in child._meta.concrete_fields:
+        if field.many_to_one and field.get_cached_value(child, None) is parent:
+            return field
+    raise ValueError(f"{child!r} does not point at {parent!r}: set its foreign key to the parent row")
+
+
+@dataclass
+class _Chain:
+    """The one statement that inserts a row of some fields and rows of other models that point at it."""
+
+    sql: str
+    parent: _Insert
+    parent_fields: tuple
+    parent_returning: tuple
+    children: tuple  # (_Insert, fields without the link, returned fields, link) per child
+
+
+def _new_row_fields(model) -> tuple[tuple, tuple]:
+    """The fields ``save()`` writes for a new row whose id the database gives, and the ones it reads back."""
+    meta = model._meta
+    return tuple(field for field in meta.local_concrete_fields if field is not meta.auto_field), tuple(
+        meta.db_returning_fields
+    )
+
+
+def _chain(connection, parent, children, links) -> _Chain | None:
+    from django.db.models import signals
+
+    if connection.vendor != "postgresql" or not isinstance(parent, PreparedInsert):
+        return None
+    rows = [parent, *children]
+    if any(row.pk is not None or not row._state.adding or row._meta.parents for row in rows):
+        return None
+    if any(
+        signals.pre_save.has_listeners(type(child)) or signals.post_save.has_listeners(type(child))
+        for child in children
+    ):
+        return None  # save() of a child would tell its receivers: let it
+    if any(_has_expression(row, _new_row_fields(type(row))[0]) for row in rows):
+        return None
+    key = ("chain", type(parent), tuple(type(child) for child in children), tuple(links))
+    kept = _kept(connection)
+    if key not in kept:
+        kept[key] = _compile_chain(connection, parent, children, links)
+    return kept[key]
+
+
+def _compile_chain(connection, parent, children, links) -> _Chain | None:
+    quote = connection.ops.quote_name
+    parent_fields, parent_returning = _new_row_fields(type(parent))
+    parent_insert = _kept_insert(type(parent), connection, parent_fields, parent_returning, parent)
+    if parent_insert is None or parent_insert.returning_params or parent._meta.pk not in parent_returning:
+        return None
+    parent_id = f"(SELECT {quote(parent._meta.pk.column)} FROM {quote('parent')})"
+    statements = [f"{quote('parent')} AS ({parent_insert.sql})"]
+    made = []
+    for number, (child, link) in enumerate(zip(children, links, strict=True)):
+        fields, returning = _new_row_fields(type(child))
+        insert = _kept_insert(type(child), connection, fields, returning, child)
+        if insert is None or insert.returning_params or link not in fields:
+            return None
+        position = fields.index(link)
+        sql = insert.sql.replace(_placeholders(len(fields)), _placeholders(len(fields), {position: parent_id}), 1)
+        statements.append(f"{quote(f'child_{number}')} AS ({sql})")
+        made.append((insert, tuple(field for field in fields if field is not link), returning, link))
+    names = ", ".join(quote(name) for name in ["parent", *(f"child_{number}" for number in range(len(children)))])
+    sql = f"WITH {', '.join(statements)} SELECT * FROM {names}"
+    return _Chain(sql, parent_insert, parent_fields, parent_returning, tuple(made))
+
+
+def _insert_chained(parent, along, using, fields, returning_fields) -> list:
+    """``parent``'s returned row from the chained statement; its children's ids and links set on them."""
+    chain, children = along
+    if tuple(fields) != chain.parent_fields or tuple(returning_fields or ()) != chain.parent_returning:
+        raise RuntimeError("save() asked for another INSERT than insert_together prepared")
+    params = list(chain.parent.values(parent, fields))
+    for child, (insert, child_fields, _returning, _link) in zip(children, chain.children, strict=True):
+        params += insert.values(child, child_fields)
+    if any(hasattr(value, "as_sql") for value in params):
+        raise RuntimeError("insert_together cannot write a value that is SQL of its own")
+    with connections[using].cursor() as cursor:
+        cursor.execute(chain.sql, params)
+        row = cursor.fetchone()
+    taken = len(chain.parent_returning)
+    parent_row = chain.parent.converted(row[:taken])
+    parent_id = parent_row[chain.parent_returning.index(parent._meta.pk)]
+    for child, (insert, _fields, returning, link) in zip(children, chain.children, strict=True):
+        child_row = insert.converted(row[taken : taken + len(returning)])
+        taken += len(returning)
+        setattr(child, link.attname, parent_id)
+        for field, value in zip(returning, child_row, strict=True):
+            setattr(child, field.attname, value)
+        child._state.adding = False
+        child._state.db = using
+    return [parent_row]

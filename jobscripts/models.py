@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from jobbergate.choices import FileType
 from jobbergate.models import PrivateResourceQuerySet, Resource, StoredFile
@@ -16,6 +16,11 @@ class JobScriptQuerySet(PrivateResourceQuerySet):
         if principal.is_privileged or not principal.cluster:
             return super().visible_to(principal)
         return self.filter(submissions__client_id=principal.cluster).distinct()
+
+    def with_entrypoint_flag(self):
+        """Each row with ``entrypoint_present``: whether it has its ENTRYPOINT file (``JobScript.has_entrypoint``
+        reads it instead of asking again); a submission reads both in one query."""
+        return self.annotate(entrypoint_present=Exists(_entrypoints_of(OuterRef("pk"))))
 
 
 class JobScript(Resource):
@@ -42,9 +47,12 @@ class JobScript(Resource):
     objects = JobScriptQuerySet.as_manager()
 
     def has_entrypoint(self) -> bool:
-        """Whether it has its ENTRYPOINT file (at most one: a constraint), which sbatch runs. Prepared: every
-        submission asks."""
-        return bool(_ENTRYPOINT.all(job_script=self.pk))
+        """Whether it has its ENTRYPOINT file (at most one: a constraint), which sbatch runs: as read with the row
+        (``JobScriptQuerySet.with_entrypoint_flag``), else asked now."""
+        present = getattr(self, "entrypoint_present", None)
+        if present is not None:
+            return bool(present)
+        return _entrypoints_of(self.pk).exists()
 
     class Meta(Resource.Meta):
         verbose_name = "job script"
@@ -107,10 +115,8 @@ class JobScriptFile(StoredFile):
         ]
 
 
-_ENTRYPOINT = PreparedQuery(
-    lambda job_script: JobScriptFile.objects.filter(parent=job_script, file_type=FileType.ENTRYPOINT).only("pk"),
-    job_script=JobScriptFile._meta.get_field("parent"),
-)
+def _entrypoints_of(job_script) -> models.QuerySet:
+    return JobScriptFile.objects.filter(parent=job_script, file_type=FileType.ENTRYPOINT)
 
 
 _LIVE_COUNT = PreparedQuery(

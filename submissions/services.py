@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from jobbergate.errors import Conflict, Invalid, Malformed, NotFound
 from jobbergate.models import visible_row
+from jobbergate.prepared import insert_together
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from jobscripts.signals import job_script_deleting
@@ -19,8 +20,9 @@ from submissions.choices import FAILURE_STATES, SUCCESS_STATES, JobSubmissionSta
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
-def _record(submission: JobSubmission, info: str | None = None) -> JobProgress:
-    return JobProgress.objects.create(
+def _entry(submission: JobSubmission, info: str | None) -> JobProgress:
+    """The progress entry of the submission's status as it is now."""
+    return JobProgress(
         submission=submission,
         status=submission.status,
         slurm_job_state=submission.slurm_job_state,
@@ -28,7 +30,19 @@ def _record(submission: JobSubmission, info: str | None = None) -> JobProgress:
     )
 
 
-@transaction.atomic
+def _record(submission: JobSubmission, info: str | None = None) -> JobProgress:
+    entry = _entry(submission, info)
+    entry.save(force_insert=True)
+    return entry
+
+
+def _insert_with_first_entry(submission: JobSubmission, info: str) -> JobSubmission:
+    """A new submission with its first progress entry, both or neither: in one statement on PostgreSQL
+    (``insert_together``; no BEGIN and COMMIT round trips for a create)."""
+    insert_together(submission, _entry(submission, info))
+    return submission
+
+
 def create_submission(
     *,
     principal: Principal,
@@ -41,8 +55,11 @@ def create_submission(
     slurm_job_id: int | None = None,
     sbatch_arguments: list[str] | None = None,
 ) -> JobSubmission:
-    """Submit a job script the principal may read; SUBMITTED at once when the user already ran sbatch."""
-    job_script = visible_row(JobScript, principal, job_script_id)
+    """Submit a job script the principal may read; SUBMITTED at once when the user already ran sbatch.
+
+    One read (the job script, with whether it has its ENTRYPOINT) and one write, each its own transaction: the read
+    took no lock before either, and the write's foreign key check still refuses a job script deleted since."""
+    job_script = visible_row(JobScript, principal, job_script_id, shaped=("with_entrypoint_flag",))
     if job_script is None:
         raise NotFound(f"Job script {job_script_id} was not found.")
     if not job_script.has_entrypoint():
@@ -50,7 +67,7 @@ def create_submission(
     cluster = client_id or principal.client_id
     if not cluster:
         raise Invalid("client_id is required: name the cluster to submit to.")
-    submission = JobSubmission.objects.create(
+    submission = JobSubmission(
         name=name,
         description=description or "",
         owner_email=owner_email,
@@ -61,18 +78,16 @@ def create_submission(
         sbatch_arguments=sbatch_arguments or [],
         status=JobSubmissionStatus.SUBMITTED if slurm_job_id is not None else JobSubmissionStatus.CREATED,
     )
-    _record(submission, "Submitted on site" if slurm_job_id is not None else "Created")
-    return submission
+    return _insert_with_first_entry(submission, "Submitted on site" if slurm_job_id is not None else "Created")
 
 
-@transaction.atomic
 def clone_submission(
     *, source: JobSubmission, owner_email: str, name: str | None = None, description: str | None = None
 ) -> JobSubmission:
     """Re-run: a new CREATED submission of the same job script, cluster, directory and sbatch arguments."""
     if source.job_script_id is None:
         raise Malformed(f"Submission {source.pk} cannot be cloned: its job script was deleted.")
-    clone = JobSubmission.objects.create(
+    clone = JobSubmission(
         name=name or source.name,
         description=source.description if description is None else description,
         owner_email=owner_email,
@@ -82,8 +97,7 @@ def clone_submission(
         sbatch_arguments=list(source.sbatch_arguments),
         cloned_from=source,
     )
-    _record(clone, f"Cloned from submission {source.pk}")
-    return clone
+    return _insert_with_first_entry(clone, f"Cloned from submission {source.pk}")
 
 
 @transaction.atomic

@@ -331,3 +331,83 @@ def test_an_insert_with_an_expression_goes_through_django():
     assert script.name == "UPPER"
     stamped = JobScript.objects.create(name="x", owner_email="alice@example.com")
     JobScript.objects.filter(pk=stamped.pk).update(updated_at=Now())  # an UPDATE: not this path, still works
+
+
+def test_insert_together_stores_what_saving_each_in_turn_stores():
+    from jobbergate.prepared import insert_together
+    from submissions.models import JobProgress
+
+    script = make_job_script("alice@example.com")
+
+    def made(together: bool):
+        submission = JobSubmission(
+            name="sub", owner_email="alice@example.com", job_script=script, client_id="c", sbatch_arguments=["-N1"]
+        )
+        entries = [JobProgress(submission=submission, status="CREATED", additional_info=f"entry {n}") for n in (1, 2)]
+        with CaptureQueriesContext(connection) as queries:
+            if together:
+                insert_together(submission, *entries)
+            else:
+                submission.save()
+                for entry in entries:
+                    entry.save()
+        return submission, entries, queries.captured_queries
+
+    submission, entries, queries = made(True)
+    if connection.vendor == "postgresql":  # one statement, and no transaction of its own inside the test's
+        assert [query["sql"].split()[0] for query in queries] == ["WITH"]
+    else:  # SQLite cannot write one row's id into another's in one statement: each saved in turn
+        assert [query["sql"].split()[0] for query in queries] == ["INSERT"] * 3
+    assert not submission._state.adding and all(not entry._state.adding for entry in entries)
+    assert [entry.submission_id for entry in entries] == [submission.pk] * 2
+    assert entries[0].pk < entries[1].pk
+    expected_submission, expected_entries, _ = made(False)
+    for row, expected in [(submission, expected_submission), *zip(entries, expected_entries, strict=True)]:
+        stored = row_of(row)
+        assert {key: getattr(row, key) for key in stored} == stored  # the instance holds what was stored
+        ignored = {"id", "created_at", "updated_at", "timestamp", "submission_id"}
+        assert {k: v for k, v in stored.items() if k not in ignored} == {
+            k: v for k, v in row_of(expected).items() if k not in ignored
+        }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_insert_together_writes_all_rows_or_none():
+    from django.db import DataError, IntegrityError
+
+    from jobbergate.prepared import insert_together
+    from submissions.models import JobProgress
+
+    script = make_job_script("alice@example.com")
+    before = JobSubmission.objects.count(), JobProgress.objects.count()
+    submission = JobSubmission(name="sub", owner_email="alice@example.com", job_script=script, client_id="c")
+    entry = JobProgress(submission=submission, status="NOT A STATUS" * 10)  # too long for its column
+    if connection.vendor == "sqlite":  # SQLite does not check a column's length: a foreign key it does check
+        entry = JobProgress(submission=submission, status="CREATED")
+        submission.cloned_from_id = 10**6
+    with pytest.raises(IntegrityError if connection.vendor == "sqlite" else DataError):
+        insert_together(submission, entry)
+    assert (JobSubmission.objects.count(), JobProgress.objects.count()) == before
+
+
+def test_insert_together_saves_each_row_when_a_child_has_save_receivers():
+    from django.db.models.signals import post_save
+
+    from jobbergate.prepared import insert_together
+    from submissions.models import JobProgress
+
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=JobProgress, dispatch_uid="test_insert_together")
+    try:
+        submission = JobSubmission(name="sub", owner_email="alice@example.com", client_id="c")
+        entry = JobProgress(submission=submission, status="CREATED")
+        insert_together(submission, entry)
+    finally:
+        post_save.disconnect(sender=JobProgress, dispatch_uid="test_insert_together")
+    assert heard == [(entry.pk, True)] and entry.submission_id == submission.pk
+    with pytest.raises(ValueError, match="does not point at"):
+        insert_together(JobSubmission(name="x", owner_email="a@example.com", client_id="c"), JobProgress())
