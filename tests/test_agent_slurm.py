@@ -66,7 +66,8 @@ def test_a_job_that_completes_ends_done_and_the_heartbeat_is_recorded(api, alice
     result = api()
     assert result.returncode == 0, result.stderr
     row = fresh(row)
-    assert row.status == "SUBMITTED" and row.slurm_job_id, result.stderr
+    # A job this short can end, and be reported DONE, within the cycle that submitted it.
+    assert row.status in ("SUBMITTED", "DONE") and row.slurm_job_id, result.stderr
     assert (workdir / "job.sh").read_text().startswith("#!/bin/bash")
     done = until(lambda: fresh(row).status == "DONE", seconds=90, each=api)
     assert done, fresh(row).slurm_job_state
@@ -273,7 +274,8 @@ def test_with_client_credentials_from_the_openid_provider(api, alice, workdir, o
         [JOBBERGATE, "agent", "run", "--once"], env=environment, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert fresh(row).status == "SUBMITTED"
+    # `true` can end, and be reported DONE, within the cycle that submitted it.
+    assert fresh(row).status in ("SUBMITTED", "DONE") and fresh(row).slurm_job_id
     assert ClusterStatus.objects.filter(client_id=UPSTREAM_AGENT_CLIENT).exists()
     token_file = Path(environment["JOBBERGATE_AGENT_CACHE_DIR"]) / "token" / "access.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
