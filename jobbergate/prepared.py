@@ -292,15 +292,31 @@ def prefetch_children(instance: models.Model, *names: str) -> None:
     the related model's default order, each child's foreign key already pointing at ``instance``."""
     for name in names:
         query, foreign_key = _children_query(type(instance), name)
+        _hold(instance, name, foreign_key, query.all(parent=instance.pk))
+
+
+def hold_new_children(instance: models.Model, name: str, children: list[models.Model]) -> None:
+    """Leave the reverse foreign key ``name`` of ``instance`` as ``prefetch_children`` does, holding ``children``:
+    for a row this request has just inserted with these children, which are then all it has, without reading them
+    back. Only a single row is held as it is; several are read back, since their default order is the database's
+    (its collation orders file names) and a second copy of it here could disagree."""
+    query, foreign_key = _children_query(type(instance), name)
+    if len(children) > 1:
         children = query.all(parent=instance.pk)
-        for child in children:
-            foreign_key.set_cached_value(child, instance)
-        queryset = getattr(instance, name).get_queryset()
-        queryset._result_cache = children  # as Django's prefetch_one_level leaves a prefetched relation
-        queryset._prefetch_done = True
-        if not hasattr(instance, "_prefetched_objects_cache"):
-            instance._prefetched_objects_cache = {}
-        instance._prefetched_objects_cache[foreign_key.remote_field.cache_name] = queryset
+    elif any(child.pk is None or foreign_key.value_from_object(child) != instance.pk for child in children):
+        raise ValueError(f"{children!r} are not saved children of {instance!r}")
+    _hold(instance, name, foreign_key, children)
+
+
+def _hold(instance: models.Model, name: str, foreign_key: models.ForeignKey, children: list[models.Model]) -> None:
+    for child in children:
+        foreign_key.set_cached_value(child, instance)
+    queryset = getattr(instance, name).get_queryset()
+    queryset._result_cache = children  # as Django's prefetch_one_level leaves a prefetched relation
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[foreign_key.remote_field.cache_name] = queryset
 
 
 @cache

@@ -16,6 +16,7 @@ from applications.services import (
 )
 from jobbergate.choices import FileType
 from jobbergate.errors import Invalid
+from jobbergate.prepared import hold_new_children
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import JsonValueError, check_filename, check_json_value
 from jobscripts.models import JobScript, JobScriptFile
@@ -154,8 +155,9 @@ def render_job_script(
 ) -> JobScript:
     """Render the mapped templates of an application into a new job script (all or nothing, ``render_files``).
 
-    The job script records the parameters and the hash of the template files it came from. A template that fails
-    to render leaves no job script behind.
+    The job script records the parameters and the hash of the template files it came from, and comes back with its
+    files (``job_script.files.all()`` answers without a query). A template that fails to render leaves no job
+    script behind.
     """
     rendered = render_files(
         template=template,
@@ -172,8 +174,11 @@ def render_job_script(
             render_parameters=rendered.param_dict,
             template_content_hash=rendered.template_content_hash,
         )
+        rows = []
         for output_name, text in rendered.files.items():
             row = JobScriptFile(parent=job_script, filename=output_name, file_type=rendered.file_types[output_name])
             row.replace_content(text.encode())
             row.save()
+            rows.append(row)
+    hold_new_children(job_script, "files", rows)
     return job_script

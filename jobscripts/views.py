@@ -78,7 +78,6 @@ class JobScriptViewSet(ResourceViewSet):
                 **body.validated_data["create_request"],
                 **body.validated_data["render_request"],
             )
-        prefetch_children(job_script, *self.detail_prefetch_related)
         return self.detail_response(job_script, status.HTTP_201_CREATED, fresh=True)
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})

@@ -18,7 +18,7 @@ from accounts.models import ApiToken
 from applications.models import JobScriptTemplate
 from jobbergate.choices import Permission
 from jobbergate.models import visible_row
-from jobbergate.prepared import PreparedQuery, PreparedValueError, prefetch_children
+from jobbergate.prepared import PreparedQuery, PreparedValueError, hold_new_children, prefetch_children
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from submissions.models import JobSubmission
@@ -249,6 +249,36 @@ def prefetched_files(job_script):
     instance = JobScript.objects.get(pk=job_script.pk)
     prefetch_children(instance, "files")
     return instance.files.all()
+
+
+def test_new_children_are_held_as_prefetch_children_leaves_them():
+    """One child just written is held without a query; several are read back in the database's order (its
+    collation orders file names), so the answer of a create is the answer of the next read."""
+    from jobscripts.models import JobScriptFile
+
+    job_script = make_job_script("alice@example.com", files=False)
+    row = JobScriptFile(parent=job_script, filename="job.sh", file_type="ENTRYPOINT", storage_key="k", size=0)
+    row.save()
+    with CaptureQueriesContext(connection) as queries:
+        hold_new_children(job_script, "files", [row])
+        assert list(job_script.files.all()) == [row] and row.parent is job_script
+    assert queries.captured_queries == []
+    same(job_script.files.all(), prefetched_files(job_script))
+
+    several = make_job_script("alice@example.com")
+    rows = list(several.files.order_by("-filename"))  # not Meta.ordering
+    with CaptureQueriesContext(connection) as queries:
+        hold_new_children(several, "files", rows)
+    assert len(queries.captured_queries) == 1
+    same(several.files.all(), prefetched_files(several))
+
+    bare = make_job_script("alice@example.com", files=False)
+    hold_new_children(bare, "files", [])
+    assert list(bare.files.all()) == []
+    with pytest.raises(ValueError):
+        hold_new_children(bare, "files", [row])  # another's child
+    with pytest.raises(ValueError):
+        hold_new_children(bare, "files", [JobScriptFile(parent=bare, filename="x.sh")])  # not saved
 
 
 def test_prefetch_children_refuses_what_is_not_a_reverse_foreign_key():
