@@ -9,7 +9,9 @@ harness's shape (``api_bench.seed``): one user owning 10,000 job scripts, two fi
 requests go through Django's whole stack (middleware, authentication with a server-issued bearer token, DRF) but
 not through a socket or a server process: what is left is the application's own cost, which the process model
 (granian, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
-waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries).
+waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries) and,
+when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server process for this connection used
+per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few hundred requests).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import time
@@ -57,6 +60,27 @@ def scenarios(seeded: dict) -> dict:
     }
 
 
+def backend_cpu_ms(connection):
+    """A function that reads the CPU milliseconds used so far by the PostgreSQL server process behind
+    ``connection`` and its process id, or None when that process is not on this machine."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    path = f"/proc/{pid}/stat"
+    if not os.path.exists(path):
+        return None
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def used() -> tuple[float, int]:
+        with open(path) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()  # after the command's name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) * per_tick, pid  # utime and stime: fields 14 and 15 of proc(5)
+
+    return used
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="requests per scenario (bounded: at most 5000)")
@@ -86,7 +110,8 @@ def main() -> None:
         assert response.status_code == status, (path, response.status_code, response.content[:300])
         return response
 
-    print(f"{'scenario':<12} {'CPU ms p50':>10} {'CPU ms mean':>11} {'queries':>8} {'query ms':>9}  bytes")
+    columns = ("CPU ms p50", "CPU ms mean", "queries", "query ms", "PG CPU ms")
+    print(f"{'scenario':<12} " + " ".join(f"{title:>{max(9, len(title))}}" for title in columns) + "  bytes")
     for name, (method, path, body, status) in scenarios(seeded).items():
         for _ in range(20):  # warm up: imports, caches, connection
             call(method, path, body, status)
@@ -95,13 +120,19 @@ def main() -> None:
         captured = list(queries.captured_queries)  # the next requests empty the connection's log
         query_ms = sum(float(q["time"]) for q in captured) * 1000
         cpu = []
+        backend = backend_cpu_ms(connection)
+        backend_before = backend() if backend else None
         for _ in range(args.requests):
             started = time.process_time()
             call(method, path, body, status)
             cpu.append((time.process_time() - started) * 1000)
+        backend_after = backend_cpu_ms(connection)
+        pg_cpu = "-"  # the connection was not kept (or PostgreSQL runs elsewhere)
+        if backend_before and backend_after and backend_after()[1] == backend_before[1]:
+            pg_cpu = f"{(backend_after()[0] - backend_before[0]) / args.requests:.2f}"
         print(
             f"{name:<12} {statistics.median(cpu):>10.2f} {statistics.fmean(cpu):>11.2f} {len(captured):>8} "
-            f"{query_ms:>9.2f}  {len(response.content)}"
+            f"{query_ms:>9.2f} {pg_cpu:>9}  {len(response.content)}"
         )
         if args.profile == name:
             for query in captured:
