@@ -112,6 +112,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "JOBBERGATE_DB_PREPARED_STATEMENTS", True
+):
+    # Values sent apart from the SQL, and a statement run 5 times on a connection (psycopg's default threshold) kept
+    # prepared by PostgreSQL, which then skips parsing and planning it: the API's SQL repeats exactly
+    # (jobbergate.prepared), and PostgreSQL's CPU per request fell by half or more (docs/benchmarks.md, issue 16).
+    # psycopg keeps at most 100 per connection. Turn off behind a pooler that cannot carry prepared statements
+    # (PgBouncer before 1.21 in transaction mode).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
