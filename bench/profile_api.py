@@ -11,13 +11,16 @@ not through a socket or a server process: what is left is the application's own 
 (granian, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
 waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries) and,
 when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server process for this connection used
-per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few hundred requests).
+per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few hundred requests). "GC ms" is
+the time the garbage collector took per request, "GC max ms" its longest pause (a full collection stops every
+thread of the process). The heap is settled as the server settles it (``jobbergate.wsgi.settle_heap``).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -81,6 +84,26 @@ def backend_cpu_ms(connection):
     return used
 
 
+class CollectorClock:
+    """The garbage collector's time (``gc.callbacks``): total and longest pause since the last ``reset``."""
+
+    def __init__(self):
+        self.started = 0.0
+        self.reset()
+        gc.callbacks.append(self.heard)
+
+    def reset(self) -> None:
+        self.total = self.longest = 0.0
+
+    def heard(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self.started
+            self.total += took
+            self.longest = max(self.longest, took)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="requests per scenario (bounded: at most 5000)")
@@ -100,6 +123,9 @@ def main() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")  # as autovacuum would soon after such a load
+    import jobbergate.wsgi  # noqa: F401 -- settles the heap as the server does
+
+    collector = CollectorClock()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {seeded['token']}", SERVER_NAME="127.0.0.1")
 
     def call(method, path, body, status):
@@ -110,7 +136,7 @@ def main() -> None:
         assert response.status_code == status, (path, response.status_code, response.content[:300])
         return response
 
-    columns = ("CPU ms p50", "CPU ms mean", "queries", "query ms", "PG CPU ms")
+    columns = ("CPU ms p50", "CPU ms mean", "queries", "query ms", "PG CPU ms", "GC ms", "GC max ms")
     print(f"{'scenario':<12} " + " ".join(f"{title:>{max(9, len(title))}}" for title in columns) + "  bytes")
     for name, (method, path, body, status) in scenarios(seeded).items():
         for _ in range(20):  # warm up: imports, caches, connection
@@ -122,6 +148,7 @@ def main() -> None:
         cpu = []
         backend = backend_cpu_ms(connection)
         backend_before = backend() if backend else None
+        collector.reset()
         for _ in range(args.requests):
             started = time.process_time()
             call(method, path, body, status)
@@ -132,7 +159,8 @@ def main() -> None:
             pg_cpu = f"{(backend_after()[0] - backend_before[0]) / args.requests:.2f}"
         print(
             f"{name:<12} {statistics.median(cpu):>10.2f} {statistics.fmean(cpu):>11.2f} {len(captured):>8} "
-            f"{query_ms:>9.2f} {pg_cpu:>9}  {len(response.content)}"
+            f"{query_ms:>9.2f} {pg_cpu:>9} {collector.total * 1000 / args.requests:>9.3f} "
+            f"{collector.longest * 1000:>9.1f}  {len(response.content)}"
         )
         if args.profile == name:
             for query in captured:

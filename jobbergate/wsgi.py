@@ -1,5 +1,6 @@
 """WSGI entry point, served by granian in production (``python -m jobbergate.serve``, which scripts/serve runs)."""
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -38,3 +39,21 @@ def application(environ, start_response):
 from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
 
 getattr(staticfiles_storage, "warn_if_not_collected", lambda: None)()
+
+
+def settle_heap() -> None:
+    """Load what the first requests would load (the URL configuration, and through it every view, serializer and
+    model), then move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    Those objects live as long as the process, yet each full collection scanned them all: on 2 cores a pause of
+    75-86 ms, every few hundred requests, in whichever requests the process was serving (bench/run-profile, "GC max
+    ms"); frozen, a full collection scans only what requests leave behind (10-19 ms). What is garbage now is
+    collected first, so nothing unreachable is kept for the life of the process."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 -- imports every view module
+    gc.collect()
+    gc.freeze()
+
+
+settle_heap()
