@@ -3,9 +3,9 @@
 A template is user input. It renders in ``SandboxedEnvironment`` (no ``__class__``, ``__globals__``, unsafe
 ``format``), with operators that refuse to build huge values (``"x" * 10**10``, ``9 ** 9 ** 9``), an output size
 limit, a wall-clock limit (``SIGALRM`` in the worker) and a memory limit (``RLIMIT_AS`` of the worker). Worker
-processes come from a forkserver pool; a worker that dies or hangs is replaced and the request gets a 422, while
-the server goes on serving others. Compiled templates are cached in each worker by the hash of their source, so
-a template that did not change is never parsed again.
+processes are forkserver children, each behind its own pipe; a worker that dies or hangs is replaced and the
+request gets a 422, while the server goes on serving others. Compiled templates are cached in each worker by the
+hash of their source, so a template that did not change is never parsed again.
 
 This module does not import Django: workers import only it (and ``jobbergate.syntax``, which does not either).
 Uploaded sources are parsed here too (``check_sources``), under the same limits.
@@ -23,11 +23,9 @@ import signal
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.connection import Connection
 from multiprocessing.util import Finalize
 from typing import Any
 
@@ -232,27 +230,95 @@ def _init_worker(memory_bytes: int) -> None:
         pass
 
 
+def _serve(connection: Connection, memory_bytes: int) -> None:
+    """A render worker's life: run each ``(function, arguments)`` that comes down the pipe and send back
+    ``(True, result)`` or ``(False, exception)``, until the server closes the pipe."""
+    _init_worker(memory_bytes)
+    while True:
+        try:
+            function, arguments = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer = (True, function(*arguments))
+        except Exception as error:  # sent back to be raised in the server, as the function raised it
+            answer = (False, error)
+        try:
+            connection.send(answer)
+        except Exception as error:  # an answer that cannot be pickled: say so rather than leave the server waiting
+            connection.send((False, RenderError(f"the worker could not send its answer back: {error}")))
+
+
+class _Worker:
+    """One render worker process and the pipe to it (one call at a time)."""
+
+    def __init__(self, context, memory_bytes: int):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, memory_bytes), daemon=True)
+        self.process.start()
+        child.close()  # the worker's end lives in the worker: its death is our end-of-file
+
+    def call(self, seconds: float, function, arguments: tuple) -> tuple[bool, Any]:
+        """``(ok, value)``; ``_Overrun`` when no answer came within ``seconds``, ``EOFError`` when the worker died."""
+        self.connection.send((function, arguments))
+        if not self.connection.poll(seconds):
+            raise _Overrun()
+        return self.connection.recv()
+
+    def kill(self) -> None:
+        self.connection.close()
+        if self.process.pid is not None and self.process.exitcode is None:
+            self.process.kill()
+        self.process.join(timeout=5)
+
+
+class _Overrun(Exception):
+    pass
+
+
+GRACE_SECONDS = 5.0  # how much longer than the render limit the server waits before it kills a worker
+
+
 class RenderPool:
-    """A small pool of render workers; a worker that dies or overruns is replaced, never waited on forever."""
+    """A small pool of render workers; a worker that dies or overruns is replaced, never waited on forever.
+
+    Each worker is a forkserver process behind its own pipe, called from the server thread that needs it: the
+    arguments go down the pipe and the answer comes back to the waiting thread directly. (A ``ProcessPoolExecutor``
+    passes each call through two helper threads of the server process, which cost 0.1 ms of its interpreter per
+    render and, with the other request thread busy, a wait for the interpreter lock at each hand-over.)
+    """
 
     def __init__(self, workers: int, limits: Limits):
         self.workers = workers
         self.limits = limits
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("forkserver")
+        self._idle: list[_Worker] = []
+        self._started: set[_Worker] = set()
+        self._lock = threading.Condition()
         self._pid = os.getpid()
         _stop_at_exit(self)
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _take(self) -> _Worker:
         with self._lock:
-            if self._executor is None:
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("forkserver"),
-                    initializer=_init_worker,
-                    initargs=(self.limits.memory_bytes,),
-                )
-            return self._executor
+            while not self._idle and len(self._started) >= self.workers:
+                self._lock.wait()
+            if self._idle:
+                return self._idle.pop()
+            worker = _Worker(self._context, self.limits.memory_bytes)
+            self._started.add(worker)
+            return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker in self._started:
+                self._idle.append(worker)
+            self._lock.notify()
+
+    def _discard(self, worker: _Worker) -> None:
+        with self._lock:
+            self._started.discard(worker)
+            self._lock.notify()
+        worker.kill()
 
     def stop(self) -> None:
         """End the workers now (they hold nothing worth waiting for); never those of the process this one was
@@ -260,17 +326,10 @@ class RenderPool:
         if self._pid != os.getpid():
             return
         with self._lock:
-            executor = self._executor
-        if executor is not None:
-            self._discard(executor)
-
-    def _discard(self, executor: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._executor is executor:
-                self._executor = None
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+            workers, self._started, self._idle = list(self._started), set(), []
+            self._lock.notify_all()
+        for worker in workers:
+            worker.kill()
 
     def render(self, templates: dict[str, str], param_dict: Mapping[str, Any]) -> dict[str, str]:
         return self._call("Rendering", render_all, templates, dict(param_dict), self.limits)
@@ -285,22 +344,22 @@ class RenderPool:
         return self._call("Reading the workflow", convert_workflow, source)
 
     def _call(self, what: str, function, *arguments):
-        executor = self._pool()
+        worker = self._take()
         try:
-            future = executor.submit(function, *arguments)
-            return future.result(timeout=self.limits.seconds + 5)
-        except FutureTimeout:
-            self._discard(executor)
+            ok, value = worker.call(self.limits.seconds + GRACE_SECONDS, function, arguments)
+        except _Overrun:
+            self._discard(worker)
             raise RenderError(f"{what} took longer than {self.limits.seconds:g} s and was stopped.") from None
-        except BrokenProcessPool:
-            self._discard(executor)
+        except (EOFError, OSError):
+            self._discard(worker)
             raise RenderError(f"{what} needed more memory than allowed and was stopped.") from None
-
-    def shutdown(self, *, wait: bool = True) -> None:
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=wait, cancel_futures=True)
+        except BaseException:
+            self._discard(worker)  # the pipe may hold half a message: never reuse it
+            raise
+        self._give_back(worker)
+        if not ok:
+            raise value
+        return value
 
     def __del__(self) -> None:
         # A pool goes with its thread (applications.services keeps one per thread): its workers end with it.

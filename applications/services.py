@@ -124,7 +124,7 @@ def render_pool() -> RenderPool:
     pool = getattr(_render_pools, "pool", None)
     if pool is None or pool.limits != limits or pool.workers != settings.RENDER_WORKERS:
         if pool is not None:
-            pool.shutdown()
+            pool.stop()
         pool = _render_pools.pool = RenderPool(settings.RENDER_WORKERS, limits)
     return pool
 

@@ -84,3 +84,54 @@ def test_a_worker_process_that_rendered_exits_without_waiting_for_its_render_wor
         worker.kill()
         worker.join()
     assert not stuck and worker.exitcode == 0
+
+
+@pytest.fixture
+def pool():
+    from applications.rendering import Limits, RenderPool
+
+    pool = RenderPool(1, Limits(seconds=0.5, output_bytes=1000, memory_bytes=512 * 1024 * 1024))
+    yield pool
+    pool.stop()
+
+
+def test_a_worker_serves_call_after_call(pool):
+    """The pipe to a worker stays open between renders: no process is started per render."""
+    import os
+
+    first = pool._call("Asking", os.getpid)
+    assert first != os.getpid()
+    assert pool._call("Asking", os.getpid) == first
+    with pytest.raises(RenderError, match="'d' is undefined"):
+        pool.render({"t": "{{ d }}"}, {})  # an error raised in the worker is raised here, and the worker stays
+    assert pool._call("Asking", os.getpid) == first
+
+
+def test_a_worker_that_dies_is_replaced(pool):
+    import os
+
+    first = pool._call("Asking", os.getpid)
+    with pytest.raises(RenderError, match="Dying needed more memory than allowed"):
+        pool._call("Dying", os._exit, 3)
+    assert pool.render({"t": "{{ x }}"}, {"x": 2}) == {"t": "2"}
+    assert pool._call("Asking", os.getpid) != first
+
+
+def test_a_worker_that_will_not_answer_is_killed_and_replaced(pool, monkeypatch):
+    """The worker stops a render itself at the limit (SIGALRM); one that still does not answer (stuck in C, the
+    signal blocked) is killed a grace period later and the request gets its 422 message."""
+    import os
+    import time
+
+    from applications import rendering
+
+    monkeypatch.setattr(rendering, "GRACE_SECONDS", 0.5)
+    first = pool._call("Asking", os.getpid)
+    started = time.monotonic()
+    with pytest.raises(RenderError, match="Sleeping took longer than 0.5 s and was stopped"):
+        pool._call("Sleeping", time.sleep, 60)
+    assert time.monotonic() - started < 10
+    assert pool.render({"t": "{{ x }}"}, {"x": 3}) == {"t": "3"}
+    assert pool._call("Asking", os.getpid) != first
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)  # killed and reaped, not left behind
