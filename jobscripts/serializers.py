@@ -10,6 +10,7 @@ from jobbergate.api.serializers import (
     RESOURCE_FIELDS,
     RESOURCE_READ_ONLY,
     FileSerializer,
+    PlainSerializer,
     ResourceSerializer,
     sbatch_header_lines,
 )
@@ -48,7 +49,7 @@ class RenderCreateRequestSerializer(ResourceSerializer):
         fields = ("name", "description")
 
 
-class RenderRequestSerializer(serializers.Serializer):
+class RenderRequestSerializer(PlainSerializer):
     template_output_name_mapping = serializers.DictField(child=serializers.CharField(max_length=255), allow_empty=False)
     sbatch_params = serializers.ListField(
         child=serializers.CharField(max_length=255),
@@ -63,7 +64,7 @@ class RenderRequestSerializer(serializers.Serializer):
         return value or []
 
 
-class RenderFromTemplateSerializer(serializers.Serializer):
+class RenderFromTemplateSerializer(PlainSerializer):
     """The body of render-from-template: what to call the job script and how to render it."""
 
     create_request = RenderCreateRequestSerializer()

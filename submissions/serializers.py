@@ -14,6 +14,7 @@ from jobbergate.api.query import MAX_DB_INTEGER
 from jobbergate.api.serializers import (
     RESOURCE_FIELDS,
     RESOURCE_READ_ONLY,
+    PlainSerializer,
     ResourceSerializer,
     sbatch_command_line,
     visible_text,
@@ -98,13 +99,13 @@ class JobProgressSerializer(serializers.ModelSerializer):
         fields = ("id", "job_submission_id", "timestamp", "status", "slurm_job_state", "additional_info")
 
 
-class AgentFileSerializer(serializers.Serializer):
+class AgentFileSerializer(PlainSerializer):
     parent_id = serializers.IntegerField()
     filename = serializers.CharField()
     file_type = serializers.CharField()
 
 
-class AgentJobScriptSerializer(serializers.Serializer):
+class AgentJobScriptSerializer(PlainSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     files = AgentFileSerializer(many=True)
@@ -151,7 +152,7 @@ class ActiveSubmissionSerializer(serializers.ModelSerializer):
         fields = ("id", "name", "owner_email", "status", "slurm_job_id", "output_watched")
 
 
-class SubmittedReportSerializer(serializers.Serializer):
+class SubmittedReportSerializer(PlainSerializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
     slurm_job_state = serializers.ChoiceField(choices=SlurmJobState.choices, required=False, allow_null=True)
@@ -162,23 +163,23 @@ class SubmittedReportSerializer(serializers.Serializer):
 MAX_REPORTS_PER_REQUEST = 500
 
 
-class SubmittedReportsSerializer(serializers.Serializer):
+class SubmittedReportsSerializer(PlainSerializer):
     """Many ``submitted`` reports in one request (ours; upstream agents send one at a time)."""
 
     items = SubmittedReportSerializer(many=True, allow_empty=False, max_length=MAX_REPORTS_PER_REQUEST)
 
 
-class ReportResultSerializer(serializers.Serializer):
+class ReportResultSerializer(PlainSerializer):
     id = serializers.IntegerField()
     status_code = serializers.IntegerField(help_text="What the single report would have answered: 202, 404 or 409.")
     detail = serializers.CharField(allow_null=True)
 
 
-class ReportResultsSerializer(serializers.Serializer):
+class ReportResultsSerializer(PlainSerializer):
     results = ReportResultSerializer(many=True)
 
 
-class RejectedReportSerializer(serializers.Serializer):
+class RejectedReportSerializer(PlainSerializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     report_message = serializers.CharField(allow_blank=True)
 
@@ -186,7 +187,7 @@ class RejectedReportSerializer(serializers.Serializer):
 MAX_MARKED_JOBS = 1000
 
 
-class MarkedJobSerializer(serializers.Serializer):
+class MarkedJobSerializer(PlainSerializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER, help_text="The submission its marker names.")
     slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
     created = serializers.IntegerField(
@@ -194,13 +195,13 @@ class MarkedJobSerializer(serializers.Serializer):
     )
 
 
-class SweepRequestSerializer(serializers.Serializer):
+class SweepRequestSerializer(PlainSerializer):
     """Live Slurm jobs whose comment is a marker of the calling cluster (ours; upstream agents have no sweep)."""
 
     jobs = MarkedJobSerializer(many=True, allow_empty=True, max_length=MAX_MARKED_JOBS)
 
 
-class SweepVerdictSerializer(serializers.Serializer):
+class SweepVerdictSerializer(PlainSerializer):
     id = serializers.IntegerField(source="submission_id")
     slurm_job_id = serializers.IntegerField()
     cancel = serializers.BooleanField(help_text="True when Jobbergate does not know this job: the agent cancels it.")
@@ -210,17 +211,17 @@ class SweepVerdictSerializer(serializers.Serializer):
     )
 
 
-class SweepAnswerSerializer(serializers.Serializer):
+class SweepAnswerSerializer(PlainSerializer):
     results = SweepVerdictSerializer(many=True)
 
 
-class SweptReportSerializer(serializers.Serializer):
+class SweptReportSerializer(PlainSerializer):
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER)
     slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER)
     report_message = serializers.CharField(max_length=2000)
 
 
-class SlurmStateReportSerializer(serializers.Serializer):
+class SlurmStateReportSerializer(PlainSerializer):
     slurm_job_state = serializers.ChoiceField(choices=SlurmJobState.choices)
     slurm_job_info = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     slurm_job_id = serializers.IntegerField(min_value=0, max_value=MAX_DB_INTEGER, required=False, allow_null=True)
@@ -235,7 +236,7 @@ class ClusterStatusSerializer(serializers.ModelSerializer):
         fields = ("client_id", "interval", "last_reported", "is_healthy")
 
 
-class OutputAppendedSerializer(serializers.Serializer):
+class OutputAppendedSerializer(PlainSerializer):
     length = serializers.IntegerField(help_text="The stream's length: the offset of the next chunk.")
     complete = serializers.BooleanField()
 
@@ -258,7 +259,7 @@ class Base64BytesField(serializers.Field):
         return base64.b64encode(value).decode("ascii")
 
 
-class OutputPieceSerializer(serializers.Serializer):
+class OutputPieceSerializer(PlainSerializer):
     """One chunk of one stream, as the single append takes it (its path, query and body in fields)."""
 
     id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INTEGER, help_text="The submission.")
@@ -270,7 +271,7 @@ class OutputPieceSerializer(serializers.Serializer):
     complete = serializers.BooleanField(default=False, help_text="The job has ended and these are its last bytes.")
 
 
-class OutputBatchSerializer(serializers.Serializer):
+class OutputBatchSerializer(PlainSerializer):
     """Many pieces of job output in one request (ours; upstream agents ship no output)."""
 
     pieces = OutputPieceSerializer(many=True, allow_empty=False)
@@ -282,7 +283,7 @@ class OutputBatchSerializer(serializers.Serializer):
         return fields
 
 
-class OutputPieceResultSerializer(serializers.Serializer):
+class OutputPieceResultSerializer(PlainSerializer):
     id = serializers.IntegerField()
     stream = serializers.CharField()
     status_code = serializers.IntegerField(
@@ -295,5 +296,5 @@ class OutputPieceResultSerializer(serializers.Serializer):
     detail = serializers.CharField(allow_null=True)
 
 
-class OutputBatchResultsSerializer(serializers.Serializer):
+class OutputBatchResultsSerializer(PlainSerializer):
     results = OutputPieceResultSerializer(many=True, help_text="One per piece, in the order sent.")
