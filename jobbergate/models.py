@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -147,8 +148,12 @@ class StoredFile(PreparedInsert, models.Model):
         return self.read_bytes().decode("utf-8")
 
     def replace_content(self, content: bytes) -> None:
-        """Point this row at new bytes; the old bytes go once the transaction commits. Caller saves."""
+        """Point this row at new bytes; the old bytes go once the transaction commits. Caller saves.
+
+        The bytes are stored first, under ``<storage_prefix>/<one of 256 folders>/<random hex>``: the key needs
+        nothing of the row or its parent, so a new parent and its files can be written in one statement
+        (``insert_together``), no folder is made per row, and none is left empty when a row goes."""
         old_key = self.storage_key
-        self.storage_key = files.store_content(f"{self.storage_prefix}/{self.parent_id}", content)
+        self.storage_key = files.store_content(f"{self.storage_prefix}/{secrets.token_hex(1)}", content)
         self.size = len(content)
         files.discard_content([old_key])

@@ -16,7 +16,7 @@ from applications.services import (
 )
 from jobbergate.choices import FileType
 from jobbergate.errors import Invalid
-from jobbergate.prepared import hold_new_children
+from jobbergate.prepared import hold_new_children, insert_together
 from jobbergate.services import copy_files, delete_file, discard_files_of, parse_file_type, put_file
 from jobbergate.validation import JsonValueError, check_filename, check_json_value
 from jobscripts.models import JobScript, JobScriptFile
@@ -157,7 +157,8 @@ def render_job_script(
 
     The job script records the parameters and the hash of the template files it came from, and comes back with its
     files (``job_script.files.all()`` answers without a query). A template that fails to render leaves no job
-    script behind.
+    script behind. The files' bytes are stored first, then the rows are written together, in one statement on
+    PostgreSQL (``insert_together``): a failed write leaves only unreferenced bytes (``jobbergate.files``).
     """
     rendered = render_files(
         template=template,
@@ -165,20 +166,19 @@ def render_job_script(
         sbatch_params=sbatch_params,
         param_dict=param_dict,
     )
-    with transaction.atomic():
-        job_script = JobScript.objects.create(
-            name=name,
-            description=description or "",
-            owner_email=owner_email,
-            parent_template=template,
-            render_parameters=rendered.param_dict,
-            template_content_hash=rendered.template_content_hash,
-        )
-        rows = []
-        for output_name, text in rendered.files.items():
-            row = JobScriptFile(parent=job_script, filename=output_name, file_type=rendered.file_types[output_name])
-            row.replace_content(text.encode())
-            row.save()
-            rows.append(row)
+    job_script = JobScript(
+        name=name,
+        description=description or "",
+        owner_email=owner_email,
+        parent_template=template,
+        render_parameters=rendered.param_dict,
+        template_content_hash=rendered.template_content_hash,
+    )
+    rows = []
+    for output_name, text in rendered.files.items():
+        row = JobScriptFile(parent=job_script, filename=output_name, file_type=rendered.file_types[output_name])
+        row.replace_content(text.encode())  # the bytes first: a row never points at bytes not yet stored
+        rows.append(row)
+    insert_together(job_script, *rows)
     hold_new_children(job_script, "files", rows)
     return job_script

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from applications.services import upload_template_file
 from jobscripts.models import JobScript
@@ -99,6 +103,22 @@ class TestRendering:
     def test_only_mapped_templates_are_rendered(self, alice, app):
         response = alice.client.post(f"{URL}/demo", body(mapping={"job.sh.j2": "run.sh"}), format="json")
         assert files_of(response) == {"run.sh": "ENTRYPOINT"}
+
+    def test_the_rows_are_written_in_one_statement_after_their_bytes(self, alice, app, settings):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice.client.post(f"{URL}/demo", body(), format="json")
+        assert response.status_code == 201, response.content
+        statements = [query["sql"].split()[0] for query in queries.captured_queries]
+        writes = [statement for statement in statements if statement != "SELECT"]
+        if connection.vendor == "postgresql":  # the job script and both files: one round trip, no BEGIN or COMMIT
+            assert writes == ["WITH"]
+        else:  # SQLite: each row saved in turn (jobbergate.prepared.insert_together)
+            assert writes == ["INSERT"] * 3
+        folder = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+        for row in JobScript.objects.get(pk=response.json()["id"]).files.all():
+            # <kind>/<one of 256 folders>/<random hex>: nothing of the job script's id, no folder made per row
+            assert re.fullmatch(r"job-scripts/[0-9a-f]{2}/[0-9a-f]{32}", row.storage_key), row.storage_key
+            assert (folder / row.storage_key).read_bytes() == row.read_bytes() and row.size == len(row.read_bytes())
 
 
 @pytest.mark.django_db
