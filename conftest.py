@@ -38,12 +38,10 @@ def _fresh_token_checks():
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own file storage folder, so stored bytes never leak between tests."""
+    default = settings.STORAGES["default"]
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "files"), "file_permissions_mode": 0o600},
-        },
+        "default": {**default, "OPTIONS": {**default["OPTIONS"], "location": str(tmp_path / "files")}},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.LOCK_DIR = tmp_path / "locks"  # heavy-request slots: never shared with another test or test run

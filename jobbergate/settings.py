@@ -141,7 +141,7 @@ FILE_STORAGE_DIR = env_path("JOBBERGATE_FILE_STORAGE_DIR", VAR_DIR / "files")
 STORAGES = {
     # Application templates, workflow files and job script files. Any Django storage backend can replace it.
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "jobbergate.files.FileStorage",
         "OPTIONS": {"location": str(FILE_STORAGE_DIR), "file_permissions_mode": 0o600},
     },
     "staticfiles": {"BACKEND": "jobbergate.staticfiles.StaticFilesStorage"},
