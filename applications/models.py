@@ -54,11 +54,15 @@ def key_lookup(key: str) -> tuple[str, int | str] | None:
     return ("identifier", key)
 
 
-def visible_application(principal, key: str):
+def visible_application(principal, key: str, *, with_files: bool = False):
     """The application ``key`` names (``key_lookup``) if ``principal`` may read it, or None: a prepared query
-    (``jobbergate.models.visible_row``), since every render asks."""
+    (``jobbergate.models.visible_row``), since every render asks; ``with_files``, its template files read in the
+    same query (``template.template_files.all()`` then answers without one)."""
     lookup = key_lookup(key)
-    return None if lookup is None else visible_row(JobScriptTemplate, principal, lookup[1], by=lookup[0])
+    if lookup is None:
+        return None
+    children = "template_files" if with_files else None
+    return visible_row(JobScriptTemplate, principal, lookup[1], by=lookup[0], children=children)
 
 
 class TemplateQuerySet(ResourceQuerySet):

@@ -10,7 +10,13 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from jobbergate import files
-from jobbergate.prepared import PreparedInsert, PreparedQuery, PreparedValueError
+from jobbergate.prepared import (
+    PreparedInsert,
+    PreparedQuery,
+    PreparedValueError,
+    hold_children,
+    prefetch_children,
+)
 from jobbergate.principal import Principal
 from jobbergate.validation import display_text_problem
 
@@ -51,11 +57,16 @@ def visible_row(
     by: str = "pk",
     related: tuple[str, ...] = (),
     shaped: tuple[str, ...] = (),
+    children: str | None = None,
 ):
     """The row of ``model`` whose field ``by`` (default its id) is ``value``, if ``principal`` may read it (its
     queryset's ``visible_to``), with the ``related`` rows it shows beside it (``select_related``) and what the
     queryset methods named in ``shaped`` add to it (annotations, such as ``JobScriptQuerySet.with_entrypoint_flag``:
     read in the same query); None when there is no such row for them, or ``value`` cannot be one of that field.
+
+    ``children`` names a reverse foreign key (an application's ``template_files``) to read with the row, left as
+    ``prefetch_children`` leaves it: in the same query, the children joined to the row they point at, when it has
+    any (a row with none, which a render refuses anyway, costs a second query). Not with ``related`` or ``shaped``.
 
     The read every detail request and every submission makes, so it runs as a prepared query
     (``jobbergate.prepared``): one per model, field, related rows and kind of caller (their permissions, and whether
@@ -63,18 +74,38 @@ def visible_row(
     those three of a principal."""
     # visible_to reads a principal's e-mail and client id by truth: an empty one is no e-mail, no client id.
     email, client_id = principal.email or None, principal.client_id or None
-    query = _visible_row_query(
-        model, by, tuple(related), tuple(shaped), frozenset(principal.permissions), email is None, client_id is None
-    )
+    caller = (frozenset(principal.permissions), email is None, client_id is None)
     values = {"value": value}
     if email is not None:
         values["email"] = email
     if client_id is not None:
         values["client_id"] = client_id
     try:
-        return query.first(**values)
+        if children is not None:
+            if related or shaped:
+                raise TypeError("visible_row reads children only with the row alone (no related, no shaped)")
+            found = _visible_children_query(model, by, children, *caller).all(**values)
+            if found:
+                row = getattr(found[0], model._meta.get_field(children).field.name)  # select_related: the parent
+                hold_children(row, children, found)
+                return row
+        row = _visible_row_query(model, by, tuple(related), tuple(shaped), *caller).first(**values)
     except PreparedValueError:  # as DRF's get_object_or_404: a value that cannot be one names no row
         return None
+    if row is not None and children is not None:
+        prefetch_children(row, children)
+    return row
+
+
+def _caller_fields(model, by, no_email, no_client_id) -> dict[str, models.Field]:
+    """The values of a visible-row query: the looked-up value, and the caller's e-mail and client id if they have
+    them."""
+    fields = {"value": model._meta.pk if by == "pk" else model._meta.get_field(by)}
+    if not no_email:
+        fields["email"] = models.CharField()
+    if not no_client_id:
+        fields["client_id"] = models.CharField()
+    return fields
 
 
 @lru_cache(maxsize=256)
@@ -86,11 +117,21 @@ def _visible_row_query(model, by, related, shaped, permissions, no_email, no_cli
             rows = getattr(rows, method)()
         return rows.filter(**{by: value})
 
-    fields = {"value": model._meta.pk if by == "pk" else model._meta.get_field(by)}
-    if not no_email:
-        fields["email"] = models.CharField()
-    if not no_client_id:
-        fields["client_id"] = models.CharField()
+    fields = _caller_fields(model, by, no_email, no_client_id)
+    return PreparedQuery(build, optional=frozenset({"email", "client_id"}), **fields)
+
+
+@lru_cache(maxsize=256)
+def _visible_children_query(model, by, children, permissions, no_email, no_client_id) -> PreparedQuery:
+    foreign_key = model._meta.get_field(children).field
+
+    def build(value, email=None, client_id=None):
+        caller = Principal(email=email, permissions=permissions, client_id=client_id)
+        parents = model.objects.visible_to(caller).filter(**{by: value})
+        rows = foreign_key.model._default_manager.filter(**{f"{foreign_key.name}__in": parents})
+        return rows.select_related(foreign_key.name)
+
+    fields = _caller_fields(model, by, no_email, no_client_id)
     return PreparedQuery(build, optional=frozenset({"email", "client_id"}), **fields)
 
 

@@ -308,6 +308,16 @@ def hold_new_children(instance: models.Model, name: str, children: list[models.M
     _hold(instance, name, foreign_key, children)
 
 
+def hold_children(instance: models.Model, name: str, children: list[models.Model]) -> None:
+    """Leave the reverse foreign key ``name`` of ``instance`` as ``prefetch_children`` does, holding ``children``:
+    all the rows that point at it, read by the caller in the related model's default order (``visible_row`` reads
+    them joined to their parent)."""
+    query, foreign_key = _children_query(type(instance), name)
+    if any(foreign_key.value_from_object(child) != instance.pk for child in children):
+        raise ValueError(f"{children!r} are not children of {instance!r}")
+    _hold(instance, name, foreign_key, children)
+
+
 def _hold(instance: models.Model, name: str, foreign_key: models.ForeignKey, children: list[models.Model]) -> None:
     for child in children:
         foreign_key.set_cached_value(child, instance)

@@ -14,7 +14,6 @@ from jobbergate.api.schema import FILE_NAME_PARAMETERS, UPLOAD_REQUEST
 from jobbergate.api.serializers import CloneSerializer
 from jobbergate.api.viewsets import BASE_SORT_FIELDS, ResourceViewSet, find_file, upload_from_request
 from jobbergate.fairness import heavy_request
-from jobbergate.prepared import prefetch_children
 from jobbergate.views import file_download
 from jobscripts import services
 from jobscripts.filters import JobScriptFilter
@@ -67,11 +66,10 @@ class JobScriptViewSet(ResourceViewSet):
     def render_from_template(self, request, key):
         body = RenderFromTemplateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        template = visible_application(self.principal, str(key))
+        template = visible_application(self.principal, str(key), with_files=True)
         if template is None:
             raise Http404
         with heavy_request(self.principal, what="renders"):
-            prefetch_children(template, "template_files")
             job_script = services.render_job_script(
                 template=template,
                 owner_email=self.require_email(),

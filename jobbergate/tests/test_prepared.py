@@ -228,6 +228,28 @@ def test_visible_row_is_the_visibility_rule_of_each_resource_for_each_kind_of_ca
     assert visible_row(JobScript, principal, 10**30) is None
 
 
+@pytest.mark.parametrize("who", sorted(PRINCIPALS))
+def test_visible_row_reads_the_children_with_the_row_under_the_same_rule(who):
+    principal = PRINCIPALS[who]
+    with_files = make_job_script("alice@example.com")
+    bare = make_job_script("alice@example.com", files=False)
+    for pk in (with_files.pk, bare.pk, 10**6):
+        expected = JobScript.objects.visible_to(principal).filter(pk=pk).first()
+        with CaptureQueriesContext(connection) as queries:
+            found = visible_row(JobScript, principal, pk, children="files")
+            children = list(found.files.all()) if found is not None else []
+        same([found] if found else [], [expected] if expected else [])
+        if expected is None:
+            continue
+        prefetch_related_objects([expected], "files")
+        same(children, list(expected.files.all()))  # the same rows in the same order (Meta.ordering)
+        assert all(child.parent is found for child in children)
+        if pk == with_files.pk:
+            assert len(children) == 2 and len(queries.captured_queries) == 1  # the row and its files together
+    with pytest.raises(TypeError):
+        visible_row(JobSubmission, principal, 1, related=("job_script",), children="progress")
+
+
 def test_prefetch_children_leaves_what_prefetch_related_leaves():
     template = make_template("alice@example.com")
     job_script = make_job_script("alice@example.com", template=template)
@@ -295,6 +317,10 @@ def test_an_application_is_found_by_id_or_identifier_as_by_key_finds_it():
         expected = JobScriptTemplate.objects.visible_to(caller).by_key(key).first()
         found = visible_application(caller, key)
         same([found] if found else [], [expected] if expected else [])
+        with_files = visible_application(caller, key, with_files=True)
+        same([with_files] if with_files else [], [expected] if expected else [])
+        if expected is not None:
+            same(list(with_files.template_files.all()), list(expected.template_files.order_by("filename")))
     assert visible_application(caller, template.identifier).pk == template.pk
 
 
