@@ -66,7 +66,8 @@ def visible_row(
 
     ``children`` names a reverse foreign key (an application's ``template_files``) to read with the row, left as
     ``prefetch_children`` leaves it: in the same query, the children joined to the row they point at, when it has
-    any (a row with none, which a render refuses anyway, costs a second query). Not with ``related`` or ``shaped``.
+    any (a row with none, which a render refuses anyway, costs the row's own read and ``prefetch_children`` besides).
+    Not with ``related`` or ``shaped``.
 
     The read every detail request and every submission makes, so it runs as a prepared query
     (``jobbergate.prepared``): one per model, field, related rows and kind of caller (their permissions, and whether

@@ -300,19 +300,19 @@ def hold_new_children(instance: models.Model, name: str, children: list[models.M
     for a row this request has just inserted with these children, which are then all it has, without reading them
     back. Only a single row is held as it is; several are read back, since their default order is the database's
     (its collation orders file names) and a second copy of it here could disagree."""
-    query, foreign_key = _children_query(type(instance), name)
     if len(children) > 1:
+        query, _foreign_key = _children_query(type(instance), name)
         children = query.all(parent=instance.pk)
-    elif any(child.pk is None or foreign_key.value_from_object(child) != instance.pk for child in children):
+    elif any(child.pk is None for child in children):
         raise ValueError(f"{children!r} are not saved children of {instance!r}")
-    _hold(instance, name, foreign_key, children)
+    hold_children(instance, name, children)
 
 
 def hold_children(instance: models.Model, name: str, children: list[models.Model]) -> None:
     """Leave the reverse foreign key ``name`` of ``instance`` as ``prefetch_children`` does, holding ``children``:
     all the rows that point at it, read by the caller in the related model's default order (``visible_row`` reads
     them joined to their parent)."""
-    query, foreign_key = _children_query(type(instance), name)
+    _query, foreign_key = _children_query(type(instance), name)
     if any(foreign_key.value_from_object(child) != instance.pk for child in children):
         raise ValueError(f"{children!r} are not children of {instance!r}")
     _hold(instance, name, foreign_key, children)
