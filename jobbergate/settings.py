@@ -121,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # psycopg keeps at most 100 per connection. Turn off behind a pooler that cannot carry prepared statements
     # (PgBouncer before 1.21 in transaction mode).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that asks the connection's socket before it asks the server
+    # (jobbergate.database, "Health checks"): no SELECT 1 round trip before every request's first query.
+    DATABASES["default"]["ENGINE"] = "jobbergate.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,12 +1,15 @@
-"""Timestamps read with psycopg's C loader (jobbergate/database.py) are the values Django's own loader gives."""
+"""How the server talks to PostgreSQL (jobbergate/database.py): timestamps read with psycopg's C loader are the
+values Django's own loader gives; the health check asks the server only when the socket says something happened."""
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
 from jobbergate.database import fast_timestamp_loader
@@ -84,3 +87,96 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler():
         assert result.returncode == 0, result.stderr
         options[value] = result.stdout.strip()
     assert options == {"true": "['prepare_threshold', 'server_side_binding']", "false": "[]"}
+
+
+@pytest.fixture
+def kept_connection():
+    """A second connection to the test database, as a server thread keeps one between requests, whose health checks
+    are counted: ``asked`` is how many times it asked the server (Django's ``is_usable``, a ``SELECT 1``)."""
+    kept = connections.create_connection("default")
+    real = kept.is_usable
+    kept.asked = 0
+
+    def is_usable():
+        kept.asked += 1
+        return real()
+
+    kept.is_usable = is_usable
+    kept.ensure_connection()
+    assert kept.health_check_enabled  # settings: conn_health_checks
+    yield kept
+    kept.close()
+
+
+def backend_pid(wrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def next_request(wrapper) -> None:
+    """What Django does for a connection at a request's start and end, and then before its first query."""
+    wrapper.close_if_unusable_or_obsolete()
+    wrapper.close_if_health_check_failed()
+
+
+def wait_until_readable(wrapper) -> None:
+    poller = select.poll()
+    poller.register(wrapper.connection.pgconn.socket, select.POLLIN)
+    deadline = time.monotonic() + 10
+    while not poller.poll(50):
+        assert time.monotonic() < deadline, "the server said nothing to the connection within 10 s"
+
+
+def test_the_backend_is_ours():
+    assert type(connections["default"]).__module__ == "jobbergate.postgresql.base"
+    assert connections["default"].vendor == "postgresql"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quiet_idle_connection_passes_the_check_without_a_round_trip(kept_connection):
+    pid = backend_pid(kept_connection)
+    for _ in range(3):
+        next_request(kept_connection)
+        assert kept_connection.health_check_done
+    assert kept_connection.asked == 0
+    assert backend_pid(kept_connection) == pid  # the same session, kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(kept_connection):
+    pid = backend_pid(kept_connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone() == (True,)
+    wait_until_readable(kept_connection)  # the server's FATAL message and the end of the stream
+    next_request(kept_connection)
+    assert kept_connection.asked == 1 and kept_connection.connection is None  # asked, failed, closed
+    assert backend_pid(kept_connection) != pid  # the request's query runs on a new session, no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_with_something_to_read_asks_the_server_and_is_kept_when_it_answers(kept_connection):
+    """Anything the server sent while the connection sat idle (here a notification) makes the check ask; a server
+    that answers keeps the connection."""
+    with kept_connection.cursor() as cursor:
+        cursor.execute("LISTEN jobbergate_health_check")
+    pid = backend_pid(kept_connection)
+    with connection.cursor() as cursor:
+        cursor.execute("NOTIFY jobbergate_health_check")
+    wait_until_readable(kept_connection)
+    next_request(kept_connection)
+    assert kept_connection.asked == 1
+    assert backend_pid(kept_connection) == pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_inside_a_transaction_asks_the_server(kept_connection):
+    kept_connection.set_autocommit(False)
+    with kept_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # psycopg begins the transaction here
+    kept_connection.health_check_done = False
+    kept_connection.close_if_health_check_failed()
+    assert kept_connection.asked == 1
+    kept_connection.rollback()
+    kept_connection.set_autocommit(True)
