@@ -35,10 +35,9 @@ def _caller_key(principal: Principal) -> str:
 def heavy_request(principal: Principal, *, what: str) -> Iterator[None]:
     """Hold one of the caller's slots for a costly request, or raise Busy (the API's 429) when they are all taken."""
     folder = Path(settings.LOCK_DIR)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = _caller_key(principal)
     for slot in range(settings.HEAVY_REQUESTS_PER_USER):
-        descriptor = os.open(folder / f"{key}.{slot}", os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = _open_slot(folder, f"{key}.{slot}")
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -53,3 +52,12 @@ def heavy_request(principal: Principal, *, what: str) -> Iterator[None]:
         f"You already have {settings.HEAVY_REQUESTS_PER_USER} request(s) of this kind running ({what}); "
         "send the next one when it has ended."
     )
+
+
+def _open_slot(folder: Path, name: str) -> int:
+    """The slot's file, opened (made if new); its folder is made when missing, not asked after on every request."""
+    try:
+        return os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
