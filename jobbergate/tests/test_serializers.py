@@ -175,3 +175,25 @@ def test_each_serializer_changes_only_its_own_copy_of_the_fields():
     updating = JobSubmissionSerializer(make_submission("a@example.com")).get_fields()
     assert updating["client_id"].read_only  # a submission's cluster cannot change after creation
     assert not JobSubmissionSerializer().get_fields()["client_id"].read_only
+
+
+@pytest.mark.django_db
+def test_the_serializer_wide_validators_are_drf_s(monkeypatch):
+    """The shortcut for models without uniqueness rules answers as DRF; a model with one still gets DRF's."""
+    from django.contrib.auth.models import Group
+    from rest_framework.validators import UniqueTogetherValidator
+
+    from jobbergate.api.serializers import FastRepresentationMixin
+
+    class WithUniqueTogether(FastRepresentationMixin, serializers.ModelSerializer):
+        class Meta:
+            model = Group.permissions.through  # unique together: (group, permission)
+            fields = ("group", "permission")
+
+    classes = [*every_fast_serializer(), WithUniqueTogether]
+    ours = [repr(cls(data={}).get_validators()) for cls in classes]
+    assert any(isinstance(v, UniqueTogetherValidator) for v in WithUniqueTogether(data={}).get_validators())
+    monkeypatch.setattr(
+        FastRepresentationMixin, "get_validators", lambda self: super(FastRepresentationMixin, self).get_validators()
+    )
+    assert ours == [repr(cls(data={}).get_validators()) for cls in classes]
