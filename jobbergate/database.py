@@ -6,6 +6,14 @@ timestamps a page, bench/run-profile). With ``USE_TZ`` and the connection in UTC
 (``psycopg[binary]``) reads the same instants, aware and in UTC, so it is used instead. Anything else (another zone,
 psycopg without its C part) keeps Django's loader.
 
+Timestamps on their way to the wire: a list of job scripts shows four timestamps a row, and parsing each into a
+datetime only to write it back as text (``jobbergate.api.serializers._iso``) was a quarter of the list's Python time
+(py-spy in the harness). A read whose timestamps go straight to an answer (``PreparedQuery(..., wire_timestamps=True)``)
+registers ``wire_timestamp_loader`` on its cursor: PostgreSQL's text for a UTC timestamp, ``2026-12-06
+03:08:14.1234+00``, becomes the API's ``2026-12-06T03:08:14.123400Z`` (DRF's ``isoformat`` in UTC, with ``Z``) by
+moving characters; any other text (another DateStyle or zone, a year past 9999, infinity) is parsed as before and
+the answer's serializer writes the datetime.
+
 Health checks: with ``CONN_HEALTH_CHECKS`` Django checks a kept connection before a request's first query with a
 ``SELECT 1``, a round trip of its own: a tenth of the server's samples in a render (py-spy, side-by-side harness).
 A connection that is idle between requests hears nothing from the server unless the server is leaving (a restart
@@ -18,6 +26,7 @@ fails and Django drops the connection after that request.
 
 from __future__ import annotations
 
+import re
 import select
 
 from django.conf import settings
@@ -81,3 +90,33 @@ def quiet_and_idle(connection) -> bool:
     poller = select.poll()
     poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
     return not poller.poll(0)  # readable, hung up or in error: something happened, let the server say what
+
+
+# PostgreSQL's ISO output of a timestamptz in UTC: date, time, an optional fraction (trailing zeros dropped), "+00".
+_ISO_UTC = re.compile(rb"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00")
+_wire_loaders: dict = {}
+
+
+def wire_timestamp_loader(connection):
+    """A ``timestamptz`` loader giving the API's text for the timestamps PostgreSQL writes in ISO form in UTC, and
+    the datetime of the connection's own loader for any other; None where the connection's timestamps are not read
+    in UTC (then there is nothing to gain, and nothing is changed)."""
+    if connection.vendor != "postgresql" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return None
+    parser = fast_timestamp_loader(connection.timezone)
+    if parser is None:
+        return None
+    if parser not in _wire_loaders:
+
+        class WireTimestamptzLoader(parser):
+            def load(self, data):
+                found = _ISO_UTC.fullmatch(data)
+                if found is None:
+                    return super().load(data)
+                day, clock, fraction = found.groups()
+                if fraction is None:
+                    return f"{day.decode()}T{clock.decode()}Z"
+                return f"{day.decode()}T{clock.decode()}.{fraction.decode():0<6}Z"
+
+        _wire_loaders[parser] = WireTimestamptzLoader
+    return _wire_loaders[parser]

@@ -160,9 +160,9 @@ class FastRepresentationMixin:
         for name, kind, how in self._representation_plan():
             if kind == "plain":
                 data[name] = row[prefix + how]
-            elif kind == "datetime":
+            elif kind == "datetime":  # text already when read for the wire (jobbergate.database)
                 value = row[prefix + how]
-                data[name] = None if value is None else _iso(value)
+                data[name] = value if value is None or type(value) is str else _iso(value)
             else:
                 attribute, serializer = how
                 key = prefix + attribute

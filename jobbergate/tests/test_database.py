@@ -9,10 +9,11 @@ import sys
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
-from jobbergate.database import fast_timestamp_loader
+from jobbergate.api.serializers import _iso
+from jobbergate.database import fast_timestamp_loader, wire_timestamp_loader
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db]
 
@@ -29,11 +30,57 @@ TIMESTAMPS = """
 """
 
 
-def read(install) -> list:
+def read(install, sql=TIMESTAMPS) -> list:
     with connection.cursor() as cursor:
         install(cursor.cursor)  # Django's cursor wraps psycopg's
-        cursor.execute(TIMESTAMPS)
+        cursor.execute(sql)
         return [row[0] for row in cursor.fetchall()]
+
+
+WIRE = """
+    SELECT v FROM (VALUES
+        (timestamptz '2026-01-02 03:04:05+00'),
+        (timestamptz '2026-01-02 03:04:05.000001+00'),
+        (timestamptz '2026-01-02 03:04:05.1+00'),
+        (timestamptz '2026-01-02 03:04:05.120000+00'),
+        (timestamptz '2026-01-02 03:04:05.999999+00'),
+        (timestamptz '2026-01-02 03:04:05.5-07:30'),
+        (timestamptz '1999-12-31 23:59:59.999999+14'),
+        (timestamptz '0999-06-01 00:00:00+00'),
+        (timestamptz '2000-02-29 12:00:00+00'),
+        (now()),
+        (NULL)
+    ) AS t(v)
+"""
+
+
+def test_timestamps_read_for_the_wire_are_the_text_the_api_writes_for_them():
+    """``wire_timestamp_loader``'s text is what the serializers write for the datetime Django reads (``_iso``)."""
+    datetimes = read(lambda cursor: None, WIRE)
+    texts = read(lambda cursor: cursor.adapters.register_loader("timestamptz", wire_timestamp_loader(connection)), WIRE)
+    assert all(type(text) is str for text in texts[:-1]) and texts[-1] is None
+    assert texts[:-1] == [_iso(value) for value in datetimes[:-1]]
+
+
+@pytest.mark.parametrize("setting", ["DateStyle = 'SQL, DMY'", "TIME ZONE 'Asia/Kolkata'"])
+def test_timestamps_of_another_form_are_left_to_the_datetime_loader(setting):
+    """Text that is not PostgreSQL's ISO form in UTC (a session changed by hand) gets what the connection's datetime
+    loader makes of it, a value or an error alike."""
+
+    def outcome(loader):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL {setting}")  # until the end of this transaction only
+            cursor.cursor.adapters.register_loader("timestamptz", loader)
+            try:
+                cursor.execute("SELECT timestamptz '2026-01-02 03:04:05.5+00'")
+                return cursor.fetchone()[0]
+            except Exception as error:  # the outcome compared, whatever it is
+                transaction.set_rollback(True)
+                return type(error), str(error)
+
+    wire = outcome(wire_timestamp_loader(connection))
+    assert wire == outcome(fast_timestamp_loader(connection.timezone))
+    assert type(wire) is not str
 
 
 def test_the_connection_reads_timestamps_with_the_c_loader():
