@@ -197,3 +197,25 @@ def test_the_serializer_wide_validators_are_drf_s(monkeypatch):
         FastRepresentationMixin, "get_validators", lambda self: super(FastRepresentationMixin, self).get_validators()
     )
     assert ours == [repr(cls(data={}).get_validators()) for cls in classes]
+
+
+def test_a_field_s_shallow_copy_is_copy_copy():
+    import copy
+
+    from jobbergate.api.serializers import _shallow_copy
+    from jobscripts.serializers import RenderRequestSerializer
+    from submissions.serializers import JobSubmissionSerializer
+
+    class Copying(serializers.CharField):
+        def __copy__(self):
+            return "copied by its own rule"
+
+    fields = [
+        *JobSubmissionSerializer().get_fields().values(),
+        *RenderRequestSerializer().get_fields().values(),
+        serializers.CharField(max_length=3),
+    ]
+    for field in fields:
+        made, expected = _shallow_copy(field), copy.copy(field)
+        assert type(made) is type(expected) and made.__dict__ == expected.__dict__ and made is not field
+    assert _shallow_copy(Copying()) == "copied by its own rule"
