@@ -10,6 +10,8 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished
+from django.http import StreamingHttpResponse
 from django.test import RequestFactory
 
 from jobbergate.wsgi import application
@@ -45,6 +47,36 @@ def test_a_get_is_answered_as_django_answers_it():
     status, stream = call("GET", "/jobbergate/health", b"")
     assert status.startswith("204")
     assert stream.tell() == 0
+
+
+@pytest.mark.django_db
+def test_a_whole_answer_goes_to_the_server_in_one_piece_and_is_closed():
+    """A response that is not streamed reaches the server as a list of one body (granian then writes it with one
+    call instead of iterating the response), closed as the server would close it: request_finished is sent once."""
+    finished = []
+
+    def heard(sender, **kwargs):
+        finished.append(sender)
+
+    request_finished.connect(heard, weak=False)
+    try:
+        environ = {**RequestFactory().get("/jobbergate/redoc.standalone.js").environ, "wsgi.input": io.BytesIO()}
+        result = application(environ, lambda status, headers, *exc: None)
+    finally:
+        request_finished.disconnect(heard)
+    assert type(result) is list and len(result) == 1 and len(result[0]) > 100_000  # ReDoc's bundle, whole
+    assert len(finished) == 1
+
+
+def test_a_streamed_answer_stays_a_stream_for_the_server_to_close(monkeypatch):
+    import jobbergate.wsgi
+
+    streamed = StreamingHttpResponse(iter([b"one ", b"two"]))
+    monkeypatch.setattr(jobbergate.wsgi, "django_application", lambda environ, start_response: streamed)
+    environ = {**RequestFactory().get("/anything").environ, "wsgi.input": io.BytesIO()}
+    result = application(environ, lambda *args: None)
+    assert result is streamed and not streamed.closed
+    assert b"".join(result) == b"one two"
 
 
 def test_a_server_process_starts_with_its_heap_settled(tmp_path):
