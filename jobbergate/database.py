@@ -18,10 +18,13 @@ Health checks: with ``CONN_HEALTH_CHECKS`` Django checks a kept connection befor
 ``SELECT 1``, a round trip of its own: a tenth of the server's samples in a render (py-spy, side-by-side harness).
 A connection that is idle between requests hears nothing from the server unless the server is leaving (a restart
 or an administrator's ``pg_terminate_backend`` sends a FATAL error, then closes), so the backend
-(``jobbergate.postgresql``) asks the socket instead (``quiet_and_idle``) and keeps Django's ``SELECT 1`` for a
-connection that has something to read, is inside a transaction or is in any doubt. Like the ``SELECT 1``, this
-cannot know of a server that vanished without a word (a host lost without closing its sockets): the next query
-fails and Django drops the connection after that request.
+(``jobbergate.postgresql``) asks the socket instead (``quiet_and_idle``) when a request used the connection less
+than ``QUIET_CHECK_SECONDS`` ago, as on a busy server, and keeps Django's ``SELECT 1`` for any other: one idle for
+longer (a database host that rebooted, an address that moved to another server, a firewall that forgot the
+connection: these answer the next packet with a reset, which only a round trip finds, and Django then connects
+anew), one that has something to read, one inside a transaction, a closed or broken one. What this gives up: a
+server lost within those seconds without closing its sockets fails the connection's next request (Django drops the
+connection after it) where the ``SELECT 1`` would have connected anew.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ def fast_timestamp_loader(timezone):
             FastTimestamptzLoader.timezone = timezone
             _loaders[timezone] = FastTimestamptzLoader
     return _loaders[timezone]
+
+
+QUIET_CHECK_SECONDS = 2.0  # how recently a request must have used a connection for its socket to vouch for it
 
 
 def quiet_and_idle(connection) -> bool:

@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
 from jobbergate.api.serializers import _iso
-from jobbergate.database import fast_timestamp_loader, wire_timestamp_loader
+from jobbergate.database import QUIET_CHECK_SECONDS, fast_timestamp_loader, wire_timestamp_loader
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db]
 
@@ -138,11 +138,11 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler():
 
 @pytest.fixture
 def kept_connection():
-    """A second connection to the test database, as a server thread keeps one between requests, whose health checks
-    are counted: ``asked`` is how many times it asked the server (Django's ``is_usable``, a ``SELECT 1``)."""
+    """A second connection to the test database, as a server thread keeps one between requests, used by one request
+    already; its health checks are counted from here: ``asked`` is how many times it asked the server (Django's
+    ``is_usable``, a ``SELECT 1``)."""
     kept = connections.create_connection("default")
     real = kept.is_usable
-    kept.asked = 0
 
     def is_usable():
         kept.asked += 1
@@ -151,6 +151,8 @@ def kept_connection():
     kept.is_usable = is_usable
     kept.ensure_connection()
     assert kept.health_check_enabled  # settings: conn_health_checks
+    request(kept, lambda: backend_pid(kept))
+    kept.asked = 0
     yield kept
     kept.close()
 
@@ -161,10 +163,14 @@ def backend_pid(wrapper) -> int:
         return cursor.fetchone()[0]
 
 
-def next_request(wrapper) -> None:
-    """What Django does for a connection at a request's start and end, and then before its first query."""
+def request(wrapper, work):
+    """What Django does with a connection around a request (request_started, request_finished), ``work`` between:
+    the health check comes with the request's first cursor."""
     wrapper.close_if_unusable_or_obsolete()
-    wrapper.close_if_health_check_failed()
+    try:
+        return work()
+    finally:
+        wrapper.close_if_unusable_or_obsolete()
 
 
 def wait_until_readable(wrapper) -> None:
@@ -181,40 +187,50 @@ def test_the_backend_is_ours():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_quiet_idle_connection_passes_the_check_without_a_round_trip(kept_connection):
-    pid = backend_pid(kept_connection)
-    for _ in range(3):
-        next_request(kept_connection)
-        assert kept_connection.health_check_done
+def test_a_quiet_connection_used_moments_ago_passes_the_check_without_a_round_trip(kept_connection):
+    pids = [request(kept_connection, lambda: backend_pid(kept_connection)) for _ in range(3)]
     assert kept_connection.asked == 0
-    assert backend_pid(kept_connection) == pid  # the same session, kept
+    assert len(set(pids)) == 1  # the same session, kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_idle_for_longer_asks_the_server(kept_connection):
+    """A server that is gone without a word (a rebooted host, a moved address) answers only a packet, with a reset:
+    a connection left idle for longer than QUIET_CHECK_SECONDS is asked with Django's SELECT 1."""
+    kept_connection.used_at -= QUIET_CHECK_SECONDS + 1  # as if that much time had passed since its last request
+    pid = request(kept_connection, lambda: backend_pid(kept_connection))
+    assert kept_connection.asked == 1
+    assert pid == request(kept_connection, lambda: backend_pid(kept_connection))
+    assert kept_connection.asked == 1  # used moments ago again
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(kept_connection):
-    pid = backend_pid(kept_connection)
+    pid = request(kept_connection, lambda: backend_pid(kept_connection))
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
         assert cursor.fetchone() == (True,)
     wait_until_readable(kept_connection)  # the server's FATAL message and the end of the stream
-    next_request(kept_connection)
-    assert kept_connection.asked == 1 and kept_connection.connection is None  # asked, failed, closed
-    assert backend_pid(kept_connection) != pid  # the request's query runs on a new session, no error
+    assert request(kept_connection, lambda: backend_pid(kept_connection)) != pid  # a new session, no error
+    assert kept_connection.asked == 1  # asked, failed, closed, connected anew
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_with_something_to_read_asks_the_server_and_is_kept_when_it_answers(kept_connection):
     """Anything the server sent while the connection sat idle (here a notification) makes the check ask; a server
     that answers keeps the connection."""
-    with kept_connection.cursor() as cursor:
-        cursor.execute("LISTEN jobbergate_health_check")
-    pid = backend_pid(kept_connection)
+
+    def listen():
+        with kept_connection.cursor() as cursor:
+            cursor.execute("LISTEN jobbergate_health_check")
+        return backend_pid(kept_connection)
+
+    pid = request(kept_connection, listen)
     with connection.cursor() as cursor:
         cursor.execute("NOTIFY jobbergate_health_check")
     wait_until_readable(kept_connection)
-    next_request(kept_connection)
+    assert request(kept_connection, lambda: backend_pid(kept_connection)) == pid
     assert kept_connection.asked == 1
-    assert backend_pid(kept_connection) == pid
 
 
 @pytest.mark.django_db(transaction=True)
