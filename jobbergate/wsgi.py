@@ -1,6 +1,7 @@
 """WSGI entry point, served by granian in production (``python -m jobbergate.serve``, which scripts/serve runs)."""
 
 import gc
+import logging
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -12,6 +13,7 @@ from django.conf import settings  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 
 CHUNK = 64 * 1024
+logger = logging.getLogger(__name__)
 
 
 def application(environ, start_response):
@@ -24,9 +26,11 @@ def application(environ, start_response):
     connection error instead of the refusal. What is left is read and dropped, up to twice the largest body Django
     accepts; past that the connection is closed, as it should be.
 
-    An answer that is not streamed goes to the server as a list of its one body, closed here as the server would
-    close it after sending (request_finished): granian writes a list with one call, where it iterates any other
-    answer through Python, a sixth of a job script's read in the server's Python time (py-spy in the harness)."""
+    An answer that is not streamed goes to the server as a list of its one body: granian writes a list with one
+    call, where it iterates any other answer through Python (a sixth of a job script's read in the server's Python
+    time, py-spy in the harness). The answer is closed here, just before it is sent rather than just after
+    (request_finished, the response's closers); a failure to close is logged and the answer still goes out, as it
+    did when the server closed it."""
     result = django_application(environ, start_response)
     stream = environ.get("wsgi.input")
     if stream is not None:
@@ -38,7 +42,13 @@ def application(environ, start_response):
             left -= len(chunk)
     if isinstance(result, HttpResponse):  # not streamed: its body is one piece of bytes already
         body = result.content
-        result.close()  # what the server calls once the answer has gone: request_finished, the response's closers
+        try:
+            result.close()  # request_finished and the response's closers, which the server would run after sending
+        except Exception:
+            # The answer stands (its work may be committed): what the server would have logged after sending it.
+            logger.exception(
+                "Closing the response to %s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
         return [body]
     return result
 

@@ -85,3 +85,22 @@ def test_it_keeps_a_connection_for_several_requests_and_closes_it_once_idle(tmp_
             started = time.monotonic()
             assert connection.recv(4096) == b""  # closed by the server, not by the 10 s timeout
             assert time.monotonic() - started < 5
+
+
+def test_a_whole_answer_and_its_head_are_served_as_http_wants(tmp_path):
+    """A response that is not streamed goes to granian as one body (jobbergate.wsgi): a GET gets all of it, a HEAD
+    its length and no body, and the kept connection goes on serving after either."""
+    import requests
+
+    bind = f"127.0.0.1:{free_port()}"
+    environment = outside_environment(JOBBERGATE_VAR_DIR=str(tmp_path / "var"), HOME=str(tmp_path))
+    arguments_ = ("--workers", "1", "--log-level", "error")
+    url = f"http://{bind}/jobbergate/redoc.standalone.js"  # a large answer that needs no database
+    with serve(bind=bind, cwd=ROOT, environment=environment, log=tmp_path / "server.log", arguments=arguments_):
+        with requests.Session() as session:
+            got = session.get(url, timeout=30)
+            head = session.head(url, timeout=30)
+            again = session.get(url, timeout=30)
+    assert got.status_code == head.status_code == again.status_code == 200
+    assert len(got.content) > 100_000 and again.content == got.content
+    assert head.content == b"" and int(head.headers["Content-Length"]) == len(got.content)

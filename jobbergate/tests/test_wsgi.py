@@ -49,23 +49,36 @@ def test_a_get_is_answered_as_django_answers_it():
     assert stream.tell() == 0
 
 
+def bundle_with(receiver) -> list:
+    """What the entry point gives the server for ReDoc's bundle (a large answer, not streamed), with ``receiver``
+    listening to request_finished meanwhile."""
+    request_finished.connect(receiver, weak=False)
+    try:
+        environ = {**RequestFactory().get("/jobbergate/redoc.standalone.js").environ, "wsgi.input": io.BytesIO()}
+        return application(environ, lambda status, headers, *exc: None)
+    finally:
+        request_finished.disconnect(receiver)
+
+
 @pytest.mark.django_db
 def test_a_whole_answer_goes_to_the_server_in_one_piece_and_is_closed():
     """A response that is not streamed reaches the server as a list of one body (granian then writes it with one
     call instead of iterating the response), closed as the server would close it: request_finished is sent once."""
     finished = []
-
-    def heard(sender, **kwargs):
-        finished.append(sender)
-
-    request_finished.connect(heard, weak=False)
-    try:
-        environ = {**RequestFactory().get("/jobbergate/redoc.standalone.js").environ, "wsgi.input": io.BytesIO()}
-        result = application(environ, lambda status, headers, *exc: None)
-    finally:
-        request_finished.disconnect(heard)
+    result = bundle_with(lambda sender, **kwargs: finished.append(sender))
     assert type(result) is list and len(result) == 1 and len(result[0]) > 100_000  # ReDoc's bundle, whole
     assert len(finished) == 1
+
+
+@pytest.mark.django_db
+def test_an_answer_whose_closing_fails_still_goes_out_and_the_failure_is_logged(caplog):
+    def broken(sender, **kwargs):
+        raise RuntimeError("a receiver of request_finished broke")
+
+    result = bundle_with(broken)
+    assert type(result) is list and len(result[0]) > 100_000
+    assert "Closing the response to GET /jobbergate/redoc.standalone.js failed" in caplog.text
+    assert "a receiver of request_finished broke" in caplog.text
 
 
 def test_a_streamed_answer_stays_a_stream_for_the_server_to_close(monkeypatch):
