@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import copyreg
 import functools
 from datetime import UTC, datetime
 
@@ -207,9 +208,11 @@ def _has_uniqueness_rules(model) -> bool:
 
 
 def _shallow_copy(field):
-    """``copy.copy(field)``, made directly for a class that copies as a plain object (no ``__copy__``, ``__reduce__``,
-    ``__getstate__`` or ``__slots__`` of its own, as DRF's fields): ``copy.copy`` reaches the same object through
-    ``__reduce_ex__`` at 5.2 us a field against 0.75 (a submission's body has 18 fields)."""
+    """``copy.copy(field)``, made directly for a class that copies as a plain object (no copy rule of its own: no
+    ``__copy__``, ``__reduce__``, ``__getstate__``, ``__getnewargs__``, ``__slots__`` or ``copyreg`` entry, as DRF's
+    fields): ``copy.copy`` reaches the same object through ``__reduce_ex__`` at 5.2 us a field against 0.75 (a
+    submission's body has 18 fields). DRF's ``Field.__new__``, which ``copy.copy`` calls and this does not, only
+    records the arguments, which the copied attributes carry anyway."""
     if not _copies_as_plain_object(type(field)):
         return copy.copy(field)
     new = object.__new__(type(field))
@@ -219,7 +222,18 @@ def _shallow_copy(field):
 
 @functools.cache
 def _copies_as_plain_object(cls) -> bool:
-    special = ("__copy__", "__reduce_ex__", "__reduce__", "__getstate__", "__setstate__", "__slots__")
+    special = (
+        "__copy__",
+        "__reduce_ex__",
+        "__reduce__",
+        "__getstate__",
+        "__setstate__",
+        "__getnewargs__",
+        "__getnewargs_ex__",
+        "__slots__",
+    )
+    if any(klass in copyreg.dispatch_table for klass in cls.__mro__):
+        return False
     return not any(name in klass.__dict__ for klass in cls.__mro__ if klass is not object for name in special)
 
 
