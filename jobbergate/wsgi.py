@@ -47,7 +47,7 @@ def application(environ, start_response):
         except Exception:
             # The answer stands (its work may be committed): what the server would have logged after sending it.
             logger.exception(
-                "Closing the response to %s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+                "Closing the response to %s %r failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
             )
         return [body]
     return result

@@ -77,7 +77,7 @@ def test_an_answer_whose_closing_fails_still_goes_out_and_the_failure_is_logged(
 
     result = bundle_with(broken)
     assert type(result) is list and len(result[0]) > 100_000
-    assert "Closing the response to GET /jobbergate/redoc.standalone.js failed" in caplog.text
+    assert "Closing the response to GET '/jobbergate/redoc.standalone.js' failed" in caplog.text  # the path quoted
     assert "a receiver of request_finished broke" in caplog.text
 
 
