@@ -37,11 +37,17 @@ from django.conf import settings
 
 def use_fast_timestamp_loader(sender, connection, **kwargs) -> None:
     """``connection_created`` receiver: read ``timestamptz`` with psycopg's C loader when that changes nothing."""
-    if connection.vendor != "postgresql" or not settings.USE_TZ or connection.timezone_name != "UTC":
-        return
-    loader = fast_timestamp_loader(connection.timezone)
+    loader = _utc_loader(connection)
     if loader is not None:
         connection.connection.adapters.register_loader("timestamptz", loader)
+
+
+def _utc_loader(connection):
+    """``fast_timestamp_loader`` for a connection that reads its timestamps in UTC (PostgreSQL, ``USE_TZ``, the
+    connection's zone UTC, as Django sets it), else None: the one case where the C loader changes nothing."""
+    if connection.vendor != "postgresql" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return None
+    return fast_timestamp_loader(connection.timezone)
 
 
 _loaders: dict = {}
@@ -79,6 +85,34 @@ def fast_timestamp_loader(timezone):
     return _loaders[timezone]
 
 
+# PostgreSQL's ISO output of a timestamptz in UTC: date, time, an optional fraction (trailing zeros dropped), "+00".
+_ISO_UTC = re.compile(rb"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00")
+_wire_loaders: dict = {}
+
+
+def wire_timestamp_loader(connection):
+    """A ``timestamptz`` loader giving the API's text for the timestamps PostgreSQL writes in ISO form in UTC, and
+    the datetime of the connection's own loader for any other; None where the connection's timestamps are not read
+    in UTC (then there is nothing to gain, and nothing is changed)."""
+    parser = _utc_loader(connection)
+    if parser is None:
+        return None
+    if parser not in _wire_loaders:
+
+        class WireTimestamptzLoader(parser):
+            def load(self, data):
+                found = _ISO_UTC.fullmatch(data)
+                if found is None:
+                    return super().load(data)
+                day, clock, fraction = found.groups()
+                if fraction is None:
+                    return f"{day.decode()}T{clock.decode()}Z"
+                return f"{day.decode()}T{clock.decode()}.{fraction.decode():0<6}Z"
+
+        _wire_loaders[parser] = WireTimestamptzLoader
+    return _wire_loaders[parser]
+
+
 QUIET_CHECK_SECONDS = 2.0  # how recently a request must have used a connection for its socket to vouch for it
 
 
@@ -96,33 +130,3 @@ def quiet_and_idle(connection) -> bool:
     poller = select.poll()
     poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
     return not poller.poll(0)  # readable, hung up or in error: something happened, let the server say what
-
-
-# PostgreSQL's ISO output of a timestamptz in UTC: date, time, an optional fraction (trailing zeros dropped), "+00".
-_ISO_UTC = re.compile(rb"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00")
-_wire_loaders: dict = {}
-
-
-def wire_timestamp_loader(connection):
-    """A ``timestamptz`` loader giving the API's text for the timestamps PostgreSQL writes in ISO form in UTC, and
-    the datetime of the connection's own loader for any other; None where the connection's timestamps are not read
-    in UTC (then there is nothing to gain, and nothing is changed)."""
-    if connection.vendor != "postgresql" or not settings.USE_TZ or connection.timezone_name != "UTC":
-        return None
-    parser = fast_timestamp_loader(connection.timezone)
-    if parser is None:
-        return None
-    if parser not in _wire_loaders:
-
-        class WireTimestamptzLoader(parser):
-            def load(self, data):
-                found = _ISO_UTC.fullmatch(data)
-                if found is None:
-                    return super().load(data)
-                day, clock, fraction = found.groups()
-                if fraction is None:
-                    return f"{day.decode()}T{clock.decode()}Z"
-                return f"{day.decode()}T{clock.decode()}.{fraction.decode():0<6}Z"
-
-        _wire_loaders[parser] = WireTimestamptzLoader
-    return _wire_loaders[parser]
