@@ -10,6 +10,7 @@ from jobbergate.api.serializers import (
     RESOURCE_FIELDS,
     RESOURCE_READ_ONLY,
     FileSerializer,
+    NameAndDescription,
     PlainSerializer,
     ResourceSerializer,
     sbatch_header_lines,
@@ -43,10 +44,8 @@ class JobScriptSerializer(JobScriptListSerializer):
         fields = (*JobScriptListSerializer.Meta.fields, "files", "render_parameters", "template_content_hash")
 
 
-class RenderCreateRequestSerializer(ResourceSerializer):
-    class Meta:
-        model = JobScript
-        fields = ("name", "description")
+class RenderCreateRequestSerializer(NameAndDescription, PlainSerializer):
+    """What to call the job script a render makes."""
 
 
 class RenderRequestSerializer(PlainSerializer):

@@ -171,6 +171,10 @@ class FastRepresentationMixin:
         return data
 
 
+# What a serializer instance keeps once used: its fields made, its input, its results.
+_USED_STATE = frozenset({"fields", "initial_data", "_validated_data", "_errors", "_data"})
+
+
 def _copy_field(field):
     """A copy of an unbound field for one serializer instance: what binding or a subclass's ``get_fields`` sets on it
     (``field_name``, ``parent``, ``read_only``...) lands on the copy alone.
@@ -178,8 +182,14 @@ def _copy_field(field):
     DRF copies a field with ``copy.deepcopy``, which builds it anew from its arguments (its validators, choices and
     messages): that was a fifth of a submission's create (bench/run-profile). A field holds nothing a request
     changes beyond what ``bind`` sets, so a shallow copy with its own validator list and its own copy of a child
-    field (a list's items) is the same field; a nested serializer, which keeps bound fields of its own, is still
-    copied as DRF does."""
+    field (a list's items) is the same field. A nested ``PlainSerializer`` not yet used (no fields made, no input)
+    is copied the same way, since it makes its fields from its class's declared ones when first asked (DRF's copy
+    built it anew: a sixth of validating a render's body); any other nested serializer, which keeps bound fields of
+    its own, is still copied as DRF does."""
+    if isinstance(field, PlainSerializer) and field.parent is None and not field.__dict__.keys() & _USED_STATE:
+        new = _shallow_copy(field)
+        new._validators = list(field.validators)
+        return new
     if isinstance(field, serializers.BaseSerializer):
         return copy.deepcopy(field)
     new = _shallow_copy(field)
@@ -306,8 +316,10 @@ def sbatch_command_line(values):
             raise serializers.ValidationError(problem)
 
 
-class ResourceSerializer(FastRepresentationMixin, serializers.ModelSerializer):
-    """Name and description are strings of at most 255 characters; the rest is set by the server."""
+class NameAndDescription(serializers.Serializer):
+    """The name and description of a resource as a request gives them: strings of at most 255 characters; null means
+    not given. The one home of these rules, for the resource serializers (``ResourceSerializer``) and for request
+    bodies that name a resource to make (``PlainSerializer`` ones, such as render's ``create_request``)."""
 
     name = serializers.CharField(max_length=255, validators=[visible_text("A name")])
     description = serializers.CharField(
@@ -318,13 +330,18 @@ class ResourceSerializer(FastRepresentationMixin, serializers.ModelSerializer):
         default="",
         validators=[visible_text("A description")],
     )
-    cloned_from_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     def validate_description(self, value):
         return value or ""
 
     def to_internal_value(self, data):
         return super().to_internal_value(drop_nulls(data))
+
+
+class ResourceSerializer(FastRepresentationMixin, NameAndDescription, serializers.ModelSerializer):
+    """Name and description are strings of at most 255 characters; the rest is set by the server."""
+
+    cloned_from_id = serializers.IntegerField(read_only=True, allow_null=True)
 
 
 def drop_nulls(data):

@@ -219,3 +219,29 @@ def test_a_field_s_shallow_copy_is_copy_copy():
         made, expected = _shallow_copy(field), copy.copy(field)
         assert type(made) is type(expected) and made.__dict__ == expected.__dict__ and made is not field
     assert _shallow_copy(Copying()) == "copied by its own rule"
+
+
+def test_a_nested_body_s_copy_keeps_nothing_of_another_request():
+    """Render's body nests two PlainSerializers, copied shallowly (``_copy_field``): each body gets its own nested
+    serializers and fields, the declared ones stay unused, and one body's input or errors never reach another."""
+    from jobscripts.serializers import RenderFromTemplateSerializer
+
+    def body(name, mapping):
+        return {
+            "create_request": {"name": name, "description": None},
+            "render_request": {"template_output_name_mapping": mapping, "sbatch_params": ["--time=5"]},
+        }
+
+    good = RenderFromTemplateSerializer(data=body("first", {"a.j2": "a.sh"}))
+    bad = RenderFromTemplateSerializer(data=body("", {}))
+    other = RenderFromTemplateSerializer(data=body("second", {"b.j2": "b.sh"}))
+    assert good.is_valid() and other.is_valid() and not bad.is_valid()
+    assert set(bad.errors) == {"create_request", "render_request"}
+    assert good.validated_data["create_request"] == {"name": "first", "description": ""}
+    assert other.validated_data["render_request"]["template_output_name_mapping"] == {"b.j2": "b.sh"}
+    nested = [serializer.fields["create_request"] for serializer in (good, bad, other)]
+    assert len({id(field) for field in nested}) == 3 and all(field.parent is not None for field in nested)
+    assert nested[0].fields["name"] is not nested[2].fields["name"]
+    assert nested[0].validators is not nested[2].validators
+    for declared in RenderFromTemplateSerializer._declared_fields.values():
+        assert declared.parent is None and "fields" not in declared.__dict__ and "_errors" not in declared.__dict__
