@@ -4,16 +4,17 @@ template, create a submission, health), with a profile of the top functions on d
 
     ./bench/run-profile [--requests 300] [--profile list] [--top 30]
 
-Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the
-harness's shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The
-requests go to the server's entry (``jobbergate.wsgi.application``) and through Django's whole stack (middleware,
-authentication with a server-issued bearer token, DRF) but not through a socket or a server process: what is left is the application's own cost, which the process model
-(granian, threads, keep-alive) cannot change. CPU is the process's (``time.process_time``), so time spent
-waiting for PostgreSQL is not in it; the database's share is the "query ms" column (wall time of the queries) and,
-when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server process for this connection used
-per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few hundred requests). "GC ms" is
-the time the garbage collector took per request, "GC max ms" its longest pause (a full collection stops every
-thread of the process). The heap is settled as the server settles it (``jobbergate.wsgi.settle_heap``).
+Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the harness's
+shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The requests go
+to the server's entry (``jobbergate.wsgi.application``) and through Django's whole stack (middleware, authentication
+with a server-issued bearer token, DRF) but not through a socket or a server process: what is left is the application's
+own cost, which the process model (granian, threads, keep-alive) cannot change. CPU is the process's
+(``time.process_time``), so time spent waiting for PostgreSQL is not in it; the database's share is the "query ms"
+column (wall time of the queries) and, when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server
+process for this connection used per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few
+hundred requests). "GC ms" is the time the garbage collector took per request, "GC max ms" its longest pause (a full
+collection stops every thread of the process). The heap is settled as the server settles it
+(``jobbergate.wsgi.settle_heap``).
 """
 
 from __future__ import annotations
