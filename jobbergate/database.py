@@ -6,13 +6,14 @@ timestamps a page, bench/run-profile). With ``USE_TZ`` and the connection in UTC
 (``psycopg[binary]``) reads the same instants, aware and in UTC, so it is used instead. Anything else (another zone,
 psycopg without its C part) keeps Django's loader.
 
-Timestamps on their way to the wire: a list of job scripts shows four timestamps a row, and parsing each into a
-datetime only to write it back as text (``jobbergate.api.serializers._iso``) was a quarter of the list's Python time
-(py-spy in the harness). A read whose timestamps go straight to an answer (``PreparedQuery(..., wire_timestamps=True)``)
-registers ``wire_timestamp_loader`` on its cursor: PostgreSQL's text for a UTC timestamp, ``2026-12-06
-03:08:14.1234+00``, becomes the API's ``2026-12-06T03:08:14.123400Z`` (DRF's ``isoformat`` in UTC, with ``Z``) by
-moving characters; any other text (another DateStyle or zone, a year past 9999, infinity) is parsed as before and
-the answer's serializer writes the datetime.
+A list's rows on their way to the wire: a page of 50 job scripts is 50 rows of 20 columns, four timestamps and a JSON
+document each; reading them into Python values only to write them back as JSON (timestamps parsed and formatted, JSON
+parsed and encoded again, a dict per row) was a third of the list's Python time (py-spy in the harness). On
+PostgreSQL the database writes each row's JSON instead (``JSONRow``, ``WireTimestamp``, ``null_unless``: the
+expressions ``jobbergate.api.serializers.FastRepresentationMixin.row_json`` builds from a serializer's plan) and the
+answer embeds that text as it is (``jobbergate.api.renderers.WrittenJSON``). PostgreSQL's JSON differs from
+orjson's only in the spaces of a stored JSON document; the values are the same (jobbergate/tests/test_wire_json.py
+compares them row by row with ``represent_values`` and DRF).
 
 Health checks: with ``CONN_HEALTH_CHECKS`` Django checks a kept connection before a request's first query with a
 ``SELECT 1``, a round trip of its own: a tenth of the server's samples in a render (py-spy, side-by-side harness).
@@ -29,10 +30,12 @@ connection after it) where the ``SELECT 1`` would have connected anew.
 
 from __future__ import annotations
 
-import re
 import select
 
 from django.conf import settings
+from django.db import models
+from django.db.models import Case, Expression, Func, Value, When
+from django.db.models.functions import Cast
 
 
 def use_fast_timestamp_loader(sender, connection, **kwargs) -> None:
@@ -85,32 +88,52 @@ def fast_timestamp_loader(timezone):
     return _loaders[timezone]
 
 
-# PostgreSQL's ISO output of a timestamptz in UTC: date, time, an optional fraction (trailing zeros dropped), "+00".
-_ISO_UTC = re.compile(rb"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00")
-_wire_loaders: dict = {}
+def writes_json(connection) -> bool:
+    """Whether the database writes the JSON of a list's rows itself (PostgreSQL): see the module's docstring."""
+    return connection.vendor == "postgresql"
 
 
-def wire_timestamp_loader(connection):
-    """A ``timestamptz`` loader giving the API's text for the timestamps PostgreSQL writes in ISO form in UTC, and
-    the datetime of the connection's own loader for any other; None where the connection's timestamps are not read
-    in UTC (then there is nothing to gain, and nothing is changed)."""
-    parser = _utc_loader(connection)
-    if parser is None:
-        return None
-    if parser not in _wire_loaders:
+class JSONRow(Func):
+    """A JSON object of these names and values, in this order, written by PostgreSQL: ``row_to_json`` of a row made
+    of the values named as columns (a fifth cheaper for the database than ``json_build_object``, whose every
+    argument's type is looked up again for every row, and without its spaces). Names are identifiers. Read it with
+    ``as_text``: psycopg would parse a ``json`` column."""
 
-        class WireTimestamptzLoader(parser):
-            def load(self, data):
-                found = _ISO_UTC.fullmatch(data)
-                if found is None:
-                    return super().load(data)
-                day, clock, fraction = found.groups()
-                if fraction is None:
-                    return f"{day.decode()}T{clock.decode()}Z"
-                return f"{day.decode()}T{clock.decode()}.{fraction.decode():0<6}Z"
+    output_field = models.JSONField()
 
-        _wire_loaders[parser] = WireTimestamptzLoader
-    return _wire_loaders[parser]
+    def __init__(self, pairs: list[tuple[str, Expression]]) -> None:
+        self.names = [name for name, _ in pairs]
+        if not all(name.isidentifier() for name in self.names):
+            raise ValueError(f"JSON names must be identifiers: {self.names}")
+        super().__init__(*(value for _, value in pairs))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        columns, params = [], []
+        for name, argument in zip(self.names, self.get_source_expressions(), strict=True):
+            sql, argument_params = compiler.compile(argument)
+            columns.append(f"{sql} AS {connection.ops.quote_name(name)}")
+            params.extend(argument_params)
+        return f"(SELECT row_to_json(wire_row) FROM (SELECT {', '.join(columns)}) AS wire_row)", params
+
+
+def as_text(expression: Expression) -> Cast:
+    """A JSON expression read as its text, to go into an answer as it is."""
+    return Cast(expression, models.TextField())
+
+
+class WireTimestamp(Func):
+    """A timestamp as the API writes it (``jobbergate.api.serializers._iso``, DRF's form): ISO 8601 in UTC with
+    ``Z``, and its microseconds in six digits unless they are zero, written by PostgreSQL."""
+
+    template = (
+        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+    )
+    output_field = models.TextField()
+
+
+def null_unless(key: str, value: Expression) -> Case:
+    """``value``, or null where the foreign key ``key`` names no row (a nested object shown as null)."""
+    return Case(When(**{f"{key}__isnull": True}, then=Value(None)), default=value, output_field=value.output_field)
 
 
 QUIET_CHECK_SECONDS = 2.0  # how recently a request must have used a connection for its socket to vouch for it

@@ -45,8 +45,6 @@ from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections, models, router, transaction
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
-from jobbergate.database import wire_timestamp_loader
-
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 _INTEGER_TYPES = {
     "AutoField",
@@ -119,7 +117,6 @@ class PreparedQuery:
         build: Callable[..., models.QuerySet],
         *,
         optional: frozenset[str] = frozenset(),
-        wire_timestamps: bool = False,
         **fields: models.Field,
     ) -> None:
         if not fields:
@@ -129,9 +126,6 @@ class PreparedQuery:
         self.optional = frozenset(
             optional
         )  # values that may not reach the SQL (the rule ignores them for some callers)
-        # A values() query whose timestamps go straight to an answer: read as the API's text where PostgreSQL's allows
-        # (jobbergate.database.wire_timestamp_loader), else as datetimes.
-        self.wire_timestamps = wire_timestamps
         self._local = threading.local()
 
     def all(self, **values: Any) -> list:
@@ -157,10 +151,6 @@ class PreparedQuery:
             offset, limit = page
             sql += " " + connection.ops.limit_offset_sql(offset, offset + limit)
         with connection.cursor() as cursor:
-            if self.wire_timestamps and compiled.names is not None:
-                loader = wire_timestamp_loader(connection)
-                if loader is not None:
-                    cursor.cursor.adapters.register_loader("timestamptz", loader)  # this cursor's reads only
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if compiled.trim is not None:

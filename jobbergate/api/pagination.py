@@ -22,15 +22,15 @@ class PageSizePagination(BasePagination):
         self.size = query_int(request.query_params, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
         return (self.page - 1) * self.size, self.size
 
-    def paginate_queryset(self, queryset, request, view=None, *, columns=None, total=None):
-        """The page's rows: model instances, or with ``columns`` dicts of those columns (``values()``); counted on
-        the rows themselves, without the joins the columns of related rows would add, unless the caller knows the
+    def paginate_queryset(self, queryset, request, view=None, *, read=None, total=None):
+        """The page's rows: model instances, or the rows ``read(queryset)`` gives (a ``values()`` queryset); counted
+        on the rows themselves, without the joins the columns of related rows would add, unless the caller knows the
         ``total`` already."""
         offset, _ = self.read_page(request)
         self.total = queryset.count() if total is None else total
         if offset >= self.total:
             return []
-        rows = queryset.values(*columns) if columns is not None else queryset
+        rows = read(queryset) if read is not None else queryset
         return list(rows[offset : offset + self.size])
 
     def paginate_prepared(self, request, total: int, read) -> list:

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import F
 from django.db.models.manager import BaseManager
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from jobbergate.database import JSONRow, WireTimestamp, as_text, null_unless
 from jobbergate.validation import display_text_problem, sbatch_argument_problem, sbatch_line_problem
 
 RESOURCE_FIELDS = (
@@ -170,6 +172,35 @@ class FastRepresentationMixin:
                 data[name] = None if row[key] is None else serializer.represent_values(row, key + "__")
         return data
 
+    def row_json(self):
+        """On PostgreSQL (``jobbergate.database.writes_json``), an expression giving the JSON text of what
+        ``represent_values`` answers for the same row, written by the database from this serializer's plan; None when
+        a field needs Python to be shown (a method, a custom field, a column whose JSON is not what DRF shows)."""
+        cls = type(self)
+        if "_class_row_json" not in cls.__dict__:  # made once per class, as its plan (the annotation copies it)
+            found = self._json_object("")
+            cls._class_row_json = None if found is None else as_text(found)
+        return cls._class_row_json
+
+    def _json_object(self, prefix: str):
+        model = self.Meta.model
+        fields = {field.field_name: field for field in type(self)()._readable_fields}
+        pairs = []
+        for name, kind, how in self._representation_plan():
+            if kind == "nested":
+                attribute, serializer = how
+                nested = serializer._json_object(f"{prefix}{attribute}__") if _is_column(model, attribute) else None
+                if nested is None:
+                    return None
+                pairs.append((name, null_unless(prefix + attribute, nested)))
+            elif kind == "datetime" and _is_column(model, how):
+                pairs.append((name, WireTimestamp(F(prefix + how))))
+            elif kind == "plain" and _is_column(model, how) and _json_as_stored(fields[name], model, how):
+                pairs.append((name, F(prefix + how)))
+            else:
+                return None
+        return JSONRow(pairs) if all(name.isidentifier() for name, _ in pairs) else None
+
 
 # What a serializer instance keeps once used: its fields made, its input, its results.
 _USED_STATE = frozenset({"fields", "initial_data", "_validated_data", "_errors", "_data"})
@@ -264,6 +295,46 @@ def _shows_as_stored(field) -> bool:
     return isinstance(field, FastRepresentationMixin._plain_types) and type(field).to_representation in _PLAIN
 
 
+_TEXT_COLUMNS = frozenset({"CharField", "TextField", "EmailField", "SlugField", "URLField"})
+_INTEGER_COLUMNS = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+# A field shown as stored (``_shows_as_stored``), and the columns PostgreSQL's JSON writes as that field shows them.
+_JSON_AS_STORED = (
+    (serializers.BooleanField, frozenset({"BooleanField"})),
+    (serializers.IntegerField, _INTEGER_COLUMNS),
+    (serializers.JSONField, frozenset({"JSONField"})),
+    (serializers.ListField, frozenset({"JSONField"})),  # a list kept as a JSON document
+    (serializers.ChoiceField, _TEXT_COLUMNS | _INTEGER_COLUMNS),
+    (serializers.CharField, _TEXT_COLUMNS),
+)
+
+
+def _json_as_stored(field, model, name: str) -> bool:
+    """Whether PostgreSQL's JSON of column ``name`` is what ``field`` shows for it: a string for text, a number for
+    an integer, the document itself for a JSON column read without a decoder of its own."""
+    column = model._meta.get_field(name)
+    if isinstance(column, models.ForeignKey):
+        column = column.target_field
+    kind = column.get_internal_type()
+    if kind == "JSONField" and column.decoder is not None:
+        return False
+    for field_class, kinds in _JSON_AS_STORED:
+        if isinstance(field, field_class):
+            return kind in kinds
+    return False
+
+
 def _is_column(model, name: str) -> bool:
     """Whether ``name`` is a column of ``model`` (a field or a foreign key's ``_id``), which ``values()`` can read."""
     try:
@@ -274,7 +345,8 @@ def _is_column(model, name: str) -> bool:
 
 
 def _iso(value: datetime) -> str:
-    """DRF's default datetime output: ISO 8601 in UTC, ``+00:00`` written as ``Z``."""
+    """DRF's default datetime output: ISO 8601 in UTC, ``+00:00`` written as ``Z``. The same rule in SQL, for the
+    rows PostgreSQL writes as JSON, is ``jobbergate.database.WireTimestamp`` (test_database compares the two)."""
     if value.tzinfo is UTC:  # as the database gives them: no conversion to make (a quarter of this function's time)
         return value.isoformat()[:-6] + "Z"
     text = value.astimezone(UTC).isoformat()

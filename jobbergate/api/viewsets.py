@@ -6,9 +6,10 @@ service that clones a row); the behaviour lives here once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-from django.db import models
+from django.db import connections, models, router
 from django.http import Http404
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -18,6 +19,8 @@ from jobbergate.api.exceptions import BadRequest
 from jobbergate.api.filters import ListConventionsFilter, StrictFilterBackend, asks_own_live_rows, list_order
 from jobbergate.api.pagination import PageSizePagination
 from jobbergate.api.query import query_bool
+from jobbergate.api.renderers import WrittenJSON
+from jobbergate.database import writes_json
 from jobbergate.models import visible_row
 from jobbergate.prepared import PreparedQuery, prefetch_children
 from jobbergate.principal import Principal
@@ -81,21 +84,20 @@ class ResourceViewSet(viewsets.ModelViewSet):
         return instance
 
     def list(self, request, *args, **kwargs):
-        """A page of rows. When every field of the list answer is a plain column (``value_columns``), the page is
-        read with ``values()`` and shown from the dicts: the same answer without building a model instance per row
-        (the most of a list's time, bench/run-profile)."""
-        serializer = self.get_serializer()
-        columns = serializer.value_columns() if hasattr(serializer, "value_columns") else None
-        if columns is None:
+        """A page of rows. When every field of the list answer is a plain column, the page is read without model
+        instances (the most of a list's time, bench/run-profile): as the JSON text of each row, written by PostgreSQL
+        (``row_json``), or as the dicts of ``values()`` shown by ``represent_values`` (``value_columns``)."""
+        shape = _PageShape.of(self.get_serializer_class(), self.model)
+        if shape is None:
             return super().list(request, *args, **kwargs)
-        page = self.own_live_page(request, columns)
+        page = self.own_live_page(request, shape)
         if page is None:
             queryset = self.filter_queryset(self.get_queryset())
             total = self.known_total(request)
-            page = self.paginator.paginate_queryset(queryset, request, self, columns=columns, total=total)
-        return self.get_paginated_response([serializer.represent_values(row) for row in page])
+            page = self.paginator.paginate_queryset(queryset, request, self, read=shape.read, total=total)
+        return self.get_paginated_response(shape.show(page))
 
-    def own_live_page(self, request, columns: list[str]) -> list[dict] | None:
+    def own_live_page(self, request, shape: _PageShape) -> list | None:
         """The page of the upstream CLI's list (``asks_own_live_rows``: the caller's own rows that are not archived,
         in an order of the list's choice, nothing else), when the resource keeps its total (``known_total``): read
         with a prepared query (``jobbergate.prepared``) built by the same rules (``visible_to`` and the list
@@ -109,7 +111,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
         if total is None:
             return None
         sort = (params.get("sort_field") or "", query_bool(params, "sort_ascending", True))
-        query = _own_live_page_query(type(self), frozenset(self.principal.permissions), sort, tuple(columns))
+        query = _own_live_page_query(type(self), frozenset(self.principal.permissions), sort, shape)
         return self.paginator.paginate_prepared(
             request, total, lambda offset, limit: query.page(offset, limit, email=self.principal.email)
         )
@@ -160,19 +162,55 @@ class ResourceViewSet(viewsets.ModelViewSet):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class _PageShape:
+    """How a list's page is read and shown without model instances: each row's JSON text as PostgreSQL writes it
+    (``FastRepresentationMixin.row_json``), else the dicts of ``values()`` shown by ``represent_values``."""
+
+    serializer_class: type
+    in_json: bool
+
+    @staticmethod
+    def of(serializer_class, model) -> _PageShape | None:
+        """The shape for a list of ``model`` shown by ``serializer_class``; None when a field needs the instance."""
+        return _page_shape(serializer_class, writes_json(connections[router.db_for_read(model)]))
+
+    def read(self, queryset: models.QuerySet) -> models.QuerySet:
+        """``queryset``'s rows as this shape reads them (a ``values()`` queryset)."""
+        serializer = self.serializer_class()
+        if self.in_json:
+            return queryset.annotate(wire_json=serializer.row_json()).values("wire_json")
+        return queryset.values(*serializer.value_columns())
+
+    def show(self, rows: list[dict]) -> list:
+        """The answer's items for the rows ``read`` gave."""
+        if self.in_json:
+            return [WrittenJSON(row["wire_json"]) for row in rows]
+        serializer = self.serializer_class()
+        return [serializer.represent_values(row) for row in rows]
+
+
 @lru_cache(maxsize=256)
-def _own_live_page_query(view_class, permissions: frozenset[str], sort: tuple[str, bool], columns: tuple[str, ...]):
+def _page_shape(serializer_class, database_writes_json: bool) -> _PageShape | None:
+    serializer = serializer_class()
+    if not hasattr(serializer, "value_columns") or serializer.value_columns() is None:
+        return None
+    return _PageShape(serializer_class, database_writes_json and serializer.row_json() is not None)
+
+
+@lru_cache(maxsize=256)
+def _own_live_page_query(view_class, permissions: frozenset[str], sort: tuple[str, bool], shape: _PageShape):
     """The prepared rows of ``ResourceViewSet.own_live_page`` for one resource, kind of caller, order (a sort field
-    of the resource's, checked before, and the direction) and columns; the caller's e-mail is its value."""
+    of the resource's, checked before, and the direction) and shape of page; the caller's e-mail is its value."""
     sort_field, ascending = sort
     params = {"user_only": "true", "sort_field": sort_field, "sort_ascending": "true" if ascending else "false"}
 
     def build(email):
         caller = Principal(email=email, permissions=permissions)
         queryset = view_class.model.objects.visible_to(caller)
-        return ListConventionsFilter.apply(queryset, params, caller, view_class).values(*columns)
+        return shape.read(ListConventionsFilter.apply(queryset, params, caller, view_class))
 
-    return PreparedQuery(build, email=models.CharField(), wire_timestamps=True)  # the rows go to the answer
+    return PreparedQuery(build, email=models.CharField())
 
 
 def find_file(manager, filename: str, *, check=check_filename):

@@ -11,9 +11,11 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.models.expressions import RawSQL
 
 from jobbergate.api.serializers import _iso
-from jobbergate.database import QUIET_CHECK_SECONDS, fast_timestamp_loader, wire_timestamp_loader
+from jobbergate.database import QUIET_CHECK_SECONDS, WireTimestamp, fast_timestamp_loader
+from jobscripts.models import JobScript
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db]
 
@@ -54,33 +56,18 @@ WIRE = """
 """
 
 
-def test_timestamps_read_for_the_wire_are_the_text_the_api_writes_for_them():
-    """``wire_timestamp_loader``'s text is what the serializers write for the datetime Django reads (``_iso``)."""
+def test_timestamps_written_for_the_wire_by_postgresql_are_the_text_the_api_writes_for_them():
+    """``WireTimestamp``'s text is what the serializers write for the datetime Django reads (``_iso``), whatever the
+    session's DateStyle."""
     datetimes = read(lambda cursor: None, WIRE)
-    texts = read(lambda cursor: cursor.adapters.register_loader("timestamptz", wire_timestamp_loader(connection)), WIRE)
-    assert all(type(text) is str for text in texts[:-1]) and texts[-1] is None
-    assert texts[:-1] == [_iso(value) for value in datetimes[:-1]]
-
-
-@pytest.mark.parametrize("setting", ["DateStyle = 'SQL, DMY'", "TIME ZONE 'Asia/Kolkata'"])
-def test_timestamps_of_another_form_are_left_to_the_datetime_loader(setting):
-    """Text that is not PostgreSQL's ISO form in UTC (a session changed by hand) gets what the connection's datetime
-    loader makes of it, a value or an error alike."""
-
-    def outcome(loader):
+    compiler = JobScript.objects.none().query.get_compiler(connection=connection)
+    sql, params = WireTimestamp(RawSQL("v", [])).as_sql(compiler, connection)
+    for setting in ("DateStyle = 'ISO, MDY'", "DateStyle = 'SQL, DMY'", "TIME ZONE 'Asia/Kolkata'"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL {setting}")  # until the end of this transaction only
-            cursor.cursor.adapters.register_loader("timestamptz", loader)
-            try:
-                cursor.execute("SELECT timestamptz '2026-01-02 03:04:05.5+00'")
-                return cursor.fetchone()[0]
-            except Exception as error:  # the outcome compared, whatever it is
-                transaction.set_rollback(True)
-                return type(error), str(error)
-
-    wire = outcome(wire_timestamp_loader(connection))
-    assert wire == outcome(fast_timestamp_loader(connection.timezone))
-    assert type(wire) is not str
+            texts = read(lambda cursor: None, f"SELECT {sql} FROM ({WIRE}) AS w(v)")
+        assert texts[-1] is None
+        assert texts[:-1] == [_iso(value) for value in datetimes[:-1]], setting
 
 
 def test_the_connection_reads_timestamps_with_the_c_loader():
