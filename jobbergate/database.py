@@ -12,8 +12,9 @@ parsed and encoded again, a dict per row) was a third of the list's Python time 
 PostgreSQL the database writes each row's JSON instead (``JSONRow``, ``WireTimestamp``, ``null_unless``: the
 expressions ``jobbergate.api.serializers.FastRepresentationMixin.row_json`` builds from a serializer's plan) and the
 answer embeds that text as it is (``jobbergate.api.renderers.WrittenJSON``). PostgreSQL's JSON differs from
-orjson's only in the spaces of a stored JSON document; the values are the same (jobbergate/tests/test_wire_json.py
-compares them row by row with ``represent_values`` and DRF).
+orjson's only in spelling (the spaces of a stored JSON document, a number such as 1e-07 written 0.0000001 as
+PostgreSQL keeps it); the values are the same (jobbergate/tests/test_wire_json.py compares them row by row with
+``represent_values`` and DRF).
 
 Health checks: with ``CONN_HEALTH_CHECKS`` Django checks a kept connection before a request's first query with a
 ``SELECT 1``, a round trip of its own: a tenth of the server's samples in a render (py-spy, side-by-side harness).
@@ -103,9 +104,15 @@ class JSONRow(Func):
 
     def __init__(self, pairs: list[tuple[str, Expression]]) -> None:
         self.names = [name for name, _ in pairs]
-        if not all(name.isidentifier() for name in self.names):
-            raise ValueError(f"JSON names must be identifiers: {self.names}")
+        if not all(self.takes_name(name) for name in self.names):
+            raise ValueError(f"JSON names must be identifiers PostgreSQL keeps whole: {self.names}")
         super().__init__(*(value for _, value in pairs))
+
+    @staticmethod
+    def takes_name(name: str) -> bool:
+        """Whether ``name`` can name a value: an identifier PostgreSQL keeps whole (it cuts a longer one to 63 bytes,
+        which would change the JSON's key)."""
+        return name.isidentifier() and len(name.encode()) <= 63
 
     def as_sql(self, compiler, connection, **extra_context):
         columns, params = [], []

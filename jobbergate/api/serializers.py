@@ -163,9 +163,9 @@ class FastRepresentationMixin:
         for name, kind, how in self._representation_plan():
             if kind == "plain":
                 data[name] = row[prefix + how]
-            elif kind == "datetime":  # text already when read for the wire (jobbergate.database)
+            elif kind == "datetime":
                 value = row[prefix + how]
-                data[name] = value if value is None or type(value) is str else _iso(value)
+                data[name] = None if value is None else _iso(value)
             else:
                 attribute, serializer = how
                 key = prefix + attribute
@@ -199,7 +199,7 @@ class FastRepresentationMixin:
                 pairs.append((name, F(prefix + how)))
             else:
                 return None
-        return JSONRow(pairs) if all(name.isidentifier() for name, _ in pairs) else None
+        return JSONRow(pairs) if all(JSONRow.takes_name(name) for name, _ in pairs) else None
 
 
 # What a serializer instance keeps once used: its fields made, its input, its results.

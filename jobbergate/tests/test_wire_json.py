@@ -32,7 +32,14 @@ AWKWARD = 'quote " backslash \\ tab \t newline \n bell \x07 unicode é 漢字 \U
 def _rows(owner: str) -> None:
     """Rows of every resource, most of them awkward."""
     template = make_template(owner, name=AWKWARD, files=False)
-    template.template_vars = {"big": 2**80, "neg": -(2**70), "float": 0.1, "nested": {"list": [1, "two", None, True]}}
+    template.template_vars = {
+        "big": 2**80,
+        "neg": -(2**70),
+        "float": 0.1,
+        "small": 1e-07,
+        "large": 1e16,
+        "nested": {"list": [1, "two", None, True], "empty": {}},
+    }
     template.description = AWKWARD
     template.save()
     plain = make_job_script(owner, template=template, files=False)
@@ -95,7 +102,15 @@ class _TextAsNumber(ResourceSerializer):
         fields = ("id", "name")
 
 
-@pytest.mark.parametrize("serializer_class", [_WithMethod, _TextAsNumber])
+class _LongName(ResourceSerializer):
+    a_name_longer_than_the_sixty_three_bytes_postgresql_keeps_of_an_identifier = serializers.CharField(source="name")
+
+    class Meta:
+        model = JobScript
+        fields = ("id", "a_name_longer_than_the_sixty_three_bytes_postgresql_keeps_of_an_identifier")
+
+
+@pytest.mark.parametrize("serializer_class", [_WithMethod, _TextAsNumber, _LongName])
 def test_a_row_the_database_cannot_write_as_the_serializer_shows_it_is_left_to_python(serializer_class):
     assert serializer_class().row_json() is None
     shape = _PageShape.of(serializer_class, JobScript)
