@@ -45,8 +45,11 @@ from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections, models, router, transaction
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
-_TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
-_INTEGER_TYPES = {
+# Django's model field types by the kind of column they hold (the prepared stand-ins here, and which columns
+# PostgreSQL writes as JSON the way the API shows them: jobbergate.api.serializers).
+TEXT_COLUMNS = frozenset({"CharField", "TextField", "EmailField", "SlugField", "URLField"})
+SMALL_INTEGER_COLUMNS = frozenset({"SmallAutoField", "SmallIntegerField", "PositiveSmallIntegerField"})
+INTEGER_COLUMNS = SMALL_INTEGER_COLUMNS | {
     "AutoField",
     "BigAutoField",
     "IntegerField",
@@ -64,9 +67,9 @@ def _stand_in(field: models.Field, which: int, order: int) -> Any:
     if isinstance(field, models.ForeignKey):
         return _stand_in(field.target_field, which, order)
     kind = field.get_internal_type()
-    if kind in _TEXT_TYPES:
+    if kind in TEXT_COLUMNS:
         return f"prepared stand-in {order}" if which == 0 else f"Another value standing in, number {order}!"
-    if kind in _INTEGER_TYPES:
+    if kind in INTEGER_COLUMNS - SMALL_INTEGER_COLUMNS:  # stand-ins past a small column's range
         return (1_000_003 if which == 0 else 29_999_989) + 7 * order
     if kind == "DateTimeField":
         first = (

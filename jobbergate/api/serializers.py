@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from jobbergate.database import JSONRow, WireTimestamp, as_text, null_unless
+from jobbergate.prepared import INTEGER_COLUMNS, TEXT_COLUMNS
 from jobbergate.validation import display_text_problem, sbatch_argument_problem, sbatch_line_problem
 
 RESOURCE_FIELDS = (
@@ -295,28 +296,14 @@ def _shows_as_stored(field) -> bool:
     return isinstance(field, FastRepresentationMixin._plain_types) and type(field).to_representation in _PLAIN
 
 
-_TEXT_COLUMNS = frozenset({"CharField", "TextField", "EmailField", "SlugField", "URLField"})
-_INTEGER_COLUMNS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
 # A field shown as stored (``_shows_as_stored``), and the columns PostgreSQL's JSON writes as that field shows them.
 _JSON_AS_STORED = (
     (serializers.BooleanField, frozenset({"BooleanField"})),
-    (serializers.IntegerField, _INTEGER_COLUMNS),
+    (serializers.IntegerField, INTEGER_COLUMNS),
     (serializers.JSONField, frozenset({"JSONField"})),
     (serializers.ListField, frozenset({"JSONField"})),  # a list kept as a JSON document
-    (serializers.ChoiceField, _TEXT_COLUMNS | _INTEGER_COLUMNS),
-    (serializers.CharField, _TEXT_COLUMNS),
+    (serializers.ChoiceField, TEXT_COLUMNS | INTEGER_COLUMNS),
+    (serializers.CharField, TEXT_COLUMNS),
 )
 
 
