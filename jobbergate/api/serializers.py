@@ -375,20 +375,31 @@ def sbatch_command_line(values):
             raise serializers.ValidationError(problem)
 
 
-class NameAndDescription(serializers.Serializer):
-    """The name and description of a resource as a request gives them: strings of at most 255 characters; null means
-    not given. The one home of these rules, for the resource serializers (``ResourceSerializer``) and for request
-    bodies that name a resource to make (``PlainSerializer`` ones, such as render's ``create_request``)."""
+def name_field(**options) -> serializers.CharField:
+    """A resource's name as a request gives it: a string of at most 255 characters, not blank (required unless
+    ``options`` say otherwise). The one home of this rule (``NameAndDescription``, ``CloneSerializer``)."""
+    return serializers.CharField(max_length=255, validators=[visible_text("A name")], **options)
 
-    name = serializers.CharField(max_length=255, validators=[visible_text("A name")])
-    description = serializers.CharField(
+
+def description_field(**options) -> serializers.CharField:
+    """A resource's description as a request gives it: a string of at most 255 characters, optional, may be empty."""
+    return serializers.CharField(
         max_length=255,
         required=False,
         allow_blank=True,
         allow_null=True,
-        default="",
         validators=[visible_text("A description")],
+        **options,
     )
+
+
+class NameAndDescription(serializers.Serializer):
+    """The name and description of a resource as a request gives them (``name_field``, ``description_field``); null
+    means not given. For the resource serializers (``ResourceSerializer``), for request bodies that name a resource
+    to make (``PlainSerializer`` ones, such as render's ``create_request``) and for a clone's overrides."""
+
+    name = name_field()
+    description = description_field(default="")
 
     def validate_description(self, value):
         return value or ""
@@ -419,16 +430,11 @@ class PlainSerializer(serializers.Serializer):
         return {name: _copy_field(field) for name, field in self._declared_fields.items()}
 
 
-class CloneSerializer(PlainSerializer):
-    """Optional overrides when cloning a row."""
+class CloneSerializer(NameAndDescription, PlainSerializer):
+    """Optional overrides when cloning a row: what is not given is the source's."""
 
-    def to_internal_value(self, data):
-        return super().to_internal_value(drop_nulls(data))
-
-    name = serializers.CharField(max_length=255, required=False, validators=[visible_text("A name")])
-    description = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, allow_null=True, validators=[visible_text("A description")]
-    )
+    name = name_field(required=False)
+    description = description_field()
 
 
 class FileSerializer(FastRepresentationMixin, serializers.ModelSerializer):
