@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def start_django(prefix: str) -> str:
-    """Set up Django with its own var folder (SQLite there unless DATABASE_URL is given) and migrate."""
-    var_dir = tempfile.mkdtemp(prefix=prefix)
+def start_django(prefix: str, var_dir: str | None = None) -> str:
+    """Set up Django with its own var folder (SQLite there unless DATABASE_URL is given) and migrate; ``var_dir``
+    names one made before (by the process that started this one) instead of a new one."""
+    var_dir = var_dir or tempfile.mkdtemp(prefix=prefix)
     os.environ["JOBBERGATE_VAR_DIR"] = var_dir
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/bench.sqlite3")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobbergate.settings")

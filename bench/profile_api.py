@@ -2,19 +2,23 @@
 side-by-side harness (../shared/bench-upstream: the upstream CLI's list call, get one job script, render from a
 template, create a submission, health), with a profile of the top functions on demand.
 
-    ./bench/run-profile [--requests 300] [--profile list] [--top 30]
+    ./bench/run-profile [--requests 300] [--profile list] [--top 30] [--instructions 50]
 
 Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the harness's
 shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The requests go
 to the server's entry (``jobbergate.wsgi.application``) and through Django's whole stack (middleware, authentication
 with a server-issued bearer token, DRF) but not through a socket or a server process: what is left is the application's
 own cost, which the process model (granian, threads, keep-alive) cannot change. CPU is the process's
-(``time.process_time``), so time spent waiting for PostgreSQL is not in it; the database's share is the "query ms"
+(``time.process_time``), so time spent waiting for PostgreSQL is not in it; "kernel ms" is the part of it spent in
+the kernel on the request's behalf (system time: files made and read, the pipe to a render worker, locks, sockets),
+which the instruction count below leaves out; the database's share is the "query ms"
 column (wall time of the queries) and, when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server
 process for this connection used per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few
 hundred requests). "GC ms" is the time the garbage collector took per request, "GC max ms" its longest pause (a full
 collection stops every thread of the process). The heap is settled as the server settles it
-(``jobbergate.wsgi.settle_heap``).
+(``jobbergate.wsgi.settle_heap``). ``--instructions N`` adds the instructions per request of each scenario, counted
+by valgrind over N requests (bench/instructions.py): the measure to compare two versions of the code by, since it does
+not drift with the machine as CPU time does.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import os
 import pstats
 import statistics
 import time
+from pathlib import Path
 
 from _setup import start_django
 from api_bench import seed
+from instructions import Meter, count_all
 
 TEMPLATE = b"""#!/bin/bash
 #SBATCH --job-name={{ data.job_name }}
@@ -141,9 +147,23 @@ def main() -> None:
     parser.add_argument("--profile", help="profile this scenario and print its top functions")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--explain", action="store_true", help="with --profile: EXPLAIN ANALYZE its SELECTs")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count the instructions per request of each scenario over N requests, with valgrind (5 to 500)",
+    )
+    # A child started by --instructions: counts one scenario in the database and var folder its parent seeded.
+    parser.add_argument("--count", help=argparse.SUPPRESS)
+    parser.add_argument("--var-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.requests = max(10, min(args.requests, 5000))
-    start_django("jobbergate-profile-")
+    if args.count:
+        count_child(args)
+        return
+    var_dir = start_django("jobbergate-profile-")
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -152,17 +172,10 @@ def main() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")  # as autovacuum would soon after such a load
-    import jobbergate.wsgi  # settles the heap as the server does
-
     collector = CollectorClock()
-    serve = served_by(jobbergate.wsgi.application, token=seeded["token"])
+    call = caller(seeded)
 
-    def call(method, path, body, status):
-        answered, content = serve(method, path, b"" if body is None else json.dumps(body).encode())
-        assert answered == status, (path, answered, content[:300])
-        return content
-
-    columns = ("CPU ms p50", "CPU ms mean", "queries", "query ms", "PG CPU ms", "GC ms", "GC max ms")
+    columns = ("CPU ms p50", "CPU ms mean", "kernel ms", "queries", "query ms", "PG CPU ms", "GC ms", "GC max ms")
     print(f"{'scenario':<12} " + " ".join(f"{title:>{max(9, len(title))}}" for title in columns) + "  bytes")
     for name, (method, path, body, status) in scenarios(seeded).items():
         for _ in range(20):  # warm up: imports, caches, connection
@@ -172,6 +185,7 @@ def main() -> None:
         captured = list(queries.captured_queries)  # the next requests empty the connection's log
         query_ms = sum(float(q["time"]) for q in captured) * 1000
         cpu = []
+        kernel_before = os.times().system
         backend = backend_cpu_ms(connection)
         backend_before = backend() if backend else None
         collector.reset()
@@ -179,12 +193,14 @@ def main() -> None:
             started = time.process_time()
             call(method, path, body, status)
             cpu.append((time.process_time() - started) * 1000)
+        kernel_ms = (os.times().system - kernel_before) * 1000 / args.requests
         backend_after = backend_cpu_ms(connection)
         pg_cpu = "-"  # the connection was not kept (or PostgreSQL runs elsewhere)
         if backend_before and backend_after and backend_after()[1] == backend_before[1]:
             pg_cpu = f"{(backend_after()[0] - backend_before[0]) / args.requests:.2f}"
         print(
-            f"{name:<12} {statistics.median(cpu):>10.2f} {statistics.fmean(cpu):>11.2f} {len(captured):>8} "
+            f"{name:<12} {statistics.median(cpu):>10.2f} {statistics.fmean(cpu):>11.2f} {kernel_ms:>9.2f} "
+            f"{len(captured):>8} "
             f"{query_ms:>9.2f} {pg_cpu:>9} {collector.total * 1000 / args.requests:>9.3f} "
             f"{collector.longest * 1000:>9.1f}  {len(content)}"
         )
@@ -202,6 +218,42 @@ def main() -> None:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+    if args.instructions:
+        requests = max(5, min(args.instructions, 500))
+        child = ["--var-dir", var_dir, "--seeded", json.dumps(seeded)]
+        counted = count_all(Path(__file__), list(scenarios(seeded)), requests, child)
+        print(f"\ninstructions per request (callgrind, {requests} requests each; PostgreSQL's not included)")
+        for name, instructions in counted.items():
+            print(f"{name:<12} {instructions / 1e6:>10.3f} M")
+
+
+def caller(seeded: dict):
+    """``call(method, path, body, status) -> content`` through the server's entry, checking the status."""
+    import jobbergate.wsgi  # settles the heap as the server does
+
+    serve = served_by(jobbergate.wsgi.application, token=seeded["token"])
+
+    def call(method, path, body, status):
+        answered, content = serve(method, path, b"" if body is None else json.dumps(body).encode())
+        assert answered == status, (path, answered, content[:300])
+        return content
+
+    return call
+
+
+def count_child(args) -> None:
+    """Under callgrind (bench/instructions.py): warm up uninstrumented, then count ``args.requests`` requests."""
+    start_django("jobbergate-profile-", var_dir=args.var_dir)
+    seeded = json.loads(args.seeded)
+    method, path, body, status = scenarios(seeded)[args.count]
+    call = caller(seeded)
+    for _ in range(20):
+        call(method, path, body, status)
+    meter = Meter()
+    meter.start()
+    for _ in range(args.requests):
+        call(method, path, body, status)
+    meter.dump(args.count)
 
 
 if __name__ == "__main__":
