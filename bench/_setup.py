@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def start_django(prefix: str, var_dir: str | None = None) -> str:
+def start_django(prefix: str, var_dir: str | None = None, *, migrate: bool = True) -> str:
     """Set up Django with its own var folder (SQLite there unless DATABASE_URL is given) and migrate; ``var_dir``
-    names one made before (by the process that started this one) instead of a new one."""
+    names one made before (by the process that started this one, which migrated: ``migrate=False``)."""
     var_dir = var_dir or tempfile.mkdtemp(prefix=prefix)
     os.environ["JOBBERGATE_VAR_DIR"] = var_dir
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/bench.sqlite3")
@@ -25,5 +25,6 @@ def start_django(prefix: str, var_dir: str | None = None) -> str:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    if migrate:
+        call_command("migrate", verbosity=0)
     return var_dir

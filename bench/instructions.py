@@ -32,6 +32,7 @@ void jobbergate_meter_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_Z
 void jobbergate_meter_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); CALLGRIND_STOP_INSTRUMENTATION; }
 """
 METER_LIBRARY = "JOBBERGATE_METER_LIBRARY"  # the child's path to the compiled meter
+COUNTED_REQUESTS = range(5, 501)  # how many requests a child may count (--instructions)
 
 
 def missing_tools() -> str | None:
@@ -64,10 +65,11 @@ class Meter:
         self.library.jobbergate_meter_dump(name.encode())
 
 
-def count(script: Path, scenario: str, requests: int, child_arguments: list[str], folder: Path) -> int:
+def count(script: Path, scenario: str, requests: int, child_arguments: list[str], library: Path) -> int:
     """Instructions the child spent on ``requests`` requests of ``scenario`` (its dump named after the scenario)."""
+    folder = library.parent
     out = folder / f"callgrind.{scenario}"
-    environment = {**os.environ, METER_LIBRARY: str(folder / "meter.so")}
+    environment = {**os.environ, METER_LIBRARY: str(library)}
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -81,16 +83,24 @@ def count(script: Path, scenario: str, requests: int, child_arguments: list[str]
         str(requests),
         *child_arguments,
     ]
-    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=1800)
+    limit = 300 + 5 * requests  # start-up under valgrind, then a request at about 50 to 100 times its native cost
+    try:
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"counting {scenario} took more than {limit} s and was stopped") from None
     if done.returncode != 0:
-        raise RuntimeError(f"the counted child of {scenario} failed:\n{done.stderr[-2000:]}")
-    for dump in folder.glob(f"callgrind.{scenario}.*"):
+        raise RuntimeError(f"counting {scenario} failed (valgrind exit {done.returncode}):\n{done.stderr[-2000:]}")
+    dumps = sorted(folder.glob(f"callgrind.{scenario}.*"))
+    for dump in dumps:
         text = dump.read_text(errors="replace")
         if f"Client Request: {scenario}\n" in text:
             found = re.search(r"^totals: (\d+)", text, re.MULTILINE)
             if found:
                 return int(found.group(1))
-    raise RuntimeError(f"no callgrind dump for {scenario} in {folder}")
+    raise RuntimeError(
+        f"counting {scenario}: no dump of its requests among {[dump.name for dump in dumps]}; valgrind said:\n"
+        f"{done.stderr[-2000:]}"
+    )
 
 
 def count_all(script: Path, scenarios: list[str], requests: int, child_arguments: list[str]) -> dict[str, float]:
@@ -99,8 +109,7 @@ def count_all(script: Path, scenarios: list[str], requests: int, child_arguments
     if problem:
         raise SystemExit(f"--instructions: {problem}")
     with tempfile.TemporaryDirectory(prefix="jobbergate-instructions-") as name:
-        folder = Path(name)
-        build_meter(folder)
+        library = build_meter(Path(name))
         return {
-            scenario: count(script, scenario, requests, child_arguments, folder) / requests for scenario in scenarios
+            scenario: count(script, scenario, requests, child_arguments, library) / requests for scenario in scenarios
         }

@@ -2,7 +2,7 @@
 side-by-side harness (../shared/bench-upstream: the upstream CLI's list call, get one job script, render from a
 template, create a submission, health), with a profile of the top functions on demand.
 
-    ./bench/run-profile [--requests 300] [--profile list] [--top 30] [--instructions 50]
+    ./bench/run-profile [--requests 300] [--profile list] [--top 30] [--instructions 30]
 
 Run it through ``bench/run-profile`` (a throw-away PostgreSQL unless DATABASE_URL is set). The seed is the harness's
 shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, of 1,000 applications. The requests go
@@ -30,13 +30,15 @@ import io
 import json
 import os
 import pstats
+import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _setup import start_django
 from api_bench import seed
-from instructions import Meter, count_all
+from instructions import COUNTED_REQUESTS, Meter, count_all
 
 TEMPLATE = b"""#!/bin/bash
 #SBATCH --job-name={{ data.job_name }}
@@ -152,17 +154,20 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also count the instructions per request of each scenario over N requests, with valgrind (5 to 500)",
+        help="also count the instructions per request of each scenario over N requests, with valgrind "
+        f"({COUNTED_REQUESTS.start} to {COUNTED_REQUESTS.stop - 1})",
     )
     # A child started by --instructions: counts one scenario in the database and var folder its parent seeded.
     parser.add_argument("--count", help=argparse.SUPPRESS)
     parser.add_argument("--var-dir", help=argparse.SUPPRESS)
     parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.requests = max(10, min(args.requests, 5000))
     if args.count:
-        count_child(args)
+        count_child(args)  # its --requests come from the parent's --instructions, checked there
         return
+    args.requests = max(10, min(args.requests, 5000))
+    if args.instructions and args.instructions not in COUNTED_REQUESTS:
+        parser.error(f"--instructions takes {COUNTED_REQUESTS.start} to {COUNTED_REQUESTS.stop - 1} requests")
     var_dir = start_django("jobbergate-profile-")
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -185,15 +190,15 @@ def main() -> None:
         captured = list(queries.captured_queries)  # the next requests empty the connection's log
         query_ms = sum(float(q["time"]) for q in captured) * 1000
         cpu = []
-        kernel_before = os.times().system
         backend = backend_cpu_ms(connection)
         backend_before = backend() if backend else None
+        kernel_before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         collector.reset()
         for _ in range(args.requests):
             started = time.process_time()
             call(method, path, body, status)
             cpu.append((time.process_time() - started) * 1000)
-        kernel_ms = (os.times().system - kernel_before) * 1000 / args.requests
+        kernel_ms = (resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel_before) * 1000 / args.requests
         backend_after = backend_cpu_ms(connection)
         pg_cpu = "-"  # the connection was not kept (or PostgreSQL runs elsewhere)
         if backend_before and backend_after and backend_after()[1] == backend_before[1]:
@@ -219,15 +224,14 @@ def main() -> None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
     if args.instructions:
-        requests = max(5, min(args.instructions, 500))
         child = ["--var-dir", var_dir, "--seeded", json.dumps(seeded)]
-        counted = count_all(Path(__file__), list(scenarios(seeded)), requests, child)
-        print(f"\ninstructions per request (callgrind, {requests} requests each; PostgreSQL's not included)")
+        counted = count_all(Path(__file__), list(scenarios(seeded)), args.instructions, child)
+        print(f"\ninstructions per request (callgrind, {args.instructions} requests each; PostgreSQL's not included)")
         for name, instructions in counted.items():
             print(f"{name:<12} {instructions / 1e6:>10.3f} M")
 
 
-def caller(seeded: dict):
+def caller(seeded: dict) -> Callable[[str, str, dict | None, int], bytes]:
     """``call(method, path, body, status) -> content`` through the server's entry, checking the status."""
     import jobbergate.wsgi  # settles the heap as the server does
 
@@ -241,9 +245,9 @@ def caller(seeded: dict):
     return call
 
 
-def count_child(args) -> None:
+def count_child(args: argparse.Namespace) -> None:
     """Under callgrind (bench/instructions.py): warm up uninstrumented, then count ``args.requests`` requests."""
-    start_django("jobbergate-profile-", var_dir=args.var_dir)
+    start_django("jobbergate-profile-", var_dir=args.var_dir, migrate=False)  # the parent migrated
     seeded = json.loads(args.seeded)
     method, path, body, status = scenarios(seeded)[args.count]
     call = caller(seeded)

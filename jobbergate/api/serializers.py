@@ -376,21 +376,16 @@ def sbatch_command_line(values):
 
 
 def name_field(**options) -> serializers.CharField:
-    """A resource's name as a request gives it: a string of at most 255 characters, not blank (required unless
-    ``options`` say otherwise). The one home of this rule (``NameAndDescription``, ``CloneSerializer``)."""
-    return serializers.CharField(max_length=255, validators=[visible_text("A name")], **options)
+    """A resource's name as a request gives it: a string of at most 255 characters, not blank, required; ``options``
+    add to these or change them (a clone's name is optional). The one home of this rule."""
+    return serializers.CharField(**{"max_length": 255, "validators": [visible_text("A name")], **options})
 
 
 def description_field(**options) -> serializers.CharField:
-    """A resource's description as a request gives it: a string of at most 255 characters, optional, may be empty."""
-    return serializers.CharField(
-        max_length=255,
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        validators=[visible_text("A description")],
-        **options,
-    )
+    """A resource's description as a request gives it: a string of at most 255 characters, optional, may be empty
+    (``options`` as for ``name_field``)."""
+    defaults = {"max_length": 255, "required": False, "allow_blank": True, "allow_null": True}
+    return serializers.CharField(**{**defaults, "validators": [visible_text("A description")], **options})
 
 
 class NameAndDescription(serializers.Serializer):
