@@ -9,16 +9,15 @@ shape (``api_bench.seed``): one user owning 10,000 job scripts, two files each, 
 to the server's entry (``jobbergate.wsgi.application``) and through Django's whole stack (middleware, authentication
 with a server-issued bearer token, DRF) but not through a socket or a server process: what is left is the application's
 own cost, which the process model (granian, threads, keep-alive) cannot change. CPU is the process's
-(``time.process_time``), so time spent waiting for PostgreSQL is not in it; "kernel ms" is the part of it spent in
-the kernel on the request's behalf (system time: files made and read, the pipe to a render worker, locks, sockets),
-which the instruction count below leaves out; the database's share is the "query ms"
-column (wall time of the queries) and, when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server
-process for this connection used per request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few
-hundred requests). "GC ms" is the time the garbage collector took per request, "GC max ms" its longest pause (a full
-collection stops every thread of the process). The heap is settled as the server settles it
-(``jobbergate.wsgi.settle_heap``). ``--instructions N`` adds the instructions per request of each scenario, counted
-by valgrind over N requests (bench/instructions.py): the measure to compare two versions of the code by, since it does
-not drift with the machine as CPU time does.
+(``time.process_time``), so time spent waiting for PostgreSQL is not in it; "kernel ms" is the part of it spent in the
+kernel on the request's behalf (system time: files made and read, the pipe to a render worker, locks, sockets), which
+the instruction count below leaves out; the database's share is the "query ms" column (wall time of the queries) and,
+when PostgreSQL runs on this machine, the "PG CPU ms" column: the CPU its server process for this connection used per
+request (``/proc/PID/stat``, counted in clock ticks of 10 ms: read it over a few hundred requests). "GC ms" is the time
+the garbage collector took per request, "GC max ms" its longest pause (a full collection stops every thread of the
+process). The heap is settled as the server settles it (``jobbergate.wsgi.settle_heap``). ``--instructions N`` adds the
+instructions per request of each scenario, counted by valgrind over N requests (bench/instructions.py): the measure to
+compare two versions of the code by, since it does not drift with the machine as CPU time does.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from _setup import start_django
 from api_bench import seed
 from instructions import COUNTED_REQUESTS, Meter, count_all
 
+WARM_UP = 20  # requests of a scenario before the measured ones: imports, caches, the connection, prepared statements
 TEMPLATE = b"""#!/bin/bash
 #SBATCH --job-name={{ data.job_name }}
 #SBATCH --ntasks={{ data.ntasks }}
@@ -183,7 +183,7 @@ def main() -> None:
     columns = ("CPU ms p50", "CPU ms mean", "kernel ms", "queries", "query ms", "PG CPU ms", "GC ms", "GC max ms")
     print(f"{'scenario':<12} " + " ".join(f"{title:>{max(9, len(title))}}" for title in columns) + "  bytes")
     for name, (method, path, body, status) in scenarios(seeded).items():
-        for _ in range(20):  # warm up: imports, caches, connection
+        for _ in range(WARM_UP):
             call(method, path, body, status)
         with CaptureQueriesContext(connection) as queries:
             content = call(method, path, body, status)
@@ -251,7 +251,7 @@ def count_child(args: argparse.Namespace) -> None:
     seeded = json.loads(args.seeded)
     method, path, body, status = scenarios(seeded)[args.count]
     call = caller(seeded)
-    for _ in range(20):
+    for _ in range(WARM_UP):
         call(method, path, body, status)
     meter = Meter()
     meter.start()

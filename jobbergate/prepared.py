@@ -58,6 +58,8 @@ INTEGER_COLUMNS = SMALL_INTEGER_COLUMNS | {
     "PositiveBigIntegerField",
 }
 
+_STAND_IN_INTEGER_COLUMNS = INTEGER_COLUMNS - SMALL_INTEGER_COLUMNS  # the stand-ins are past a small column's range
+
 
 def _stand_in(field: models.Field, which: int, order: int) -> Any:
     """A value of ``field``'s type that no real row is expected to hold: ``which`` (0 or 1) gives two that differ in
@@ -69,7 +71,7 @@ def _stand_in(field: models.Field, which: int, order: int) -> Any:
     kind = field.get_internal_type()
     if kind in TEXT_COLUMNS:
         return f"prepared stand-in {order}" if which == 0 else f"Another value standing in, number {order}!"
-    if kind in INTEGER_COLUMNS - SMALL_INTEGER_COLUMNS:  # stand-ins past a small column's range
+    if kind in _STAND_IN_INTEGER_COLUMNS:
         return (1_000_003 if which == 0 else 29_999_989) + 7 * order
     if kind == "DateTimeField":
         first = (

@@ -384,8 +384,8 @@ def name_field(**options) -> serializers.CharField:
 def description_field(**options) -> serializers.CharField:
     """A resource's description as a request gives it: a string of at most 255 characters, optional, may be empty
     (``options`` as for ``name_field``)."""
-    defaults = {"max_length": 255, "required": False, "allow_blank": True, "allow_null": True}
-    return serializers.CharField(**{**defaults, "validators": [visible_text("A description")], **options})
+    rule = {"max_length": 255, "required": False, "allow_blank": True, "allow_null": True}
+    return serializers.CharField(**{**rule, "validators": [visible_text("A description")], **options})
 
 
 class NameAndDescription(serializers.Serializer):
