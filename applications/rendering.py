@@ -13,7 +13,6 @@ Uploaded sources are parsed here too (``check_sources``), under the same limits.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import multiprocessing
@@ -22,17 +21,19 @@ import resource
 import signal
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.connection import Connection
 from multiprocessing.util import Finalize
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from jobbergate.syntax import syntax_problem
+
+T = TypeVar("T")
 
 
 class RenderError(Exception):
@@ -123,18 +124,19 @@ def render_context(param_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _render_one(name: str, source: str, context: dict[str, Any], limits: Limits) -> str:
-    try:
-        template = _compiled(content_hash(source), source, limits)
-    except TemplateSyntaxError as error:
-        raise RenderError(f"{name}: template syntax error on line {error.lineno}: {error.message}") from None
     size = 0
     chunks = []
     try:
+        # Compiling is under the same guard as rendering: Jinja2 works out filters of constant arguments while it
+        # compiles ('%0600000000d'|format(1) builds 600 MB there).
+        template = _compiled(content_hash(source), source, limits)
         for chunk in template.generate(context):  # a dict, not **kwargs: a parameter may be named 'self'
             size += len(chunk)
             if size > limits.output_bytes:
                 raise RenderError(f"the output is larger than {limits.output_bytes:,} bytes.")
             chunks.append(chunk)
+    except TemplateSyntaxError as error:
+        raise RenderError(f"{name}: template syntax error on line {error.lineno}: {error.message}") from None
     except UndefinedError as error:
         raise RenderError(f"{name}: {error.message} (the template prints a variable no parameter defines)") from None
     except SecurityError as error:
@@ -154,36 +156,57 @@ class _Deadline(Exception):
     pass
 
 
+_alarm_armed = False  # whether SIGALRM may stop what runs (only the main thread sets it: signals run there)
+
+
 def _on_alarm(signum, frame):
-    raise _Deadline()
+    if _alarm_armed:
+        raise _Deadline()
 
 
-@contextlib.contextmanager
-def _deadline(seconds: float, message: str) -> Iterator[None]:
-    """Stop what runs inside after ``seconds`` with a ``RenderError(message)``.
+def _within_deadline(seconds: float, message: str, function: Callable[..., T], *arguments: Any) -> T:
+    """``function(*arguments)``, stopped after ``seconds`` with a ``RenderError(message)``.
 
     In a worker this runs in the main thread, where ``SIGALRM`` can interrupt a runaway loop; elsewhere (a test
-    calling in-process from another thread) there is no deadline.
+    calling in-process from another thread) there is no deadline. The alarm may land anywhere, also as the function
+    returns or while its exception (a ``MemoryError``, say) leaves: until the alarm is disarmed, a ``_Deadline``
+    from any of those places becomes the ``RenderError``, and once disarmed a late alarm does nothing. (A
+    ``contextlib`` manager could not promise that: an alarm landing in its ``__exit__``, before it resumes the
+    generator, escaped as a ``_Deadline``.)
     """
-    use_alarm = threading.current_thread() is threading.main_thread()
-    if use_alarm:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+    global _alarm_armed
+    if threading.current_thread() is not threading.main_thread():
+        return function(*arguments)
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
     try:
-        yield
+        try:
+            _alarm_armed = True
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            return function(*arguments)
+        finally:
+            _alarm_armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except _Deadline:
         raise RenderError(message) from None
     finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _render_each(templates: dict[str, str], context: dict[str, Any], limits: Limits) -> dict[str, str]:
+    return {name: _render_one(name, source, context, limits) for name, source in templates.items()}
 
 
 def render_all(templates: dict[str, str], param_dict: Mapping[str, Any], limits: Limits) -> dict[str, str]:
     """Render every template with the same parameters, within the limits (in the calling process)."""
-    context = render_context(param_dict)
-    with _deadline(limits.seconds, f"Rendering took longer than {limits.seconds:g} s and was stopped."):
-        return {name: _render_one(name, source, context, limits) for name, source in templates.items()}
+    message = f"Rendering took longer than {limits.seconds:g} s and was stopped."
+    return _within_deadline(limits.seconds, message, _render_each, templates, render_context(param_dict), limits)
+
+
+def _syntax_problems(sources: dict[str, str]) -> list[str]:
+    try:
+        return [problem for name, text in sources.items() if (problem := syntax_problem(name, text))]
+    except MemoryError:
+        raise RenderError("Checking the syntax needed more memory than allowed: the file is too complex.") from None
 
 
 def check_sources(sources: dict[str, str], limits: Limits) -> list[str]:
@@ -193,11 +216,7 @@ def check_sources(sources: dict[str, str], limits: Limits) -> list[str]:
     so it runs here, in a worker, and never in a web worker.
     """
     message = f"Checking the syntax took longer than {limits.seconds:g} s and was stopped: the file is too complex."
-    with _deadline(limits.seconds, message):
-        try:
-            return [problem for name, text in sources.items() if (problem := syntax_problem(name, text))]
-        except MemoryError:
-            raise RenderError("Checking the syntax needed more memory than allowed: the file is too complex.") from None
+    return _within_deadline(limits.seconds, message, _syntax_problems, sources)
 
 
 SBATCH_HEADER = "# Slurm options added by Jobbergate (sbatch_params)"
@@ -356,6 +375,12 @@ class RenderPool:
         except BaseException:
             self._discard(worker)  # the pipe may hold half a message: never reuse it
             raise
+        if not ok and isinstance(value, (MemoryError, RecursionError)):
+            # What the worker runs is the user's (a template, a file to parse): running out of memory or stack
+            # there is the input's fault, and the worker starts afresh.
+            self._discard(worker)
+            reason = "needed more memory than allowed" if isinstance(value, MemoryError) else "nested too deeply"
+            raise RenderError(f"{what} {reason} and was stopped.") from None
         self._give_back(worker)
         if not ok:
             raise value
