@@ -60,6 +60,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_plain(value: Any) -> bool:
+    """A value a choice or a ``when`` condition may name: text, a number or true/false (a JSON Schema ``enum``
+    member an answer can equal)."""
+    return isinstance(value, (str, int, float, bool))
+
+
+def _repeated(values: list) -> bool:
+    """Whether two of these plain values are the same answer (``1`` and ``true`` are not)."""
+    keys = [(type(value), value) for value in values]
+    return len(set(keys)) != len(keys)
+
+
 def check_questions(raw: Any) -> list[dict[str, Any]]:
     """Check the question definitions of an application; every problem is reported at once."""
     if raw in (None, []):
@@ -89,27 +101,48 @@ def check_questions(raw: Any) -> list[dict[str, Any]]:
         if kind not in QUESTION_TYPES:
             problems.append(f"{where}: type must be one of {', '.join(QUESTION_TYPES)}")
             continue
+        for key in ("message", "help"):
+            if question.get(key) is not None and not isinstance(question[key], str):
+                problems.append(f"{where}: {key} must be text")
+        if "required" in question and not isinstance(question["required"], bool):
+            problems.append(f"{where}: required must be true or false")
         if kind in ("choice", "multi_choice"):
             choices = question.get("choices")
             if not isinstance(choices, list) or not choices:
                 problems.append(f"{where}: choices must be a non-empty list")
+            elif not all(_is_plain(choice) for choice in choices):
+                problems.append(f"{where}: each choice must be text, a number or true/false")
+            elif _repeated(choices):
+                problems.append(f"{where}: choices must not repeat a value")
         if kind in ("integer", "float"):
             for bound in ("min", "max"):
                 if bound in question and not _is_number(question[bound]):
                     problems.append(f"{where}: {bound} must be a number")
+            low, high = question.get("min"), question.get("max")
+            if _is_number(low) and _is_number(high) and low > high:
+                problems.append(f"{where}: min must not be more than max")
         if kind == "text" and "pattern" in question:
-            try:
-                compile_pattern(str(question["pattern"]))
-            except PatternError as error:
-                problems.append(f"{where}: pattern is {error}")
+            if not isinstance(question["pattern"], str):
+                problems.append(f"{where}: pattern must be text")
+            else:
+                try:
+                    compile_pattern(question["pattern"])
+                except PatternError as error:
+                    problems.append(f"{where}: pattern is {error}")
         when = question.get("when")
         if when is not None:
             if not isinstance(when, dict) or not when:
                 problems.append(f"{where}: when must map earlier question names to values")
             else:
-                for other in when:
+                for other, expected in when.items():
                     if other not in seen or other == name:
                         problems.append(f"{where}: when refers to {other!r}, which is not an earlier question")
+                    allowed = expected if isinstance(expected, list) else [expected]
+                    if not allowed or not all(_is_plain(value) for value in allowed):
+                        problems.append(
+                            f"{where}: when must give {other!r} a value (text, a number or true/false) or a "
+                            "non-empty list of them"
+                        )
         structurally_sound = len(problems) == problems_before
         if "default" in question and question["default"] is not None and structurally_sound:
             for message in answer_problems(question, question["default"]):

@@ -44,6 +44,38 @@ def test_definitions_are_checked_all_at_once():
         assert fragment in text
 
 
+@pytest.mark.parametrize(
+    "question, message",
+    [
+        ({"name": "x", "pattern": 5}, "pattern must be text"),
+        ({"name": "x", "type": "integer", "min": 10, "max": 1}, "min must not be more than max"),
+        ({"name": "x", "type": "float", "min": 0.5, "max": 0.25}, "min must not be more than max"),
+        ({"name": "x", "type": "choice", "choices": [{"a": 1}, [1]]}, "each choice must be text, a number"),
+        ({"name": "x", "type": "choice", "choices": ["a", None]}, "each choice must be text, a number"),
+        ({"name": "x", "type": "multi_choice", "choices": ["a", "b", "a"]}, "choices must not repeat a value"),
+        ({"name": "x", "message": ["a list"]}, "message must be text"),
+        ({"name": "x", "help": {"a": 1}}, "help must be text"),
+        ({"name": "x", "required": "yes"}, "required must be true or false"),
+    ],
+)
+def test_a_definition_no_answer_could_satisfy_or_no_schema_could_say_is_refused(question, message):
+    with pytest.raises(QuestionsError, match=message):
+        check_questions([question])
+
+
+@pytest.mark.parametrize("condition", [[True, {"a": 1}], [], {"a": 1}, None])
+def test_a_condition_names_plain_values(condition):
+    with pytest.raises(QuestionsError, match="when must give 'y' a value"):
+        check_questions([{"name": "y", "type": "boolean"}, {"name": "z", "when": {"y": condition}}])
+
+
+def test_choices_that_differ_only_in_type_are_different_answers():
+    """``1`` and ``true`` (or ``1`` and ``"1"``) are different answers, as in the published JSON Schema."""
+    assert check_questions([{"name": "x", "type": "choice", "choices": [1, True, "1"]}])
+    with pytest.raises(QuestionsError, match="must not repeat"):
+        check_questions([{"name": "x", "type": "choice", "choices": [1, 1]}])
+
+
 def test_defaults_fill_in_and_conditions_decide_what_is_asked():
     completed, errors = complete_answers(QUESTIONS, {"account": "physics"})
     assert errors == {}
