@@ -40,7 +40,7 @@ def filename_problem(filename: str | None) -> str | None:
     if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in filename):
         return f"File name {filename!r} must not contain NUL, control, bidi or other invisible characters."
     if filename in {".", ".."} or filename.startswith(".."):
-        return f"File name {filename!r} must not be or start with '..'."
+        return f"File name {filename!r} must not be '.' or start with '..'."
     if filename.startswith("-"):
         return f"File name {filename!r} must not start with '-': it would be read as an option."
     if not unicodedata.is_normalized("NFC", filename):
