@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from applications.models import JobScriptTemplate, TemplateFile, WorkflowFile, validate_config_json
-from jobbergate.api.exceptions import Conflict
+from applications.services import check_identifier_free
 from jobbergate.api.serializers import (
     FILE_FIELDS,
     RESOURCE_FIELDS,
@@ -66,9 +66,7 @@ class JobScriptTemplateListSerializer(ResourceSerializer):
         read_only_fields = RESOURCE_READ_ONLY
 
     def validate_identifier(self, value):
-        exclude_pk = self.instance.pk if self.instance is not None else None
-        if value is not None and (taken := JobScriptTemplate.objects.identifier_taken(value, exclude_pk=exclude_pk)):
-            raise Conflict(f"The identifier {value!r} is already in use (as {taken!r}; case does not count).")
+        check_identifier_free(value, exclude_pk=self.instance.pk if self.instance is not None else None)
         return value
 
 

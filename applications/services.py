@@ -69,6 +69,15 @@ def delete_workflow(*, template: JobScriptTemplate) -> None:
     delete_file(parent=template, related_name="workflow_files", filename=WORKFLOW_FILENAME)
 
 
+def check_identifier_free(identifier: str | None, *, exclude_pk: int | None = None) -> None:
+    """A Conflict naming the application that holds ``identifier`` already (other than ``exclude_pk``); uniqueness
+    ignores case (``TemplateQuerySet.identifier_taken``)."""
+    if identifier is None:
+        return
+    if taken := JobScriptTemplate.objects.identifier_taken(identifier, exclude_pk=exclude_pk):
+        raise Conflict(f"The identifier {identifier!r} is already in use (as {taken!r}; case does not count).")
+
+
 @transaction.atomic
 def clone_template(
     *,
@@ -80,8 +89,7 @@ def clone_template(
     template_vars: dict | None = None,
 ) -> JobScriptTemplate:
     """Copy an application with its files; the caller owns the copy. The identifier is not copied (it is unique)."""
-    if identifier is not None and (taken := JobScriptTemplate.objects.identifier_taken(identifier)):
-        raise Conflict(f"The identifier {identifier!r} is already in use (as {taken!r}; case does not count).")
+    check_identifier_free(identifier)
     clone = JobScriptTemplate.objects.create(
         name=name or source.name,
         identifier=identifier,
@@ -351,8 +359,7 @@ def upsert_application(
         template = locked.filter(identifier=identifier).first()
     created = template is None
     if template is None:
-        if taken := JobScriptTemplate.objects.identifier_taken(identifier):
-            raise Conflict(f"The identifier {identifier!r} is already in use (as {taken!r}; case does not count).")
+        check_identifier_free(identifier)
         template = JobScriptTemplate(identifier=identifier, owner_email=owner_email, name=name or identifier)
     else:
         if check_change is not None:
