@@ -467,13 +467,16 @@ def upload_to_a_new_job_script(persona, filename: str, content: bytes, *, kind: 
     ],
 )
 def test_parsing_an_uploaded_file_runs_in_a_render_worker_within_its_limits(alice, settings, filename, content):
-    """The web worker never parses: a file too costly to parse within RENDER_TIMEOUT_SECONDS is a 422."""
+    """The web worker never parses: a file too costly to parse within RENDER_TIMEOUT_SECONDS or the worker's memory
+    is a 422. Which limit comes first depends on the machine's speed: on a quiet fast one, ast runs out of the 256 MB
+    before 0.3 s have passed (the parser's MemoryError, which jobbergate.syntax reports as nesting)."""
 
     settings.RENDER_TIMEOUT_SECONDS = 0.3
     settings.RENDER_MEMORY_MB = 256
     script, response = upload_to_a_new_job_script(alice, filename, content, kind="SUPPORT")
     assert response.status_code == 422, response.content
-    assert "Checking the syntax" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "Checking the syntax took longer than 0.3 s" in detail or f"{filename} is nested too deeply" in detail
     assert not script.files.exists()
 
 
