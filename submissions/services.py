@@ -16,7 +16,7 @@ from jobbergate.prepared import insert_together
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from jobscripts.signals import job_script_deleting
-from submissions.choices import FAILURE_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
+from submissions.choices import FAILURE_STATES, FINAL_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
@@ -267,17 +267,38 @@ def update_slurm_state(
     slurm_job_state_reason: str | None = None,
 ) -> JobSubmission:
     """The job's state in Slurm: COMPLETED ends DONE, a failure state ends ABORTED with the reason; others only
-    record the state. A progress entry is written when the status or the state changes."""
+    record the state. A progress entry is written when the status or the state changes.
+
+    Only a row with a Slurm job is reported on: a SUBMITTED one, or a CANCELLED one whose job may still run (what
+    ``agent/active`` lists). A CREATED row is reported with ``agent/submitted`` first; a REJECTED row, or a CANCELLED
+    one without a job, has none: a Conflict. Once the record has ended (DONE, ABORTED, or CANCELLED with a final
+    state), the same state again (an agent that retried) may only add its ``slurm_job_info``; another state is a
+    Conflict: a late or replayed report never rewrites how a job ended.
+    """
     row = _cluster_row(client_id, submission_id)
     if slurm_job_id is not None and row.slurm_job_id is not None and slurm_job_id != row.slurm_job_id:
         raise Conflict(f"Submission {row.pk} is Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
-    if slurm_job_id is not None and row.slurm_job_id is None:
-        row.slurm_job_id = slurm_job_id
+    if row.status == JobSubmissionStatus.CREATED:
+        raise Conflict(f"Submission {row.pk} is CREATED: report its Slurm job with agent/submitted first.")
+    if row.status == JobSubmissionStatus.REJECTED or (row.slurm_job_id is None and slurm_job_id is None):
+        raise Conflict(f"Submission {row.pk} is {row.status} and has no Slurm job to report on.")
+    ended = row.status in (JobSubmissionStatus.DONE, JobSubmissionStatus.ABORTED) or (
+        row.status == JobSubmissionStatus.CANCELLED and row.slurm_job_state in FINAL_STATES
+    )
+    if ended and slurm_job_state != row.slurm_job_state:
+        raise Conflict(
+            f"Submission {row.pk} has ended {row.status} (Slurm {row.slurm_job_state}); a report of "
+            f"{slurm_job_state} changes nothing."
+        )
+    if row.slurm_job_id is None:
+        if row.status == JobSubmissionStatus.CANCELLED:
+            raise Conflict(f"Submission {row.pk} is CANCELLED and has no Slurm job to report on.")
+        row.slurm_job_id = slurm_job_id  # a SUBMITTED row without a job id takes the one reported, as it always did
     changed = row.slurm_job_state != slurm_job_state
     row.slurm_job_state = slurm_job_state
     if slurm_job_info is not None:
         row.slurm_job_info = slurm_job_info
-    if row.status in (JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CREATED):
+    if row.status == JobSubmissionStatus.SUBMITTED:
         if slurm_job_state in SUCCESS_STATES:
             row.status, changed = JobSubmissionStatus.DONE, True
         elif slurm_job_state in FAILURE_STATES:

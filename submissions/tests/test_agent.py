@@ -189,6 +189,56 @@ class TestReports:
         row = make_submission(alice.email, client_id="cluster-a", status=Status.SUBMITTED, slurm_job_id=9)
         assert agent.client.put(f"{AGENT}/{row.pk}", report, format="json").status_code == status
 
+    @pytest.mark.parametrize(
+        "status, state", [(Status.DONE, "COMPLETED"), (Status.ABORTED, "FAILED"), (Status.CANCELLED, "CANCELLED")]
+    )
+    def test_a_late_report_never_rewrites_how_a_job_ended(self, agent, alice, status, state):
+        row = make_submission(alice.email, client_id="cluster-a", status=status, slurm_job_id=9, slurm_job_state=state)
+        entries = row.progress.count()
+        for late in ("RUNNING", "FAILED" if state != "FAILED" else "COMPLETED"):
+            response = agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": late}, format="json")
+            assert response.status_code == 409, response.content
+            assert f"has ended {status} (Slurm {state})" in response.json()["detail"]
+        # The same state again (an agent that retried) is accepted and may add what accounting knows.
+        again = {"slurm_job_state": state, "slurm_job_info": '{"exit_code": 0}'}
+        assert agent.client.put(f"{AGENT}/{row.pk}", again, format="json").status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_state, row.slurm_job_info) == (status, state, '{"exit_code": 0}')
+        assert row.progress.count() == entries
+
+    def test_a_created_row_is_reported_with_submitted_first(self, agent, alice):
+        """A state report with a job id used to set the id and leave the row CREATED: still pending (so sbatch'ed
+        again), refused by agent/submitted, and missing from agent/active."""
+        row = make_submission(alice.email, client_id="cluster-a")
+        for report in ({"slurm_job_state": "RUNNING", "slurm_job_id": 5}, {"slurm_job_state": "COMPLETED"}):
+            response = agent.client.put(f"{AGENT}/{row.pk}", report, format="json")
+            assert response.status_code == 409
+            assert "agent/submitted first" in response.json()["detail"]
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_id, row.slurm_job_state) == (Status.CREATED, None, None)
+        assert (
+            agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 5}, format="json").status_code == 202
+        )
+
+    @pytest.mark.parametrize("status", [Status.CANCELLED, Status.REJECTED])
+    def test_a_row_without_a_job_takes_no_report(self, agent, alice, status):
+        row = make_submission(alice.email, client_id="cluster-a", status=status)
+        report = {"slurm_job_state": "RUNNING", "slurm_job_id": 777}
+        response = agent.client.put(f"{AGENT}/{row.pk}", report, format="json")
+        assert response.status_code == 409
+        assert "has no Slurm job to report on" in response.json()["detail"]
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_id) == (status, None)
+        assert agent.client.get(f"{AGENT}/active").json()["items"] == []
+
+    def test_a_cancelled_job_that_still_runs_is_reported_until_it_ends(self, agent, alice):
+        row = make_submission(alice.email, client_id="cluster-a", status=Status.CANCELLED, slurm_job_id=9)
+        for state in ("RUNNING", "CANCELLED"):
+            assert agent.client.put(f"{AGENT}/{row.pk}", {"slurm_job_state": state}, format="json").status_code == 202
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_state) == (Status.CANCELLED, "CANCELLED")
+        assert agent.client.get(f"{AGENT}/active").json()["items"] == []
+
     def test_another_clusters_row_is_invisible(self, agent, alice):
         row = make_submission(alice.email, client_id="cluster-b")
         response = agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 1}, format="json")
