@@ -21,6 +21,16 @@ from submissions.models import JobSubmission
 
 INPUT_TYPES = {"text": "text", "path": "text", "integer": "number", "float": "number"}
 
+ANSWER_PREFIX = "answer-"
+"""The form's inputs for a question are named ``answer-<question>`` (and so are its help and error slots): a question
+may be called anything an identifier can be, ``name``, ``cluster`` or ``csrfmiddlewaretoken`` too, and neither the
+run's own fields nor Django's CSRF token may be read as its answer, or its answer as them."""
+
+
+def answer_input(name: str) -> str:
+    """The name of the form input (and the suffix of the element ids) that carries question ``name``'s answer."""
+    return ANSWER_PREFIX + name
+
 
 @dataclass
 class QuestionField:
@@ -33,6 +43,10 @@ class QuestionField:
     @property
     def name(self) -> str:
         return self.question["name"]
+
+    @property
+    def input_name(self) -> str:
+        return answer_input(self.name)
 
     @property
     def kind(self) -> str:
@@ -98,12 +112,12 @@ def question_fields(questions: list[dict], values: dict, errors: dict[str, list[
 
 def answers_from_form(questions: list[dict], data) -> dict[str, Any]:
     """The typed answers a form sent, for the questions that apply given the earlier answers (a hidden field's
-    value is dropped, as the CLI never asks it). Names that are not questions are ignored."""
+    value is dropped, as the CLI never asks it), each read from its ``answer-`` input; other inputs are ignored."""
     answers: dict[str, Any] = {}
     for question in questions:
         if not applies(question, answers):
             continue
-        value = answer_from_text(question, data.getlist(question["name"]))
+        value = answer_from_text(question, data.getlist(answer_input(question["name"])))
         if value is not None:
             answers[question["name"]] = value
     return answers

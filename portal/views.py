@@ -43,7 +43,7 @@ from jobbergate.validation import check_identifier
 from jobbergate.views import file_download
 from jobscripts.models import JobScript
 from portal import services
-from portal.forms import RunForm, answers_from_form, question_fields, sbatch_lines
+from portal.forms import RunForm, answer_input, answers_from_form, question_fields, sbatch_lines
 from portal.models import Preset
 from submissions import output
 from submissions.choices import TERMINAL_STATUSES, JobSubmissionStatus
@@ -307,7 +307,9 @@ def preview(request, key: str):
         }
         if not context["field_errors"]:
             context["error"] = error.text
-    context["error_slots"] = [(name, context["field_errors"].get(name, [])) for name in context.get("names", [])]
+    context["error_slots"] = [
+        (answer_input(name), context["field_errors"].get(name, [])) for name in context.get("names", [])
+    ]
     return render(request, "portal/_preview.html", context)
 
 

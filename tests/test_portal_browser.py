@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from portal.forms import answer_input
 from portal.models import Preset
 from submissions.models import ClusterStatus, JobSubmission
 from testkit.browser import ARTIFACTS, csp_violations, sign_in_with_provider, wait_until
@@ -66,6 +67,10 @@ def fill_field(page, name: str, value: str) -> None:
     page.fill(f"[name={name}]", value)
 
 
+def fill_answer(page, question: str, value: str) -> None:
+    page.fill(f'[name="{answer_input(question)}"]', value)
+
+
 def wait_for_script(page, text: str) -> None:
     """The preview's entrypoint shows ``text`` (the preview is replaced as the user types, so it may be gone a
     moment)."""
@@ -104,16 +109,16 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     page.check("#q-use_scratch")
     scratch.wait_for(state="visible")
     # The preview follows the answers.
-    fill_field(page, "gpus", "3")
+    fill_answer(page, "gpus", "3")
     wait_for_script(page, "--gres=gpu:3")
     # A wrong answer is shown next to its field, as the API words it.
-    fill_field(page, "gpus", "12")
+    fill_answer(page, "gpus", "12")
     page.wait_for_selector("#errors-gpus li:has-text('must be at most 8')")
-    fill_field(page, "gpus", "2")
+    fill_answer(page, "gpus", "2")
     wait_for_script(page, "--gres=gpu:2")
     # An edited script is not replaced without a word.
     page.fill("#entrypoint", "#!/bin/bash\necho my own edit\n")
-    fill_field(page, "epochs", "20")
+    fill_answer(page, "epochs", "20")
     page.wait_for_selector("#edit-warning")
     assert "my own edit" in page.input_value("#entrypoint")
     shot(page, "form")
@@ -123,7 +128,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     # A real job: hello-serial to the throw-away cluster, through our agent.
     page.goto(f"{base}/applications/hello-serial/")
     page.wait_for_selector("#preview figure")
-    fill_field(page, "message", "the portal says hi")
+    fill_answer(page, "message", "the portal says hi")
     fill_field(page, "execution_directory", str(submitter_workdir))
     assert page.input_value("#id_cluster") == "cluster-a"  # the one cluster, healthy, is chosen
     page.click("#submit")
@@ -138,7 +143,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     # Run it again with these answers: the form opens with them; keep them as a preset, and use it.
     page.click("text=Load parameters")
     page.wait_for_selector("#loaded-from")
-    assert page.input_value("[name=message]") == "the portal says hi"
+    assert page.input_value('[name="answer-message"]') == "the portal says hi"
     fill_field(page, "preset_name", "greeting")
     page.click("button:has-text('Save preset')")
     page.wait_for_selector(".messages li:has-text('Saved the preset')")
@@ -147,7 +152,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     page.goto(f"{base}/applications/hello-serial/")
     page.click(f".preset-list a[href='?preset={preset.pk}']")
     page.wait_for_selector("#loaded-from:has-text('greeting')")
-    assert page.input_value("[name=message]") == "the portal says hi"
+    assert page.input_value('[name="answer-message"]') == "the portal says hi"
 
     # The history shows it, and nothing was asked of another host or refused by the policy.
     page.goto(f"{base}/submissions/?status=done")

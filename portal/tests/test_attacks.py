@@ -25,7 +25,7 @@ from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from portal.models import Preset
 from portal.tests.conftest import browser
-from portal.tests.test_pages import form_data
+from portal.tests.test_pages import as_posted, form_data
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
 from testkit.factories import make_example_application, make_submission
@@ -266,13 +266,13 @@ class TestBoundedInput:
 
     def test_thousands_of_fields_are_a_400(self, alice_browser, cluster):
         make_example_application("parameter-sweep")
-        data = {"learning_rates": ["0.1"] * 5000, "name": "x", "cluster": "cluster-a"}
+        data = as_posted({"learning_rates": ["0.1"] * 5000, "name": "x", "cluster": "cluster-a"})
         response = alice_browser.post("/applications/parameter-sweep/", data)
         assert response.status_code == 400 and JobScript.objects.count() == 0
 
     def test_a_multi_choice_answer_names_each_choice_once(self, alice_browser, cluster):
         make_example_application("parameter-sweep")
-        data = {"learning_rates": ["0.1"] * 900, "dropout": "0.5", "name": "x", "cluster": "cluster-a"}
+        data = as_posted({"learning_rates": ["0.1"] * 900, "dropout": "0.5", "name": "x", "cluster": "cluster-a"})
         response = alice_browser.post("/applications/parameter-sweep/", data)
         # Now: 302, a job script whose answer is 0.1 nine hundred times (the published JSON Schema says
         # uniqueItems, applications.questions.answer_problems does not check it).

@@ -16,11 +16,21 @@ from django.test.utils import CaptureQueriesContext
 from applications import services as application_services
 from applications.models import JobScriptTemplate
 from jobscripts.models import JobScript
+from portal.forms import answer_input
 from portal.models import PRESETS_PER_APPLICATION, Preset
 from portal.tests.conftest import browser
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
 from testkit.factories import EXAMPLES, make_example_application, make_submission
+
+RUN_FIELDS = {"name", "cluster", "execution_directory", "sbatch_params", "save_only", "entrypoint", "entrypoint_edited"}
+RUN_FIELDS |= {"preset_name"}  # the presets' form
+
+
+def as_posted(values: dict) -> dict:
+    """The form as a browser posts it: each question's answer under its input's name (``answer-<question>``), the
+    run's own fields under theirs."""
+    return {key if key in RUN_FIELDS else answer_input(key): value for key, value in values.items()}
 
 
 def form_data(**overrides) -> dict:
@@ -35,7 +45,7 @@ def form_data(**overrides) -> dict:
         "sbatch_params": "",
     }
     data.update(overrides)
-    return data
+    return as_posted(data)
 
 
 class TestSignIn:
@@ -85,7 +95,7 @@ class TestCatalogue:
 class TestForm:
     def test_the_form_is_built_from_the_typed_questions(self, alice_browser, gpu, cluster):
         page = alice_browser.get("/applications/gpu-training/").content.decode()
-        assert 'name="gpus" type="number"' in page and 'min="1"' in page and 'max="8"' in page
+        assert 'name="answer-gpus" type="number"' in page and 'min="1"' in page and 'max="8"' in page
         assert 'data-when="{&quot;use_scratch&quot;: true}"' in page
         assert "GPUs per job?" in page and "cluster-a" in page and "healthy" in page
 
@@ -130,9 +140,43 @@ class TestForm:
         assert message in response.content.decode()
         assert JobScript.objects.count() == 0 and JobSubmission.objects.count() == 0
 
+    def test_a_question_may_share_its_name_with_the_forms_own_fields(self, db, cluster):
+        """Questions named name, cluster and csrfmiddlewaretoken: each answer reaches the render and the run keeps
+        its own fields. (The answers were read from the form's own fields, the last value winning, so the job
+        script's name was rendered as the answer; a question named csrfmiddlewaretoken failed every post of its
+        form with a 403.)"""
+        questions = "".join(
+            f"  - {{name: {name}, type: text, default: d-{name}}}\n"
+            for name in ("name", "cluster", "csrfmiddlewaretoken")
+        )
+        folder = {
+            "jobbergate.yaml": f"jobbergate_config:\n  default_template: run.sh.j2\nquestions:\n{questions}".encode(),
+            "templates/run.sh.j2": b"#!/bin/bash\necho {{ name }} {{ cluster }} {{ csrfmiddlewaretoken }}\n",
+        }
+        email = "alice@example.com"
+        bundle = application_services.load_bundle(folder)
+        application_services.upsert_application(identifier="clash", bundle=bundle, owner_email=email, name="clash")
+        strict = Client(enforce_csrf_checks=True)  # as a browser: the CSRF token is checked
+        strict.force_login(get_user_model().objects.get_or_create(username=email, defaults={"email": email})[0])
+        page = strict.get("/applications/clash/").content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        assert 'name="answer-csrfmiddlewaretoken"' in page and 'name="answer-name"' in page
+        answers = {"name": "sampleB", "cluster": "q-cluster", "csrfmiddlewaretoken": "not-a-token"}
+        answers = {answer_input(question): answer for question, answer in answers.items()}
+        data = {**answers, "csrfmiddlewaretoken": token, "name": "my run", "cluster": "", "save_only": "on"}
+        preview = strict.post("/applications/clash/preview", data)
+        assert preview.status_code == 200, preview.content
+        assert "echo sampleB q-cluster not-a-token" in preview.content.decode(), preview.content.decode()[:600]
+        assert strict.post("/applications/clash/", data).status_code == 302
+        job_script = JobScript.objects.get()
+        assert job_script.name == "my run"
+        assert job_script.files.get().read_text() == "#!/bin/bash\necho sampleB q-cluster not-a-token\n"
+
     def test_a_changed_constant_is_refused(self, alice_browser, cluster):
         make_example_application("parameter-sweep")
-        data = {"learning_rates": ["0.1"], "dropout": "0.5", "seed": "7", "name": "x", "cluster": "cluster-a"}
+        data = as_posted(
+            {"learning_rates": ["0.1"], "dropout": "0.5", "seed": "7", "name": "x", "cluster": "cluster-a"}
+        )
         response = alice_browser.post("/applications/parameter-sweep/", data)
         assert response.status_code == 422
         assert "is a constant and cannot be changed" in response.content.decode()
@@ -159,7 +203,7 @@ class TestForm:
     def test_the_form_opens_with_the_users_last_answers(self, alice_browser, gpu, cluster):
         alice_browser.post("/applications/gpu-training/", form_data(gpus="3"))
         page = alice_browser.get("/applications/gpu-training/").content.decode()
-        assert re.search(r'name="gpus" type="number" value="3"', page)
+        assert re.search(r'name="answer-gpus" type="number" value="3"', page)
         assert "your last run" in page
 
     def test_another_users_submission_cannot_be_loaded(self, alice_browser, gpu):
@@ -176,9 +220,9 @@ class TestPreview:
 
     def test_field_problems_go_next_to_their_fields(self, alice_browser, gpu):
         page = alice_browser.post("/applications/gpu-training/preview", form_data(gpus="99")).content.decode()
-        assert '<ul class="errors" id="errors-gpus" hx-swap-oob="true"' in page
+        assert '<ul class="errors" id="errors-answer-gpus" hx-swap-oob="true"' in page
         assert "must be at most 8" in page
-        assert '<ul class="errors" id="errors-epochs" hx-swap-oob="true" aria-live="polite"></ul>' in page
+        assert '<ul class="errors" id="errors-answer-epochs" hx-swap-oob="true" aria-live="polite"></ul>' in page
 
     def test_template_output_is_escaped(self, alice_browser, gpu):
         page = alice_browser.post(
@@ -306,18 +350,20 @@ class TestWorkflowApplications:
         make_example_application("legacy-preprocess")
         page = alice_browser.get("/applications/legacy-preprocess/").content.decode()
         assert "read from the application&#x27;s jobbergate.py without running it" in page
-        assert 'name="chunks" type="number"' in page and 'data-when="{&quot;compress&quot;: true}"' in page
+        assert 'name="answer-chunks" type="number"' in page and 'data-when="{&quot;compress&quot;: true}"' in page
         response = alice_browser.post(
             "/applications/legacy-preprocess/",
-            {
-                "input_dir": "/data",
-                "chunks": "8",
-                "compress": ["false", "true"],
-                "level": "9",
-                "tool_version": "2.3",
-                "name": "pre",
-                "cluster": "cluster-a",
-            },
+            as_posted(
+                {
+                    "input_dir": "/data",
+                    "chunks": "8",
+                    "compress": ["false", "true"],
+                    "level": "9",
+                    "tool_version": "2.3",
+                    "name": "pre",
+                    "cluster": "cluster-a",
+                }
+            ),
         )
         assert response.status_code == 302
         assert JobScript.objects.get().render_parameters["data"]["level"] == 9
@@ -329,7 +375,7 @@ class TestWorkflowApplications:
         workflow.save()
         page = alice_browser.get("/applications/legacy-preprocess/").content.decode()
         assert "The CLI runs this application&#x27;s full workflow" in page
-        assert 'name="chunks" type="number" value="4"' in page
+        assert 'name="answer-chunks" type="number" value="4"' in page
 
 
 class TestMaintainerUpload:
