@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -20,6 +21,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
@@ -58,6 +60,13 @@ SEARCH_MAX = 200
 OUTPUT_POLL_TEXT_MS = 500
 OUTPUT_POLL_IDLE_MS = 3000
 OUTPUT_END = mark_safe('<span class="output-end" data-complete="true"></span>')
+OUTPUT_SETTLE_SECONDS = 120
+"""How long after a submission's job can no longer run its panels still ask for output the agent ships late (every
+few cycles); past that, a stream no agent marked complete (the upstream agent ships none; a job rejected or
+cancelled before it ran has none) is not asked for again."""
+OUTPUT_SETTLED = mark_safe(
+    '<span class="output-end" data-complete="false">[the job has ended; no more output came from the cluster]</span>'
+)
 
 # The history's status facets: the words a user thinks in, each a set of the contract's statuses.
 FACETS = {
@@ -516,9 +525,11 @@ def submission_output(request, pk: int, stream: str):
         next_offset = part.offset + len(content)
     text = content.decode("utf-8", "replace")
     if part.offset > asked:
-        text = f"[… {part.offset - asked:,} bytes dropped past the server's limit …]\n{text}"
+        text = output.dropped_note(part.offset - asked) + text
     if complete:
         follow = OUTPUT_END
+    elif not content and _output_settled(submission):
+        follow = OUTPUT_SETTLED
     else:
         follow = format_html(
             '<span class="output-poll" hx-get="{}?offset={}" hx-trigger="load delay:{}ms" hx-swap="outerHTML"></span>',
@@ -530,6 +541,13 @@ def submission_output(request, pk: int, stream: str):
     response["X-Jobbergate-Next-Offset"] = str(next_offset)
     response["X-Jobbergate-Complete"] = "true" if complete else "false"
     return response
+
+
+def _output_settled(submission: JobSubmission) -> bool:
+    """No more output will come: the submission's job can no longer run, and has not for OUTPUT_SETTLE_SECONDS."""
+    if submission.is_active or submission.status not in TERMINAL_STATUSES:
+        return False
+    return submission.updated_at < timezone.now() - timedelta(seconds=OUTPUT_SETTLE_SECONDS)
 
 
 @require_GET

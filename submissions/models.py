@@ -50,7 +50,7 @@ class JobSubmissionQuerySet(PrivateResourceQuerySet):
 
     def active(self) -> JobSubmissionQuerySet:
         """What an agent tracks: SUBMITTED rows, and CANCELLED ones while their Slurm job may still run (a job id
-        and no final state yet, so the agent cancels it)."""
+        and no final state yet, so the agent cancels it). ``JobSubmission.is_active`` is the same rule for a row."""
         rows = self.filter(status__in=[JobSubmissionStatus.SUBMITTED, JobSubmissionStatus.CANCELLED])
         return rows.exclude(status=JobSubmissionStatus.CANCELLED, slurm_job_id=None).exclude(
             status=JobSubmissionStatus.CANCELLED, slurm_job_state__in=FINAL_STATES
@@ -82,6 +82,17 @@ class JobSubmission(Resource):
     claimed_until = models.DateTimeField("claim expires", null=True, blank=True)
 
     objects = JobSubmissionQuerySet.as_manager()
+
+    @property
+    def is_active(self) -> bool:
+        """Whether an agent tracks this row: its Slurm job may still run (``JobSubmissionQuerySet.active``)."""
+        if self.status == JobSubmissionStatus.SUBMITTED:
+            return True
+        return (
+            self.status == JobSubmissionStatus.CANCELLED
+            and self.slurm_job_id is not None
+            and self.slurm_job_state not in FINAL_STATES
+        )
 
     class Meta(Resource.Meta):
         verbose_name = "job submission"

@@ -316,11 +316,19 @@ def _discard_deleted_chunk(sender, instance: JobOutputChunk, **kwargs) -> None:
     files.discard_content([instance.storage_key])
 
 
+def dropped_note(count: int) -> str:
+    """The line a reader of the text is shown where ``count`` bytes were dropped past the server's limit."""
+    return f"[… {count:,} bytes dropped past the server's limit …]\n"
+
+
 def read_all(*, submission: JobSubmission, stream: str):
-    """Every kept byte of a stream, piece by piece (for a download that never holds the whole stream at once)."""
+    """Every kept byte of a stream, piece by piece (for a download that never holds the whole stream at once), with
+    the ``dropped_note`` where the bytes past the limit were."""
     offset = 0
     while True:
         part = read(submission=submission, stream=stream, offset=offset, limit=READ_LIMIT_MAX)
+        if part.offset > offset:
+            yield dropped_note(part.offset - offset).encode()
         if part.content:
             yield part.content
         if part.next_offset >= part.length or not part.content:

@@ -16,7 +16,7 @@ from jobbergate.prepared import insert_together
 from jobbergate.principal import Principal
 from jobscripts.models import JobScript
 from jobscripts.signals import job_script_deleting
-from submissions.choices import FAILURE_STATES, FINAL_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
+from submissions.choices import FAILURE_STATES, SUCCESS_STATES, JobSubmissionStatus, SlurmJobState
 from submissions.models import ClusterStatus, JobProgress, JobSubmission
 
 
@@ -280,19 +280,15 @@ def update_slurm_state(
         raise Conflict(f"Submission {row.pk} is Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
     if row.status == JobSubmissionStatus.CREATED:
         raise Conflict(f"Submission {row.pk} is CREATED: report its Slurm job with agent/submitted first.")
-    if row.status == JobSubmissionStatus.REJECTED or (row.slurm_job_id is None and slurm_job_id is None):
+    no_job = row.slurm_job_id is None and (slurm_job_id is None or row.status != JobSubmissionStatus.SUBMITTED)
+    if row.status == JobSubmissionStatus.REJECTED or no_job:
         raise Conflict(f"Submission {row.pk} is {row.status} and has no Slurm job to report on.")
-    ended = row.status in (JobSubmissionStatus.DONE, JobSubmissionStatus.ABORTED) or (
-        row.status == JobSubmissionStatus.CANCELLED and row.slurm_job_state in FINAL_STATES
-    )
-    if ended and slurm_job_state != row.slurm_job_state:
+    if not row.is_active and slurm_job_state != row.slurm_job_state:
         raise Conflict(
             f"Submission {row.pk} has ended {row.status} (Slurm {row.slurm_job_state}); a report of "
             f"{slurm_job_state} changes nothing."
         )
     if row.slurm_job_id is None:
-        if row.status == JobSubmissionStatus.CANCELLED:
-            raise Conflict(f"Submission {row.pk} is CANCELLED and has no Slurm job to report on.")
         row.slurm_job_id = slurm_job_id  # a SUBMITTED row without a job id takes the one reported, as it always did
     changed = row.slurm_job_state != slurm_job_state
     row.slurm_job_state = slurm_job_state

@@ -446,6 +446,39 @@ class TestOutput:
         third = alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=11")
         assert third.content.decode().startswith("\ufffd\ufffd<span") and third["X-Jobbergate-Next-Offset"] == "13"
 
+    def test_an_ended_jobs_panel_stops_asking_once_no_more_output_can_come(self, alice_browser, db):
+        """A stream no agent marks complete (the upstream agent ships none; a job cancelled before it ran has none)
+        was asked for every 3 s for as long as the page stayed open."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        def panel(row) -> str:
+            return alice_browser.get(f"/submissions/{row.pk}/output/stdout?offset=0").content.decode()
+
+        done = make_submission("alice@example.com", status=JobSubmissionStatus.DONE, slurm_job_id=3)
+        assert 'class="output-poll"' in panel(done)  # just ended: the agent may still ship the last lines
+        long_ago = timezone.now() - timedelta(seconds=121)
+        JobSubmission.objects.filter(pk=done.pk).update(updated_at=long_ago)
+        settled = panel(done)
+        assert "output-poll" not in settled and "no more output came" in settled
+        # A cancelled row whose job still runs (the agent cancels it) is still asked for, however old.
+        running = make_submission("alice@example.com", status=JobSubmissionStatus.CANCELLED, slurm_job_id=4)
+        JobSubmission.objects.filter(pk=running.pk).update(updated_at=long_ago, slurm_job_state="RUNNING")
+        assert 'class="output-poll"' in panel(running)
+
+    def test_the_download_says_where_bytes_were_dropped(self, alice_browser, db, settings):
+        from submissions import output
+
+        settings.OUTPUT_MAX_BYTES = 40
+        settings.OUTPUT_CHUNK_MAX_BYTES = 10
+        row = make_submission("alice@example.com", status=JobSubmissionStatus.SUBMITTED, slurm_job_id=3)
+        for index in range(10):  # 100 bytes: the first 20 and the last 20 stay
+            output.append(submission=row, stream="stdout", offset=index * 10, content=str(index).encode() * 10)
+        download = alice_browser.get(f"/submissions/{row.pk}/output/stdout/download")
+        expected = b"0" * 10 + b"1" * 10 + output.dropped_note(60).encode() + b"8" * 10 + b"9" * 10
+        assert b"".join(download.streaming_content) == expected
+
     def test_another_users_output_is_a_404(self, alice_browser, db):
         theirs = make_submission("bob@example.com")
         assert alice_browser.get(f"/submissions/{theirs.pk}/output/stdout").status_code == 404
