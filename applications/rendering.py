@@ -152,8 +152,9 @@ def _render_one(name: str, source: str, context: dict[str, Any], limits: Limits)
     return "".join(chunks)
 
 
-class _Deadline(Exception):
-    pass
+class _Deadline(BaseException):
+    """The render's time is up. Not an ``Exception``: Jinja2 catches every ``Exception`` while it folds constants at
+    compile time (and gives up folding), which swallowed the alarm and let the template run on past its limit."""
 
 
 _alarm_armed = False  # whether SIGALRM may stop what runs (only the main thread sets it: signals run there)
