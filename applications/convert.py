@@ -106,6 +106,14 @@ def _inside_condition(method: ast.FunctionDef, target: ast.AST) -> bool:
     return False
 
 
+def _choice_values(choices: Any) -> Any:
+    """The answers a question's choices stand for: a tuple of choices is a list, and a ``(label, value)`` pair (as
+    the upstream CLI's prompts take them) is its value."""
+    if not isinstance(choices, (list, tuple)):
+        return choices
+    return [choice[1] if isinstance(choice, (list, tuple)) and len(choice) == 2 else choice for choice in choices]
+
+
 def _convert_question(node: ast.AST, conversion: Conversion, when: dict | None) -> list[dict[str, Any]]:
     line = getattr(node, "lineno", "?")
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in QUESTION_CLASSES):
@@ -127,9 +135,11 @@ def _convert_question(node: ast.AST, conversion: Conversion, when: dict | None) 
     for key in ("message", "default", "choices", "minval", "maxval"):
         if key in arguments:
             try:
-                question[RENAMED.get(key, key)] = ast.literal_eval(arguments[key])
+                value = ast.literal_eval(arguments[key])
             except ValueError:
                 conversion.problems.append(f"line {line}: {key} of {name!r} is computed at run time; left out")
+                continue
+            question[RENAMED.get(key, key)] = _choice_values(value) if key == "choices" else value
     if "ignore" in arguments:
         try:
             if ast.literal_eval(arguments["ignore"]):

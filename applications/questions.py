@@ -66,14 +66,33 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _repeated(values: list) -> bool:
-    """Whether two of these plain values are the same answer (``1`` and ``true`` are not)."""
-    keys = [(type(value), value) for value in values]
-    return len(set(keys)) != len(keys)
+def _repeated(values: list) -> Any:
+    """The first value that cannot be told from an earlier one, or None: the API compares answers with ``==`` (so
+    ``1``, ``1.0`` and ``true`` are one answer) and a form by their text (so ``1`` and ``"1"`` are)."""
+    seen: set = set()
+    texts: set[str] = set()
+    for value in values:
+        if value in seen or str(value) in texts:
+            return value
+        seen.add(value)
+        texts.add(str(value))
+    return None
 
 
-def check_questions(raw: Any) -> list[dict[str, Any]]:
-    """Check the question definitions of an application; every problem is reported at once."""
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_questions(raw: Any, *, strict: bool = True) -> list[dict[str, Any]]:
+    """Check the question definitions of an application; every problem is reported at once.
+
+    ``strict`` (uploads, the admin, converted workflows) adds the rules that catch a definition no answer could
+    satisfy or the published schema could not say (a pattern that is not text, min above max, choices that are not
+    plain or cannot be told apart, a condition on a value that is not plain, a message, help or required of the
+    wrong type). Stored rows are read without them (``strict=False``): an application stored before they existed
+    goes on working as it did, and what is checked then is what keeps reading and answering safe.
+    """
     if raw in (None, []):
         return []
     if not isinstance(raw, list):
@@ -101,48 +120,29 @@ def check_questions(raw: Any) -> list[dict[str, Any]]:
         if kind not in QUESTION_TYPES:
             problems.append(f"{where}: type must be one of {', '.join(QUESTION_TYPES)}")
             continue
-        for key in ("message", "help"):
-            if question.get(key) is not None and not isinstance(question[key], str):
-                problems.append(f"{where}: {key} must be text")
-        if "required" in question and not isinstance(question["required"], bool):
-            problems.append(f"{where}: required must be true or false")
         if kind in ("choice", "multi_choice"):
             choices = question.get("choices")
             if not isinstance(choices, list) or not choices:
                 problems.append(f"{where}: choices must be a non-empty list")
-            elif not all(_is_plain(choice) for choice in choices):
-                problems.append(f"{where}: each choice must be text, a number or true/false")
-            elif _repeated(choices):
-                problems.append(f"{where}: choices must not repeat a value")
         if kind in ("integer", "float"):
             for bound in ("min", "max"):
                 if bound in question and not _is_number(question[bound]):
                     problems.append(f"{where}: {bound} must be a number")
-            low, high = question.get("min"), question.get("max")
-            if _is_number(low) and _is_number(high) and low > high:
-                problems.append(f"{where}: min must not be more than max")
         if kind == "text" and "pattern" in question:
-            if not isinstance(question["pattern"], str):
-                problems.append(f"{where}: pattern must be text")
-            else:
-                try:
-                    compile_pattern(question["pattern"])
-                except PatternError as error:
-                    problems.append(f"{where}: pattern is {error}")
+            try:
+                compile_pattern(str(question["pattern"]))
+            except PatternError as error:
+                problems.append(f"{where}: pattern is {error}")
         when = question.get("when")
         if when is not None:
             if not isinstance(when, dict) or not when:
                 problems.append(f"{where}: when must map earlier question names to values")
             else:
-                for other, expected in when.items():
+                for other in when:
                     if other not in seen or other == name:
                         problems.append(f"{where}: when refers to {other!r}, which is not an earlier question")
-                    allowed = expected if isinstance(expected, list) else [expected]
-                    if not allowed or not all(_is_plain(value) for value in allowed):
-                        problems.append(
-                            f"{where}: when must give {other!r} a value (text, a number or true/false) or a "
-                            "non-empty list of them"
-                        )
+        if strict and len(problems) == problems_before:
+            problems += [f"{where}: {problem}" for problem in _upload_problems(question, kind)]
         structurally_sound = len(problems) == problems_before
         if "default" in question and question["default"] is not None and structurally_sound:
             for message in answer_problems(question, question["default"]):
@@ -150,6 +150,33 @@ def check_questions(raw: Any) -> list[dict[str, Any]]:
     if problems:
         raise QuestionsError(problems)
     return raw
+
+
+def _upload_problems(question: dict[str, Any], kind: str) -> list[str]:
+    """The rules ``check_questions`` adds for what is uploaded (``strict``), for a question otherwise sound."""
+    problems = []
+    for key in ("message", "help"):
+        if question.get(key) is not None and not isinstance(question[key], str):
+            problems.append(f"{key} must be text")
+    if "required" in question and not isinstance(question["required"], bool):
+        problems.append("required must be true or false")
+    if kind in ("choice", "multi_choice"):
+        choices = question["choices"]
+        odd = next((choice for choice in choices if not _is_plain(choice)), None)
+        if odd is not None or None in choices:
+            problems.append(f"choice {_shown(odd)} is not text, a number or true/false")
+        elif (repeated := _repeated(choices)) is not None:
+            problems.append(f"choice {_shown(repeated)} cannot be told from an earlier one (as a value or as text)")
+    low, high = question.get("min"), question.get("max")
+    if kind in ("integer", "float") and _is_number(low) and _is_number(high) and low > high:
+        problems.append(f"min ({low}) is more than max ({high})")
+    if kind == "text" and "pattern" in question and not isinstance(question["pattern"], str):
+        problems.append("pattern must be text")
+    for other, expected in (question.get("when") or {}).items():
+        allowed = expected if isinstance(expected, list) else [expected]
+        if not allowed or not all(_is_plain(value) for value in allowed):
+            problems.append(f"when must give {other!r} a value (text, a number or true/false) or a list of them")
+    return problems
 
 
 def answer_problems(question: dict[str, Any], value: Any) -> list[str]:

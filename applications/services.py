@@ -165,10 +165,11 @@ def check_uploaded_file(filename: str, content: bytes) -> None:
 
 
 def stored_questions(template: JobScriptTemplate) -> list[dict]:
-    """The application's questions, checked again as they are read: a row stored before a rule existed (or written
-    around the API) is a clear Invalid, never a crash."""
+    """The application's questions, checked again as they are read: a row written around the API is a clear
+    Invalid, never a crash. The rules only uploads must meet (``check_questions(strict=True)``) are not applied:
+    an application stored before one of them existed goes on working as it did."""
     try:
-        return check_questions(template.questions)
+        return check_questions(template.questions, strict=False)
     except QuestionsError as error:
         raise Invalid(
             [

@@ -71,3 +71,17 @@ def test_the_command_prints_questions_and_can_write_them(tmp_path):
     assert "questions:" in (folder / "jobbergate.yaml").read_text()
     with pytest.raises(Exception, match="already declares questions"):
         call_command("convert_workflow", str(folder), "--write", stdout=StringIO(), stderr=StringIO())
+
+
+def test_choices_given_as_label_and_value_pairs_convert_to_their_values():
+    source = """
+class JobbergateApplication(JobbergateApplicationBase):
+    def mainflow(self, data):
+        return [
+            List("queue", "Queue?", choices=[("Debug (10 min)", "debug"), ("Compute", "compute")]),
+            Checkbox("fields", "Fields?", choices=("p", "v")),
+        ]
+"""
+    conversion = convert_workflow(source)
+    assert [question["choices"] for question in conversion.questions] == [["debug", "compute"], ["p", "v"]]
+    assert check_questions(conversion.questions) == conversion.questions
