@@ -184,7 +184,10 @@ def mark_submitted(
     if row.slurm_job_id is not None:
         if row.slurm_job_id != slurm_job_id:
             raise Conflict(f"Submission {row.pk} already has Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
-        return row
+        if row.status != JobSubmissionStatus.CREATED:
+            return row
+        # A CREATED row that holds this job id already (a state report set it before update_slurm_state refused
+        # CREATED rows) is submitted now, as it would have been.
     if row.status not in (JobSubmissionStatus.CREATED, JobSubmissionStatus.CANCELLED):
         raise Conflict(f"Submission {row.pk} is {row.status}; only a CREATED one can be submitted.")
     row.slurm_job_id = slurm_job_id
@@ -280,8 +283,13 @@ def update_slurm_state(
         raise Conflict(f"Submission {row.pk} is Slurm job {row.slurm_job_id}, not {slurm_job_id}.")
     if row.status == JobSubmissionStatus.CREATED:
         raise Conflict(f"Submission {row.pk} is CREATED: report its Slurm job with agent/submitted first.")
-    no_job = row.slurm_job_id is None and (slurm_job_id is None or row.status != JobSubmissionStatus.SUBMITTED)
-    if row.status == JobSubmissionStatus.REJECTED or no_job:
+    if row.status == JobSubmissionStatus.REJECTED:
+        raise Conflict(f"Submission {row.pk} was REJECTED: the state of its job is not tracked.")
+    if row.slurm_job_id is None and row.status == JobSubmissionStatus.CANCELLED:
+        raise Conflict(
+            f"Submission {row.pk} was CANCELLED before it had a Slurm job: report a job it got with agent/submitted."
+        )
+    if row.slurm_job_id is None and slurm_job_id is None:
         raise Conflict(f"Submission {row.pk} is {row.status} and has no Slurm job to report on.")
     if not row.is_active and slurm_job_state != row.slurm_job_state:
         raise Conflict(

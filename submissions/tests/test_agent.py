@@ -220,16 +220,38 @@ class TestReports:
             agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 5}, format="json").status_code == 202
         )
 
-    @pytest.mark.parametrize("status", [Status.CANCELLED, Status.REJECTED])
-    def test_a_row_without_a_job_takes_no_report(self, agent, alice, status):
-        row = make_submission(alice.email, client_id="cluster-a", status=status)
-        report = {"slurm_job_state": "RUNNING", "slurm_job_id": 777}
+    @pytest.mark.parametrize(
+        "status, job_id, message",
+        [
+            (
+                Status.CANCELLED,
+                None,
+                "was CANCELLED before it had a Slurm job: report a job it got with agent/submitted",
+            ),
+            (Status.REJECTED, None, "was REJECTED: the state of its job is not tracked"),
+            (Status.REJECTED, 9, "was REJECTED: the state of its job is not tracked"),  # a job not the owner's
+        ],
+    )
+    def test_a_row_without_a_tracked_job_takes_no_report(self, agent, alice, status, job_id, message):
+        row = make_submission(alice.email, client_id="cluster-a", status=status, slurm_job_id=job_id)
+        report = {"slurm_job_state": "RUNNING", "slurm_job_id": job_id or 777}
         response = agent.client.put(f"{AGENT}/{row.pk}", report, format="json")
         assert response.status_code == 409
-        assert "has no Slurm job to report on" in response.json()["detail"]
+        assert message in response.json()["detail"]
         row.refresh_from_db()
-        assert (row.status, row.slurm_job_id) == (status, None)
+        assert (row.status, row.slurm_job_id, row.slurm_job_state) == (status, job_id, None)
         assert agent.client.get(f"{AGENT}/active").json()["items"] == []
+
+    def test_a_created_row_a_state_report_gave_a_job_id_is_submitted_by_that_id(self, agent, alice):
+        """Before state reports refused CREATED rows, one could set the job id and leave the row CREATED;
+        agent/submitted with the same id then changed nothing. It now submits the row."""
+        row = make_submission(alice.email, client_id="cluster-a", slurm_job_id=5)
+        assert (
+            agent.client.post(f"{AGENT}/submitted", {"id": row.pk, "slurm_job_id": 5}, format="json").status_code == 202
+        )
+        row.refresh_from_db()
+        assert (row.status, row.slurm_job_id) == (Status.SUBMITTED, 5)
+        assert [item["id"] for item in agent.client.get(f"{AGENT}/active").json()["items"]] == [row.pk]
 
     def test_a_cancelled_job_that_still_runs_is_reported_until_it_ends(self, agent, alice):
         row = make_submission(alice.email, client_id="cluster-a", status=Status.CANCELLED, slurm_job_id=9)

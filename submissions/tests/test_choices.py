@@ -28,3 +28,19 @@ def test_a_revoked_job_ends_its_submission(alice):
     row = make_submission(alice.email, status=JobSubmissionStatus.SUBMITTED, slurm_job_id=7)
     row = services.update_slurm_state(client_id=row.client_id, submission_id=row.pk, slurm_job_state="REVOKED")
     assert row.status == JobSubmissionStatus.ABORTED and "REVOKED" in row.report_message
+
+
+@pytest.mark.django_db
+def test_a_rows_is_active_is_the_agents_active_query(alice):
+    """``JobSubmission.is_active`` (a row) and ``JobSubmissionQuerySet.active`` (the query) say the same rule: every
+    status, with and without a job id, with no state, a running one and a final one."""
+    rows = [
+        make_submission(alice.email, status=status, slurm_job_id=job_id, slurm_job_state=state)
+        for status in JobSubmissionStatus.values
+        for job_id in (None, 11)
+        for state in (None, SlurmJobState.RUNNING, SlurmJobState.COMPLETED)
+    ]
+    active = set(type(rows[0]).objects.active().values_list("pk", flat=True))
+    assert {row.pk for row in rows if row.is_active} == active
+    assert active  # the rule selects some rows and leaves others
+    assert len(active) < len(rows)
