@@ -544,7 +544,8 @@ def submission_output(request, pk: int, stream: str):
 
 
 def _output_settled(submission: JobSubmission) -> bool:
-    """No more output will come: the submission's job can no longer run, and has not for OUTPUT_SETTLE_SECONDS."""
+    """No more output will come: the submission's job can no longer run, and the row has not changed (its end, or an
+    edit since) for OUTPUT_SETTLE_SECONDS. A panel that stopped shows what came later after a reload."""
     if submission.is_active or submission.status not in TERMINAL_STATUSES:
         return False
     return submission.updated_at < timezone.now() - timedelta(seconds=OUTPUT_SETTLE_SECONDS)

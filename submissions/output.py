@@ -325,11 +325,13 @@ def read_all(*, submission: JobSubmission, stream: str):
     """Every kept byte of a stream, piece by piece (for a download that never holds the whole stream at once), with
     the ``dropped_note`` where the bytes past the limit were."""
     offset = 0
+    line_ended = True
     while True:
         part = read(submission=submission, stream=stream, offset=offset, limit=READ_LIMIT_MAX)
         if part.offset > offset:
-            yield dropped_note(part.offset - offset).encode()
+            yield ("" if line_ended else "\n").encode() + dropped_note(part.offset - offset).encode()
         if part.content:
+            line_ended = part.content.endswith(b"\n")
             yield part.content
         if part.next_offset >= part.length or not part.content:
             return

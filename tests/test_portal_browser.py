@@ -113,7 +113,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     wait_for_script(page, "--gres=gpu:3")
     # A wrong answer is shown next to its field, as the API words it.
     fill_answer(page, "gpus", "12")
-    page.wait_for_selector("#errors-gpus li:has-text('must be at most 8')")
+    page.wait_for_selector("#errors-answer-gpus li:has-text('must be at most 8')")
     fill_answer(page, "gpus", "2")
     wait_for_script(page, "--gres=gpu:2")
     # An edited script is not replaced without a word.

@@ -476,7 +476,7 @@ class TestOutput:
         for index in range(10):  # 100 bytes: the first 20 and the last 20 stay
             output.append(submission=row, stream="stdout", offset=index * 10, content=str(index).encode() * 10)
         download = alice_browser.get(f"/submissions/{row.pk}/output/stdout/download")
-        expected = b"0" * 10 + b"1" * 10 + output.dropped_note(60).encode() + b"8" * 10 + b"9" * 10
+        expected = b"0" * 10 + b"1" * 10 + b"\n" + output.dropped_note(60).encode() + b"8" * 10 + b"9" * 10
         assert b"".join(download.streaming_content) == expected
 
     def test_another_users_output_is_a_404(self, alice_browser, db):
