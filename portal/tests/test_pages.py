@@ -16,15 +16,14 @@ from django.test.utils import CaptureQueriesContext
 from applications import services as application_services
 from applications.models import JobScriptTemplate
 from jobscripts.models import JobScript
-from portal.forms import answer_input
+from portal.forms import RunForm, answer_input
 from portal.models import PRESETS_PER_APPLICATION, Preset
 from portal.tests.conftest import browser
 from submissions.choices import JobSubmissionStatus
 from submissions.models import JobSubmission
 from testkit.factories import EXAMPLES, make_example_application, make_submission
 
-RUN_FIELDS = {"name", "cluster", "execution_directory", "sbatch_params", "save_only", "entrypoint", "entrypoint_edited"}
-RUN_FIELDS |= {"preset_name"}  # the presets' form
+RUN_FIELDS = set(RunForm.base_fields) | {"preset_name"}  # the run's own fields, and the presets' form
 
 
 def as_posted(values: dict) -> dict:
