@@ -143,7 +143,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     # Run it again with these answers: the form opens with them; keep them as a preset, and use it.
     page.click("text=Load parameters")
     page.wait_for_selector("#loaded-from")
-    assert page.input_value('[name="answer-message"]') == "the portal says hi"
+    assert page.input_value(f'[name="{answer_input("message")}"]') == "the portal says hi"
     fill_field(page, "preset_name", "greeting")
     page.click("button:has-text('Save preset')")
     page.wait_for_selector(".messages li:has-text('Saved the preset')")
@@ -152,7 +152,7 @@ def test_an_ordinary_user_goes_from_sign_in_to_a_finished_job_and_back_to_run_it
     page.goto(f"{base}/applications/hello-serial/")
     page.click(f".preset-list a[href='?preset={preset.pk}']")
     page.wait_for_selector("#loaded-from:has-text('greeting')")
-    assert page.input_value('[name="answer-message"]') == "the portal says hi"
+    assert page.input_value(f'[name="{answer_input("message")}"]') == "the portal says hi"
 
     # The history shows it, and nothing was asked of another host or refused by the policy.
     page.goto(f"{base}/submissions/?status=done")
@@ -235,7 +235,7 @@ def test_the_form_works_on_a_phone_and_by_keyboard_and_labels_every_input(signed
     page.focus("body")
     for _ in range(40):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.name") == "gpus":
+        if page.evaluate("document.activeElement && document.activeElement.name") == answer_input("gpus"):
             break
     else:
         pytest.fail("Tab never reached the first question")
@@ -243,7 +243,7 @@ def test_the_form_works_on_a_phone_and_by_keyboard_and_labels_every_input(signed
     page.keyboard.type("4")
     wait_for_script(page, "--gres=gpu:4")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.name") == "epochs"
+    assert page.evaluate("document.activeElement.name") == answer_input("epochs")
     assert csp_violations(page) == []
 
 
