@@ -162,9 +162,9 @@ def _upload_problems(question: dict[str, Any], kind: str) -> list[str]:
         problems.append("required must be true or false")
     if kind in ("choice", "multi_choice"):
         choices = question["choices"]
-        odd = next((choice for choice in choices if not _is_plain(choice)), None)
-        if odd is not None or None in choices:
-            problems.append(f"choice {_shown(odd)} is not text, a number or true/false")
+        odd = [choice for choice in choices if not _is_plain(choice)]
+        if odd:
+            problems.append(f"choice {_shown(odd[0])} is not text, a number or true/false")
         elif (repeated := _repeated(choices)) is not None:
             problems.append(f"choice {_shown(repeated)} cannot be told from an earlier one (as a value or as text)")
     low, high = question.get("min"), question.get("max")

@@ -329,7 +329,7 @@ def read_all(*, submission: JobSubmission, stream: str):
     while True:
         part = read(submission=submission, stream=stream, offset=offset, limit=READ_LIMIT_MAX)
         if part.offset > offset:
-            yield ("" if line_ended else "\n").encode() + dropped_note(part.offset - offset).encode()
+            yield (("" if line_ended else "\n") + dropped_note(part.offset - offset)).encode()
         if part.content:
             line_ended = part.content.endswith(b"\n")
             yield part.content
